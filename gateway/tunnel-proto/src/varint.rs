@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Largest value a QUIC varint can carry.
-pub const MAX: u64 = (1 << 62) - 1;
+pub(crate) const MAX: u64 = (1 << 62) - 1;
 
 /// Why a varint could not be read or written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

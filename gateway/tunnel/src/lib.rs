@@ -1,1 +1,43 @@
-//! placeholder
+//! The Legătura tunnel: QUIC with mutual TLS between embassy gateways and the hub.
+//!
+//! - [`hub`] accepts appliance connections, admits only certificates chained to the fleet CA,
+//!   reads the appliance identity from the certificate, and routes every stream and UDP flow to
+//!   the upstream of the service it names, if that appliance may use it (default deny).
+//! - [`gateway`] dials the hubs, reconnects forever with jittered backoff, watches for a wedged
+//!   connection, moves over gracefully when a hub drains, and forwards local TCP connections and
+//!   UDP flows.
+//!
+//! Invariants: this crate owns every socket, timer and TLS setting of the tunnel and knows
+//! nothing of cases, SIP or HTTP; every byte a peer sends is parsed by `tunnel-proto`'s bounded
+//! decoders; a completed QUIC handshake is never taken as admission (the hub's `Welcome` is).
+
+mod control;
+mod forward;
+pub mod gateway;
+pub mod hub;
+mod log_limit;
+mod udp;
+pub mod metrics;
+pub mod policy;
+pub mod tls;
+pub mod transport;
+
+pub use gateway::{Gateway, GatewayConfig, GatewayStatus};
+pub use hub::{ConnectionInfo, Hub, HubConfig, HubHandle};
+pub use metrics::Metrics;
+pub use policy::{AllowRule, Protocol, Service, ServiceTable};
+pub use tls::Credentials;
+pub use transport::TransportSettings;
+pub use tunnel_proto::{ApplianceId, ErrorCode, ServiceName};
+
+/// An error with its sources, on one line, for logs.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}

@@ -1,0 +1,273 @@
+//! The gateway side: keep one admitted connection to a hub at all times, and forward local
+//! TCP connections and UDP flows over it.
+//!
+//! A supervisor dials the configured hubs in turn with capped full-jitter backoff, forever.
+//! Each admitted connection is a [`Link`]; the current link is published through a `watch`
+//! channel that readiness and every forwarder read. When a hub sends `GoAway` the supervisor
+//! dials a replacement (another hub first) while the old link keeps serving, swaps, and
+//! retires the old link once its streams have finished.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+use tunnel_proto::{Backoff, ErrorCode};
+
+use crate::{Credentials, Metrics, TransportSettings, tls, transport};
+
+mod link;
+mod tcp;
+mod udp;
+
+use link::{Link, LinkEvent};
+
+/// Everything the gateway needs.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Hub addresses (`host:port`), tried in turn.
+    pub hubs: Vec<String>,
+    /// The name the hub certificate must carry.
+    pub server_name: String,
+    pub credentials: Credentials,
+    pub transport: TransportSettings,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// A connection up this long resets the backoff.
+    pub backoff_stable: Duration,
+    /// Time from first packet to `Welcome` before an attempt is abandoned.
+    pub handshake_timeout: Duration,
+    /// Interval of the watchdog's pings on the control stream.
+    pub watchdog_interval: Duration,
+    /// How long a new local connection waits for the tunnel before it is refused.
+    pub wait_for_link: Duration,
+    /// How long a replaced link may keep finishing its streams.
+    pub drain_grace: Duration,
+    /// A UDP flow with no traffic for this long is closed.
+    pub flow_idle_timeout: Duration,
+    /// Local address of the QUIC socket.
+    pub bind: SocketAddr,
+    /// Software version sent in `Hello`.
+    pub software: String,
+}
+
+impl GatewayConfig {
+    /// A configuration with the defaults for everything but the essentials.
+    pub fn new(hubs: Vec<String>, server_name: String, credentials: Credentials) -> Self {
+        Self {
+            hubs,
+            server_name,
+            credentials,
+            transport: TransportSettings::default(),
+            backoff_base: Duration::from_millis(250),
+            backoff_cap: Duration::from_secs(30),
+            backoff_stable: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(10),
+            watchdog_interval: Duration::from_secs(5),
+            wait_for_link: Duration::from_secs(5),
+            drain_grace: Duration::from_secs(30),
+            flow_idle_timeout: Duration::from_secs(120),
+            bind: ([0, 0, 0, 0], 0).into(),
+            software: concat!("gatewayd/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("invalid TLS credentials")]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot bind {addr}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("no hub address configured")]
+    NoHubs,
+}
+
+/// What `/status` and the logs say about the tunnel.
+#[derive(Debug, Clone)]
+pub struct GatewayStatus {
+    pub connected: bool,
+    pub hub: Option<SocketAddr>,
+    pub hub_id: Option<String>,
+    pub up_for: Option<Duration>,
+    pub rtt: Option<Duration>,
+}
+
+/// The gateway. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: GatewayConfig,
+    endpoint: quinn::Endpoint,
+    metrics: Metrics,
+    link: watch::Sender<Option<Arc<Link>>>,
+    shutdown: watch::Sender<bool>,
+    started: AtomicBool,
+}
+
+impl Gateway {
+    /// Binds the local QUIC socket. Call [`Gateway::start`] to begin dialing.
+    pub fn new(config: GatewayConfig, metrics: Metrics) -> Result<Self, GatewayError> {
+        if config.hubs.is_empty() {
+            return Err(GatewayError::NoHubs);
+        }
+        let crypto = tls::client_crypto(&config.credentials)?;
+        let mut client = quinn::ClientConfig::new(Arc::new(crypto));
+        client.transport_config(config.transport.quinn());
+        let socket = transport::bind_udp(config.bind).map_err(|source| GatewayError::Bind { addr: config.bind, source })?;
+        let mut endpoint = transport::endpoint(transport::endpoint_config(None), None, socket)
+            .map_err(|source| GatewayError::Bind { addr: config.bind, source })?;
+        endpoint.set_default_client_config(client);
+        let shared = Arc::new(Shared {
+            config,
+            endpoint,
+            metrics,
+            link: watch::Sender::new(None),
+            shutdown: watch::Sender::new(false),
+            started: AtomicBool::new(false),
+        });
+        Ok(Self { shared })
+    }
+
+    /// Starts the supervisor (once).
+    pub fn start(&self) {
+        if !self.shared.started.swap(true, Ordering::AcqRel) {
+            tokio::spawn(supervise(self.shared.clone()));
+        }
+    }
+
+    /// True while an admitted connection to a hub is up.
+    pub fn is_ready(&self) -> bool {
+        self.shared.link.borrow().as_ref().is_some_and(|l| l.conn.close_reason().is_none())
+    }
+
+    /// A receiver that changes whenever readiness may have changed.
+    pub fn watch_ready(&self) -> watch::Receiver<bool> {
+        let (tx, rx) = watch::channel(self.is_ready());
+        let mut links = self.shared.link.subscribe();
+        tokio::spawn(async move {
+            while links.changed().await.is_ok() {
+                let ready = links.borrow().is_some();
+                if tx.send(ready).is_err() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+
+    /// Waits until the tunnel is up, or `timeout`.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        self.current_link(timeout).await.is_some()
+    }
+
+    /// The tunnel as the status page shows it.
+    pub fn status(&self) -> GatewayStatus {
+        match self.shared.link.borrow().as_ref() {
+            Some(l) => GatewayStatus {
+                connected: true,
+                hub: Some(l.hub),
+                hub_id: Some(l.hub_id.clone()),
+                up_for: Some(l.since.elapsed()),
+                rtt: Some(l.conn.rtt()),
+            },
+            None => GatewayStatus { connected: false, hub: None, hub_id: None, up_for: None, rtt: None },
+        }
+    }
+
+    /// The local address of the QUIC socket.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.shared.endpoint.local_addr()
+    }
+
+    /// Stops dialing, closes the connection and waits briefly for the close to be sent.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.send_replace(true);
+        if let Some(link) = self.shared.link.send_replace(None) {
+            link.conn.close(quinn::VarInt::from_u32(ErrorCode::Shutdown.to_u32()), b"gateway shutting down");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.shared.endpoint.wait_idle()).await;
+    }
+
+    async fn current_link(&self, wait: Duration) -> Option<Arc<Link>> {
+        self.shared.current_link(wait).await
+    }
+}
+
+impl Shared {
+    /// The current link, waiting up to `wait` for one to come up.
+    async fn current_link(&self, wait: Duration) -> Option<Arc<Link>> {
+        let mut rx = self.link.subscribe();
+        let found = tokio::time::timeout(wait, rx.wait_for(|l| l.as_ref().is_some_and(|l| l.conn.close_reason().is_none()))).await;
+        match found {
+            Ok(Ok(link)) => link.clone(),
+            _ => None,
+        }
+    }
+
+    fn clear_link(&self, id: u64) {
+        self.link.send_if_modified(|cur| {
+            if cur.as_ref().is_some_and(|l| l.id == id) {
+                *cur = None;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+async fn supervise(shared: Arc<Shared>) {
+    let c = &shared.config;
+    let mut backoff = Backoff::new(c.backoff_base, c.backoff_cap, c.backoff_stable);
+    let mut next = 0usize;
+    let mut avoid = None;
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut had_link = false;
+    loop {
+        let dial = link::dial_until_up(&shared, &mut backoff, &mut next, avoid);
+        let (link, mut events) = tokio::select! {
+            up = dial => up,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        avoid = None;
+        if had_link {
+            shared.metrics.reconnects.inc();
+        }
+        had_link = true;
+        info!(hub = %link.hub, hub_id = %link.hub_id, "tunnel up");
+        if let Some(old) = shared.link.send_replace(Some(link.clone())) {
+            tokio::spawn(link::retire(old, shared.config.drain_grace));
+        }
+        let event = tokio::select! {
+            ev = events.recv() => ev.unwrap_or(LinkEvent::Lost),
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        match event {
+            LinkEvent::GoAway => {
+                info!(hub = %link.hub, "hub is draining; opening a replacement connection");
+                avoid = Some(link.hub_index);
+                next = link.hub_index + 1;
+            }
+            LinkEvent::Wedged => {
+                warn!(hub = %link.hub, "tunnel unresponsive; replacing the connection");
+                link.conn.close(quinn::VarInt::from_u32(ErrorCode::Wedged.to_u32()), b"watchdog");
+                shared.clear_link(link.id);
+                backoff.connection_ended(link.since.elapsed());
+            }
+            LinkEvent::Lost => {
+                let reason = link.conn.close_reason().map(|r| r.to_string()).unwrap_or_default();
+                warn!(hub = %link.hub, %reason, up_s = link.since.elapsed().as_secs(), "tunnel lost; reconnecting");
+                shared.clear_link(link.id);
+                backoff.connection_ended(link.since.elapsed());
+            }
+        }
+    }
+}

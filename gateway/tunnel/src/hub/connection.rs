@@ -1,0 +1,183 @@
+//! One appliance connection at the hub: handshake, admission, then the control, stream,
+//! datagram and statistics loops until the connection ends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+use tunnel_proto::{ApplianceId, Control, ErrorCode, StreamHeader};
+
+use super::flows::Flows;
+use super::{Registered, Shared, code, lock, streams};
+use crate::control::{self, ControlReader};
+use crate::error_chain;
+use crate::log_limit::limited;
+use crate::tls;
+
+/// Why a connection was not admitted.
+#[derive(Debug, thiserror::Error)]
+enum AdmitError {
+    #[error("handshake failed")]
+    Handshake(#[from] quinn::ConnectionError),
+    #[error("certificate names no appliance")]
+    Identity(#[from] tls::IdentityError),
+    #[error("control stream failed")]
+    Control(#[from] control::ControlStreamError),
+    #[error("bad control stream header")]
+    Header(#[from] streams::HeaderReadError),
+    #[error("first stream was not the control stream")]
+    NotControl,
+    #[error("first frame was {0}, not hello")]
+    NotHello(&'static str),
+}
+
+pub(super) async fn run(shared: Arc<Shared>, incoming: quinn::Incoming) {
+    let remote = incoming.remote_address();
+    let Ok(permit) = shared.handshakes.clone().acquire_owned().await else { return };
+    let started = Instant::now();
+    let admitted = tokio::time::timeout(shared.config.handshake_timeout, admit(&shared, incoming)).await;
+    drop(permit);
+    let (conn, appliance, software, send, reader) = match admitted {
+        Ok(Ok(ok)) => ok,
+        Ok(Err(error)) => {
+            shared.metrics.handshake("rejected");
+            limited!(shared.bad_peer_log, warn!(%remote, error = %error_chain(&error), "appliance not admitted"));
+            return;
+        }
+        Err(_) => {
+            shared.metrics.handshake("timeout");
+            limited!(shared.bad_peer_log, warn!(%remote, "appliance handshake timed out"));
+            return;
+        }
+    };
+    shared.metrics.handshake("ok");
+    shared.metrics.handshake_seconds.observe(started.elapsed().as_secs_f64());
+    serve(shared, conn, appliance, software, send, reader).await;
+}
+
+type Admitted = (quinn::Connection, ApplianceId, String, quinn::SendStream, ControlReader);
+
+async fn admit(shared: &Shared, incoming: quinn::Incoming) -> Result<Admitted, AdmitError> {
+    let conn = incoming.accept()?.await?;
+    let appliance = match tls::peer_appliance(&conn) {
+        Ok(id) => id,
+        Err(e) => {
+            conn.close(code(ErrorCode::Forbidden), b"certificate names no appliance");
+            return Err(e.into());
+        }
+    };
+    let (mut send, mut recv) = conn.accept_bi().await?;
+    match streams::read_header(&mut recv).await? {
+        StreamHeader::Control => {}
+        _ => {
+            conn.close(code(ErrorCode::ProtocolViolation), b"control stream first");
+            return Err(AdmitError::NotControl);
+        }
+    }
+    let mut reader = ControlReader::new(recv, Vec::new());
+    let software = match reader.next().await? {
+        Control::Hello { software } => software,
+        other => {
+            conn.close(code(ErrorCode::ProtocolViolation), b"hello first");
+            return Err(AdmitError::NotHello(other.name()));
+        }
+    };
+    control::write(&mut send, &Control::Welcome { hub: shared.config.hub_id.clone() }).await?;
+    Ok((conn, appliance, software, send, reader))
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    conn: quinn::Connection,
+    appliance: ApplianceId,
+    software: String,
+    send: quinn::SendStream,
+    reader: ControlReader,
+) {
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let streams_open = Arc::new(AtomicU64::new(0));
+    lock(&shared.conns).insert(
+        id,
+        Registered {
+            appliance: appliance.clone(),
+            software: software.clone(),
+            connected_at: SystemTime::now(),
+            conn: conn.clone(),
+            control: control_tx.clone(),
+            streams_open: streams_open.clone(),
+        },
+    );
+    shared.metrics.connections.inc();
+    info!(%appliance, remote = %conn.remote_address(), %software, conn_id = id, "appliance connected");
+    // A connection admitted while the hub drains must move on at once.
+    if shared.draining.load(Ordering::Acquire) {
+        let _ = control_tx.try_send(Control::GoAway { reconnect_after_ms: 0 });
+    }
+
+    let flows = Flows::new(shared.clone(), conn.clone(), appliance.clone(), control_tx.clone());
+    let peer = appliance.to_string();
+    tokio::select! {
+        _ = control_writer(send, control_rx) => {}
+        _ = control_reader(reader, &flows, control_tx) => {}
+        _ = streams::accept_bi(&shared, &conn, &appliance, &streams_open) => {}
+        _ = flows.accept_uni() => {}
+        _ = flows.read_datagrams() => {}
+        _ = flows.sweep() => {}
+        _ = sample_stats(&shared, &conn, &peer) => {}
+        reason = conn.closed() => debug!(%appliance, %reason, "connection closed"),
+    }
+    // Whatever loop ended first, the connection is over.
+    conn.close(code(ErrorCode::NoError), b"");
+    flows.close_all();
+    lock(&shared.conns).remove(&id);
+    shared.metrics.connections.dec();
+    let _ = shared.metrics.rtt_seconds.remove(&crate::metrics::PeerLabel { peer });
+    shared.conn_closed.notify_waiters();
+    info!(%appliance, conn_id = id, reason = ?conn.close_reason(), "appliance disconnected");
+}
+
+async fn control_writer(mut send: quinn::SendStream, mut rx: mpsc::Receiver<Control>) {
+    while let Some(frame) = rx.recv().await {
+        if control::write(&mut send, &frame).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn control_reader(mut reader: ControlReader, flows: &Flows, tx: mpsc::Sender<Control>) {
+    loop {
+        let frame = match reader.next().await {
+            Ok(frame) => frame,
+            Err(error) => {
+                debug!(%error, "control stream ended");
+                return;
+            }
+        };
+        match frame {
+            Control::Ping { nonce } => {
+                if tx.send(Control::Pong { nonce }).await.is_err() {
+                    return;
+                }
+            }
+            Control::FlowOpen { flow, service } => flows.open(flow, service).await,
+            Control::FlowClosed { flow } => flows.close(flow),
+            Control::Pong { .. } => {}
+            other => {
+                warn!(frame = other.name(), "unexpected control frame from gateway");
+                return;
+            }
+        }
+    }
+}
+
+async fn sample_stats(shared: &Shared, conn: &quinn::Connection, peer: &str) {
+    let mut lost = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        lost = crate::metrics::sample_path(&shared.metrics, peer, conn, lost);
+    }
+}

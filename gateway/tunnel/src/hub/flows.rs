@@ -1,0 +1,180 @@
+//! UDP flows at the hub: one connected upstream socket per flow, datagrams both ways.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tracing::debug;
+use tunnel_proto::{ApplianceId, Control, ErrorCode, FlowId, MAX_UDP_PAYLOAD, ServiceName, datagram};
+
+use super::{Shared, lock};
+use crate::log_limit::limited;
+use crate::policy::Protocol;
+use crate::udp;
+
+#[derive(Debug)]
+struct Flow {
+    socket: Arc<UdpSocket>,
+    service: ServiceName,
+    /// Milliseconds since `Flows::epoch` of the last datagram either way.
+    last: Arc<AtomicU64>,
+    reader: tokio::task::AbortHandle,
+}
+
+/// The UDP flows of one connection.
+#[derive(Debug)]
+pub(super) struct Flows {
+    shared: Arc<Shared>,
+    conn: quinn::Connection,
+    appliance: ApplianceId,
+    control: mpsc::Sender<Control>,
+    map: Mutex<HashMap<FlowId, Flow>>,
+    epoch: Instant,
+}
+
+impl Flows {
+    pub(super) fn new(shared: Arc<Shared>, conn: quinn::Connection, appliance: ApplianceId, control: mpsc::Sender<Control>) -> Self {
+        Self { shared, conn, appliance, control, map: Mutex::new(HashMap::new()), epoch: Instant::now() }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Handles `FlowOpen`: authorise, connect a socket to the upstream, answer.
+    pub(super) async fn open(&self, flow: FlowId, service: ServiceName) {
+        let reply = match self.try_open(flow, &service).await {
+            Ok(()) => Control::FlowAccepted { flow },
+            Err(code) => {
+                self.shared.metrics.refused(service.as_str(), code);
+                limited!(self.shared.bad_peer_log, warn!(appliance = %self.appliance, %service, %flow, reason = code.name(), "flow refused"));
+                Control::FlowRefused { flow, code }
+            }
+        };
+        let _ = self.control.send(reply).await;
+    }
+
+    async fn try_open(&self, flow: FlowId, service: &ServiceName) -> Result<(), ErrorCode> {
+        if lock(&self.map).len() >= self.shared.config.max_flows {
+            return Err(ErrorCode::Limit);
+        }
+        let upstream = {
+            let services = self.shared.services.read().unwrap_or_else(|e| e.into_inner()).clone();
+            services.authorize(&self.appliance, service, Protocol::Udp)?.upstream.clone()
+        };
+        let addr = tokio::net::lookup_host(&upstream).await.ok().and_then(|mut a| a.next()).ok_or(ErrorCode::UpstreamUnreachable)?;
+        let local: std::net::SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+        let socket = UdpSocket::bind(local).await.map_err(|_| ErrorCode::Internal)?;
+        socket.connect(addr).await.map_err(|_| ErrorCode::UpstreamUnreachable)?;
+        let socket = Arc::new(socket);
+        let last = Arc::new(AtomicU64::new(self.now_ms()));
+        let reader = tokio::spawn(upstream_reader(
+            socket.clone(),
+            self.conn.clone(),
+            self.shared.metrics.clone(),
+            flow,
+            last.clone(),
+            self.epoch,
+        ));
+        let old = lock(&self.map).insert(flow, Flow { socket, service: service.clone(), last, reader: reader.abort_handle() });
+        if let Some(old) = old {
+            old.reader.abort();
+        }
+        self.shared.metrics.streams.get_or_create(&crate::metrics::ServiceLabel { service: service.to_string() }).inc();
+        debug!(appliance = %self.appliance, %service, %flow, %addr, "flow open");
+        Ok(())
+    }
+
+    /// Handles `FlowClosed` from the gateway.
+    pub(super) fn close(&self, flow: FlowId) {
+        if let Some(f) = lock(&self.map).remove(&flow) {
+            f.reader.abort();
+        }
+    }
+
+    pub(super) fn close_all(&self) {
+        for (_, f) in lock(&self.map).drain() {
+            f.reader.abort();
+        }
+    }
+
+    /// Delivers one datagram from the gateway to its flow's upstream.
+    fn deliver(&self, flow: FlowId, payload: &[u8]) {
+        let map = lock(&self.map);
+        let Some(f) = map.get(&flow) else {
+            self.shared.metrics.datagram("unknown_flow");
+            return;
+        };
+        f.last.store(self.now_ms(), Ordering::Relaxed);
+        match f.socket.try_send(payload) {
+            Ok(n) => self.shared.metrics.forwarded(f.service.as_str(), n as u64, 0),
+            Err(_) => self.shared.metrics.datagram("upstream_dropped"),
+        }
+    }
+
+    pub(super) async fn read_datagrams(&self) {
+        while let Ok(dgram) = self.conn.read_datagram().await {
+            match datagram::decode(&dgram) {
+                Ok((flow, payload)) => self.deliver(flow, payload),
+                Err(_) => self.shared.metrics.datagram("malformed"),
+            }
+        }
+    }
+
+    pub(super) async fn accept_uni(&self) {
+        while let Ok(recv) = self.conn.accept_uni().await {
+            let read = tokio::time::timeout(self.shared.config.header_timeout, udp::read_fallback(recv)).await;
+            match read {
+                Ok(Ok((flow, payload))) => self.deliver(flow, &payload),
+                _ => self.shared.metrics.datagram("malformed"),
+            }
+        }
+    }
+
+    /// Closes flows idle in both directions for longer than the configured timeout.
+    pub(super) async fn sweep(&self) {
+        let idle = self.shared.config.flow_idle_timeout;
+        let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
+        loop {
+            tick.tick().await;
+            let cutoff = self.now_ms().saturating_sub(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX));
+            let expired: Vec<FlowId> = {
+                let mut map = lock(&self.map);
+                let ids: Vec<_> = map.iter().filter(|(_, f)| f.last.load(Ordering::Relaxed) < cutoff).map(|(id, _)| *id).collect();
+                for id in &ids {
+                    if let Some(f) = map.remove(id) {
+                        f.reader.abort();
+                    }
+                }
+                ids
+            };
+            for flow in expired {
+                let _ = self.control.send(Control::FlowClosed { flow }).await;
+            }
+        }
+    }
+}
+
+async fn upstream_reader(
+    socket: Arc<UdpSocket>,
+    conn: quinn::Connection,
+    metrics: crate::Metrics,
+    flow: FlowId,
+    last: Arc<AtomicU64>,
+    epoch: Instant,
+) {
+    let mut buf = vec![0u8; MAX_UDP_PAYLOAD];
+    loop {
+        match socket.recv(&mut buf).await {
+            Ok(n) => {
+                last.store(u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+                udp::send(&conn, &metrics, flow, &buf[..n]);
+            }
+            // ICMP port unreachable from the upstream surfaces here; keep the flow.
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The hub's service table: which upstream each service name reaches and which appliances may
+//! use it. Default deny: a service with no matching allow rule is forbidden.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use tunnel_proto::{ApplianceId, ErrorCode, ServiceName};
+
+/// Transport of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Udp => "udp",
+        }
+    }
+}
+
+/// One allow rule: `*`, `MISSION/*`, `MISSION/APPLIANCE` or `*/APPLIANCE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowRule {
+    mission: Option<String>,
+    appliance: Option<String>,
+}
+
+/// An allow rule that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid allow rule {0:?}: use \"*\", \"mission/*\", \"mission/appliance\" or \"*/appliance\"")]
+pub struct InvalidAllowRule(pub String);
+
+impl FromStr for AllowRule {
+    type Err = InvalidAllowRule;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let part = |p: &str| -> Result<Option<String>, InvalidAllowRule> {
+            if p == "*" {
+                return Ok(None);
+            }
+            // Reuse the identity rules so a rule can only name something a certificate can.
+            ApplianceId::new(p, p).map(|_| Some(p.to_owned())).map_err(|_| InvalidAllowRule(s.to_owned()))
+        };
+        match s.split_once('/') {
+            None if s == "*" => Ok(Self { mission: None, appliance: None }),
+            None => Err(InvalidAllowRule(s.to_owned())),
+            Some((m, a)) => Ok(Self { mission: part(m)?, appliance: part(a)? }),
+        }
+    }
+}
+
+impl AllowRule {
+    fn matches(&self, id: &ApplianceId) -> bool {
+        self.mission.as_deref().is_none_or(|m| m == id.mission())
+            && self.appliance.as_deref().is_none_or(|a| a == id.appliance())
+    }
+}
+
+impl fmt::Display for AllowRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.mission, &self.appliance) {
+            (None, None) => f.write_str("*"),
+            (m, a) => write!(f, "{}/{}", m.as_deref().unwrap_or("*"), a.as_deref().unwrap_or("*")),
+        }
+    }
+}
+
+/// A service the hub offers through the tunnel.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: ServiceName,
+    pub protocol: Protocol,
+    /// `host:port` of the upstream, resolved at each connect.
+    pub upstream: String,
+    pub allow: Vec<AllowRule>,
+}
+
+/// Two services share a name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("service {0} is defined twice")]
+pub struct DuplicateService(pub String);
+
+/// Every service of the hub, by name.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceTable {
+    services: HashMap<ServiceName, Service>,
+}
+
+impl ServiceTable {
+    pub fn new(services: impl IntoIterator<Item = Service>) -> Result<Self, DuplicateService> {
+        let mut table = HashMap::new();
+        for s in services {
+            if let Some(dup) = table.insert(s.name.clone(), s) {
+                return Err(DuplicateService(dup.name.to_string()));
+            }
+        }
+        Ok(Self { services: table })
+    }
+
+    /// The service `name` if `id` may use it over `protocol`; otherwise the error code to reset
+    /// the stream with. An unknown name and a name of the wrong protocol look the same.
+    pub fn authorize(&self, id: &ApplianceId, name: &ServiceName, protocol: Protocol) -> Result<&Service, ErrorCode> {
+        let service = self.services.get(name).filter(|s| s.protocol == protocol).ok_or(ErrorCode::UnknownService)?;
+        if service.allow.iter().any(|rule| rule.matches(id)) { Ok(service) } else { Err(ErrorCode::Forbidden) }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Service> {
+        self.services.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(name: &str, protocol: Protocol, allow: &[&str]) -> Service {
+        Service {
+            name: ServiceName::new(name).expect("valid"),
+            protocol,
+            upstream: "127.0.0.1:1".into(),
+            allow: allow.iter().map(|r| r.parse().expect("valid rule")).collect(),
+        }
+    }
+
+    fn id(m: &str, a: &str) -> ApplianceId {
+        ApplianceId::new(m, a).expect("valid")
+    }
+
+    #[test]
+    fn default_deny_and_rules_by_mission_and_appliance() {
+        let table = ServiceTable::new([
+            svc("console", Protocol::Tcp, &["*"]),
+            svc("sip", Protocol::Udp, &["paris/*", "*/BER-02"]),
+            svc("vault", Protocol::Tcp, &[]),
+        ])
+        .expect("unique");
+        let name = |n| ServiceName::new(n).expect("valid");
+        let paris = id("paris", "PAR-01");
+        let berlin1 = id("berlin", "BER-01");
+        let berlin2 = id("berlin", "BER-02");
+        assert!(table.authorize(&berlin1, &name("console"), Protocol::Tcp).is_ok());
+        assert!(table.authorize(&paris, &name("sip"), Protocol::Udp).is_ok());
+        assert!(table.authorize(&berlin2, &name("sip"), Protocol::Udp).is_ok());
+        assert_eq!(table.authorize(&berlin1, &name("sip"), Protocol::Udp).err(), Some(ErrorCode::Forbidden));
+        assert_eq!(table.authorize(&paris, &name("vault"), Protocol::Tcp).err(), Some(ErrorCode::Forbidden));
+        assert_eq!(table.authorize(&paris, &name("sip"), Protocol::Tcp).err(), Some(ErrorCode::UnknownService));
+        assert_eq!(table.authorize(&paris, &name("nope"), Protocol::Tcp).err(), Some(ErrorCode::UnknownService));
+    }
+
+    #[test]
+    fn rules_parse_strictly() {
+        for ok in ["*", "paris/*", "paris/PAR-01", "*/PAR-01", "*/*"] {
+            let rule: AllowRule = ok.parse().expect(ok);
+            assert_eq!(rule.to_string().replace("*/*", "*"), ok.replace("*/*", "*"));
+        }
+        for bad in ["", "paris", "paris/", "/x", "par is/*", "a/b/c"] {
+            assert!(bad.parse::<AllowRule>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let err = ServiceTable::new([svc("a", Protocol::Tcp, &[]), svc("a", Protocol::Udp, &[])]).err();
+        assert_eq!(err, Some(DuplicateService("a".into())));
+    }
+}

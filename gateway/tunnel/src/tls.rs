@@ -1,0 +1,161 @@
+//! TLS for the tunnel: TLS 1.3 only, the ring provider, mutual authentication against pinned
+//! roots, and the appliance identity read from the client certificate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use tunnel_proto::ApplianceId;
+use x509_parser::extensions::GeneralName;
+
+/// Why certificates or keys could not be loaded or used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} holds no PEM certificate")]
+    NoCertificate { path: PathBuf },
+    #[error("{path} holds no PEM private key")]
+    NoKey { path: PathBuf },
+    #[error("invalid TLS setup")]
+    Rustls(#[from] rustls::Error),
+    #[error("invalid client verifier")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    #[error("TLS configuration unusable for QUIC")]
+    Quic(#[from] quinn::crypto::rustls::NoInitialCipherSuite),
+}
+
+/// Why a peer certificate does not name an appliance.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    #[error("peer presented no certificate")]
+    NoCertificate,
+    #[error("peer certificate is not valid X.509")]
+    Unparsable,
+    #[error("peer certificate names no appliance")]
+    Missing,
+    #[error("peer certificate names more than one appliance")]
+    Ambiguous,
+}
+
+/// What one end of the tunnel proves and trusts.
+#[derive(Debug)]
+pub struct Credentials {
+    /// The only roots this end trusts for its peer: the fleet CA at the hub, the hub CA at the
+    /// gateway.
+    pub roots: Vec<CertificateDer<'static>>,
+    /// This end's certificate chain, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// This end's private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for Credentials {
+    fn clone(&self) -> Self {
+        Self { roots: self.roots.clone(), chain: self.chain.clone(), key: self.key.clone_key() }
+    }
+}
+
+impl Credentials {
+    /// Loads PEM files: the peer's root CA(s), this end's certificate chain and its key.
+    pub fn from_files(ca: &Path, cert: &Path, key: &Path) -> Result<Self, TlsError> {
+        Self::from_pem(&read(ca)?, &read(cert)?, &read(key)?).map_err(|e| match e {
+            PemError::NoCertificate(true) => TlsError::NoCertificate { path: ca.to_owned() },
+            PemError::NoCertificate(false) => TlsError::NoCertificate { path: cert.to_owned() },
+            PemError::NoKey => TlsError::NoKey { path: key.to_owned() },
+        })
+    }
+
+    /// Builds credentials from PEM text.
+    pub fn from_pem(ca: &str, cert: &str, key: &str) -> Result<Self, PemError> {
+        let roots = certs(ca);
+        if roots.is_empty() {
+            return Err(PemError::NoCertificate(true));
+        }
+        let chain = certs(cert);
+        if chain.is_empty() {
+            return Err(PemError::NoCertificate(false));
+        }
+        let key = rustls_pemfile::private_key(&mut key.as_bytes()).ok().flatten().ok_or(PemError::NoKey)?;
+        Ok(Self { roots, chain, key })
+    }
+}
+
+/// PEM text without the expected contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PemError {
+    /// `true` when the CA text was the one missing a certificate.
+    #[error("no PEM certificate found")]
+    NoCertificate(bool),
+    #[error("no PEM private key found")]
+    NoKey,
+}
+
+fn read(path: &Path) -> Result<String, TlsError> {
+    std::fs::read_to_string(path).map_err(|source| TlsError::Read { path: path.to_owned(), source })
+}
+
+fn certs(pem: &str) -> Vec<CertificateDer<'static>> {
+    rustls_pemfile::certs(&mut pem.as_bytes()).filter_map(Result::ok).collect()
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn root_store(roots: &[CertificateDer<'static>]) -> Result<rustls::RootCertStore, TlsError> {
+    let mut store = rustls::RootCertStore::empty();
+    for root in roots {
+        store.add(root.clone())?;
+    }
+    Ok(store)
+}
+
+/// The hub's QUIC server crypto: client certificates are mandatory and must chain to the
+/// fleet CA.
+pub(crate) fn server_crypto(creds: &Credentials) -> Result<quinn::crypto::rustls::QuicServerConfig, TlsError> {
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(&creds.roots)?), provider()).build()?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(creds.chain.clone(), creds.key.clone_key())?;
+    config.alpn_protocols = vec![tunnel_proto::ALPN.to_vec()];
+    // Session tickets let a reconnecting gateway resume with a cheaper handshake.
+    config.send_tls13_tickets = 2;
+    Ok(quinn::crypto::rustls::QuicServerConfig::try_from(config)?)
+}
+
+/// The gateway's QUIC client crypto: only the pinned hub CA is trusted.
+pub(crate) fn client_crypto(creds: &Credentials) -> Result<quinn::crypto::rustls::QuicClientConfig, TlsError> {
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(root_store(&creds.roots)?)
+        .with_client_auth_cert(creds.chain.clone(), creds.key.clone_key())?;
+    config.alpn_protocols = vec![tunnel_proto::ALPN.to_vec()];
+    Ok(quinn::crypto::rustls::QuicClientConfig::try_from(config)?)
+}
+
+/// The appliance a verified connection belongs to, from its leaf certificate's URI SAN.
+pub fn peer_appliance(conn: &quinn::Connection) -> Result<ApplianceId, IdentityError> {
+    let chain = conn
+        .peer_identity()
+        .and_then(|any| any.downcast::<Vec<CertificateDer<'static>>>().ok())
+        .ok_or(IdentityError::NoCertificate)?;
+    appliance_id_from_cert(chain.first().ok_or(IdentityError::NoCertificate)?)
+}
+
+/// Reads the single `urn:legatura:appliance:` URI SAN of a DER certificate.
+pub fn appliance_id_from_cert(der: &[u8]) -> Result<ApplianceId, IdentityError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|_| IdentityError::Unparsable)?;
+    let san = cert.subject_alternative_name().map_err(|_| IdentityError::Unparsable)?.ok_or(IdentityError::Missing)?;
+    let mut ids = san.value.general_names.iter().filter_map(|name| match name {
+        GeneralName::URI(uri) if uri.starts_with("urn:legatura:appliance:") => Some(ApplianceId::from_uri(uri)),
+        _ => None,
+    });
+    let first = ids.next().ok_or(IdentityError::Missing)?.map_err(|_| IdentityError::Unparsable)?;
+    if ids.next().is_some() {
+        return Err(IdentityError::Ambiguous);
+    }
+    Ok(first)
+}

@@ -1,0 +1,88 @@
+//! The Debian packages tests and benchmarks need, installed with apt-get when missing.
+
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::cmd;
+
+/// Every Debian package a test or benchmark shells out to. One line each, with why.
+const PACKAGES: &[&str] = &[
+    // `ip netns` / `ip link`: system tests put the hub and each gateway in a network namespace.
+    "iproute2",
+    // The TLS-over-TCP tunnel the tunnel bench measures itself against.
+    "stunnel4",
+    // Traffic generator and throughput meter for the tunnel bench.
+    "iperf3",
+    // Ad-hoc TCP/UDP echo and relay endpoints behind the tunnel in system tests.
+    "socat",
+    // `ps`, `pgrep`, `sysctl`: find daemons the tests started and tune namespace sysctls.
+    "procps",
+    // `fuser`, `killall`: find what still holds a port when a test cannot bind it.
+    "psmisc",
+    // System TLS roots, so cargo and pip can fetch over HTTPS on a fresh image.
+    "ca-certificates",
+];
+
+/// Installs the missing [`PACKAGES`]; touches apt only when something is missing.
+pub(crate) fn ensure() -> Result<()> {
+    let missing = missing_packages()?;
+    if missing.is_empty() {
+        say!("deps: all {} Debian packages present", PACKAGES.len());
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if !is_root()? {
+        bail!(
+            "missing Debian packages: {list}. Run `cargo xtask deps` as root, or \
+             `sudo apt-get install --no-install-recommends {list}`"
+        );
+    }
+    say!("deps: installing {list}");
+    cmd::run(Command::new("apt-get").arg("update"))?;
+    cmd::run(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing),
+    )?;
+    let still = missing_packages()?;
+    if !still.is_empty() {
+        bail!(
+            "apt-get reported success but these are still not installed: {}",
+            still.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// The packages of [`PACKAGES`] that dpkg does not list as installed.
+fn missing_packages() -> Result<Vec<&'static str>> {
+    let mut missing = Vec::new();
+    for &package in PACKAGES {
+        if !installed(package)? {
+            missing.push(package);
+        }
+    }
+    Ok(missing)
+}
+
+fn installed(package: &str) -> Result<bool> {
+    let out = cmd::capture(Command::new("dpkg-query").args(["-W", "-f=${Status}", package]))
+        .with_context(|| {
+            format!(
+                "`cargo xtask deps` needs dpkg (Debian or Ubuntu); elsewhere install these by \
+                 hand: {}",
+                PACKAGES.join(" ")
+            )
+        })?;
+    // `${Status}` is "want flag state", e.g. "install ok installed"; a removed package whose
+    // configuration files remain reads "deinstall ok config-files". dpkg-query fails outright
+    // for a package it has never heard of.
+    Ok(out.success && out.stdout.split_whitespace().nth(2) == Some("installed"))
+}
+
+fn is_root() -> Result<bool> {
+    let uid = cmd::stdout_of(Command::new("id").arg("-u"))?;
+    Ok(uid.trim() == "0")
+}
