@@ -167,7 +167,7 @@ fn layering(ctx: &Ctx) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     for package in &ctx.metadata.packages {
         if package.dir().starts_with(&gateway) {
-            let mut chain = vec![package.name.as_str()];
+            let mut chain = vec![package.name.clone()];
             find_appliance_deps(ctx, package, &appliance, &mut chain, &mut problems);
         }
     }
@@ -176,35 +176,41 @@ fn layering(ctx: &Ctx) -> Result<Vec<String>> {
     Ok(problems)
 }
 
-/// Follows `package`'s path dependencies depth-first, recording each route to `appliance`.
-/// Dev-dependencies count only for the first crate, since cargo does not inherit them.
-fn find_appliance_deps<'a>(
-    ctx: &'a Ctx,
-    package: &'a Package,
+/// Follows `package`'s path dependencies depth-first, recording each route into `appliance`.
+/// `chain` is the route so far, as crate names. Dev-dependencies count only for the first
+/// crate, since cargo does not inherit them.
+fn find_appliance_deps(
+    ctx: &Ctx,
+    package: &Package,
     appliance: &Path,
-    chain: &mut Vec<&'a str>,
+    chain: &mut Vec<String>,
     problems: &mut Vec<String>,
 ) {
     for dep in &package.dependencies {
         let Some(path) = &dep.path else { continue };
         let is_dev = dep.kind.as_deref() == Some("dev");
-        if (is_dev && chain.len() > 1) || chain.contains(&dep.name.as_str()) {
+        let seen = chain
+            .iter()
+            .any(|hop| hop.split(' ').next() == Some(dep.name.as_str()));
+        if (is_dev && chain.len() > 1) || seen {
             continue;
         }
+        chain.push(if is_dev {
+            format!("{} (dev-dependency)", dep.name)
+        } else {
+            dep.name.clone()
+        });
         if path.starts_with(appliance) {
-            let kind = if is_dev { " (dev-dependency)" } else { "" };
             problems.push(format!(
-                "{} -> {}{kind}; `{}` is in {}",
+                "{}; `{}` is in {}",
                 chain.join(" -> "),
-                dep.name,
                 dep.name,
                 path.strip_prefix(&ctx.root).unwrap_or(path).display(),
             ));
         } else if let Some(next) = ctx.metadata.package_in(path) {
-            chain.push(&next.name);
             find_appliance_deps(ctx, next, appliance, chain, problems);
-            chain.pop();
         }
+        chain.pop();
     }
 }
 
@@ -228,7 +234,10 @@ fn native_crypto(_: &Ctx) -> Result<Vec<String>> {
             bail!("`cargo tree -i {name}` failed:\n{}", out.stderr.trim_end());
         };
         if !absent {
-            let shown: Vec<&str> = out.stdout.lines().take(12).collect();
+            let mut shown: Vec<&str> = out.stdout.lines().take(12).collect();
+            if out.stdout.lines().count() > shown.len() {
+                shown.push("…");
+            }
             problems.push(format!(
                 "`{name}` is in the dependency graph, pulled in by:\n  {}",
                 shown.join("\n  ")

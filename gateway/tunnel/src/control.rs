@@ -5,7 +5,7 @@ use tunnel_proto::{Control, ControlError, MAX_CONTROL_BODY};
 
 /// Why the control stream failed.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ControlStreamError {
+pub enum ControlStreamError {
     #[error("control stream read failed")]
     Read(#[from] quinn::ReadError),
     #[error("control stream write failed")]

@@ -22,6 +22,7 @@ mod link;
 mod tcp;
 mod udp;
 
+pub use link::DialError as ConnectError;
 use link::{Link, LinkEvent};
 
 /// Everything the gateway needs.
@@ -194,6 +195,15 @@ impl Gateway {
             link.conn.close(quinn::VarInt::from_u32(ErrorCode::Shutdown.to_u32()), b"gateway shutting down");
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), self.shared.endpoint.wait_idle()).await;
+    }
+
+    /// One dial attempt to the first hub, without the supervisor: handshake, `Hello`, and the
+    /// hub's `Welcome`. Returns the hub's id and closes the connection. A hub that refuses our
+    /// certificate makes this fail at once, not on a later stream.
+    pub async fn connect_once(&self) -> Result<String, ConnectError> {
+        let (link, _events) = link::dial(&self.shared, 0).await?;
+        link.conn.close(quinn::VarInt::from_u32(ErrorCode::NoError.to_u32()), b"probe");
+        Ok(link.hub_id.clone())
     }
 
     async fn current_link(&self, wait: Duration) -> Option<Arc<Link>> {

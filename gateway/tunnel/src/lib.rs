@@ -22,7 +22,8 @@ pub mod policy;
 pub mod tls;
 pub mod transport;
 
-pub use gateway::{Gateway, GatewayConfig, GatewayStatus};
+pub use control::ControlStreamError;
+pub use gateway::{ConnectError, Gateway, GatewayConfig, GatewayStatus};
 pub use hub::{ConnectionInfo, Hub, HubConfig, HubHandle};
 pub use metrics::Metrics;
 pub use policy::{AllowRule, Protocol, Service, ServiceTable};

@@ -114,7 +114,7 @@ fn root_store(roots: &[CertificateDer<'static>]) -> Result<rustls::RootCertStore
 
 /// The hub's QUIC server crypto: client certificates are mandatory and must chain to the
 /// fleet CA.
-pub(crate) fn server_crypto(creds: &Credentials) -> Result<quinn::crypto::rustls::QuicServerConfig, TlsError> {
+pub fn server_crypto(creds: &Credentials) -> Result<quinn::crypto::rustls::QuicServerConfig, TlsError> {
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(&creds.roots)?), provider()).build()?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
@@ -127,7 +127,7 @@ pub(crate) fn server_crypto(creds: &Credentials) -> Result<quinn::crypto::rustls
 }
 
 /// The gateway's QUIC client crypto: only the pinned hub CA is trusted.
-pub(crate) fn client_crypto(creds: &Credentials) -> Result<quinn::crypto::rustls::QuicClientConfig, TlsError> {
+pub fn client_crypto(creds: &Credentials) -> Result<quinn::crypto::rustls::QuicClientConfig, TlsError> {
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_root_certificates(root_store(&creds.roots)?)

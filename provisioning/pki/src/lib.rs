@@ -17,6 +17,8 @@ mod csr;
 pub mod fixture;
 mod identity;
 mod store;
+#[cfg(test)]
+mod test_util;
 
 pub use ca::{Ca, IssueError, Issued};
 pub use csr::{KeyAndCsr, generate_key_and_csr};

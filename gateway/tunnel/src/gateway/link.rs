@@ -59,9 +59,9 @@ pub(crate) struct Link {
     pub(super) streams_open: AtomicU64,
 }
 
-/// Why one dial attempt failed.
+/// Why one attempt to open the tunnel failed.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum DialError {
+pub enum DialError {
     #[error("cannot resolve hub address {0}")]
     Resolve(String),
     #[error("cannot start connecting")]
@@ -134,7 +134,7 @@ pub(super) async fn dial_until_up(
 
 /// One attempt: QUIC + mTLS handshake, then `Hello` and the hub's `Welcome`. A hub that
 /// rejects our certificate closes the connection, which surfaces here as an error.
-pub(crate) async fn dial(shared: &Arc<Shared>, index: usize) -> Result<(Arc<Link>, mpsc::Receiver<LinkEvent>), DialError> {
+pub(super) async fn dial(shared: &Arc<Shared>, index: usize) -> Result<(Arc<Link>, mpsc::Receiver<LinkEvent>), DialError> {
     let target = &shared.config.hubs[index];
     let addr = tokio::net::lookup_host(target.as_str())
         .await
