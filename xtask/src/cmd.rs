@@ -72,7 +72,12 @@ fn display(command: &Command) -> String {
     let mut line = String::new();
     for (key, value) in command.get_envs() {
         if let Some(value) = value {
-            let _ = write!(line, "{}={} ", key.to_string_lossy(), value.to_string_lossy());
+            let _ = write!(
+                line,
+                "{}={} ",
+                key.to_string_lossy(),
+                value.to_string_lossy()
+            );
         }
     }
     // Show `cargo`, not the toolchain's full path to it.

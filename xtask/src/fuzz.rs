@@ -66,7 +66,10 @@ fn discover(root: &Path) -> Result<Vec<FuzzTarget>> {
             let Ok(entries) = std::fs::read_dir(fuzz_dir.join("fuzz_targets")) else {
                 continue;
             };
-            let dir = fuzz_dir.strip_prefix(root).unwrap_or(&fuzz_dir).to_path_buf();
+            let dir = fuzz_dir
+                .strip_prefix(root)
+                .unwrap_or(&fuzz_dir)
+                .to_path_buf();
             for entry in entries {
                 let path = entry?.path();
                 if path.extension().is_some_and(|e| e == "rs")
@@ -90,7 +93,8 @@ fn discover(root: &Path) -> Result<Vec<FuzzTarget>> {
 /// The subdirectories of `dir`, skipping hidden ones and `target`.
 fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut dirs = Vec::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();

@@ -93,8 +93,5 @@ fn run(command: Command) -> Result<()> {
 /// The directory holding the workspace `Cargo.toml`: xtask lives one level below it.
 fn workspace_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .unwrap_or(manifest_dir)
-        .to_path_buf()
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
 }

@@ -41,12 +41,8 @@ pub(crate) struct Target {
 impl Metadata {
     /// Reads the workspace's packages.
     pub(crate) fn load() -> Result<Self> {
-        let json = cmd::stdout_of(cmd::cargo().args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-        ]))?;
+        let json =
+            cmd::stdout_of(cmd::cargo().args(["metadata", "--format-version", "1", "--no-deps"]))?;
         serde_json::from_str(&json).context("cannot parse `cargo metadata` output")
     }
 

@@ -110,7 +110,11 @@ pub(crate) fn ci(root: &Path, keep_going: bool) -> Result<()> {
                 outcomes.push(Outcome::Passed(took));
             }
             Err(error) => {
-                say!("ci: {} FAILED ({:.1}s): {error:#}", step.name, took.as_secs_f64());
+                say!(
+                    "ci: {} FAILED ({:.1}s): {error:#}",
+                    step.name,
+                    took.as_secs_f64()
+                );
                 failed.push(step.name);
                 outcomes.push(Outcome::Failed(took));
             }
@@ -119,8 +123,12 @@ pub(crate) fn ci(root: &Path, keep_going: bool) -> Result<()> {
     say!("ci summary:");
     for (step, outcome) in STEPS.iter().zip(&outcomes) {
         match outcome {
-            Outcome::Passed(took) => say!("  {:<7} ok      {:>7.1}s", step.name, took.as_secs_f64()),
-            Outcome::Failed(took) => say!("  {:<7} FAILED  {:>7.1}s", step.name, took.as_secs_f64()),
+            Outcome::Passed(took) => {
+                say!("  {:<7} ok      {:>7.1}s", step.name, took.as_secs_f64())
+            }
+            Outcome::Failed(took) => {
+                say!("  {:<7} FAILED  {:>7.1}s", step.name, took.as_secs_f64())
+            }
             Outcome::Skipped => say!("  {:<7} skipped", step.name),
         }
     }

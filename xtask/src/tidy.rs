@@ -303,11 +303,7 @@ fn no_mod_rs(ctx: &Ctx) -> Result<Vec<String>> {
         .filter(|path| path.file_name().is_some_and(|name| name == "mod.rs"))
         .map(|path| {
             let module = path.parent().unwrap_or(path);
-            format!(
-                "{}: move to {}.rs",
-                path.display(),
-                module.display()
-            )
+            format!("{}: move to {}.rs", path.display(), module.display())
         })
         .collect())
 }

@@ -1,1 +1,79 @@
-//! placeholder
+//! `hubd`, the hub daemon: terminate the embassy tunnels, route their services, serve the
+//! status page, drain gracefully on SIGTERM. Wiring only; the tunnel crate owns the protocol.
+
+pub mod config;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use prometheus_client::registry::Registry;
+use tracing::info;
+use tunnel::{Credentials, Hub, HubConfig, HubHandle, Metrics};
+
+pub use config::Config;
+
+/// Builds the tunnel's configuration from the file's, creating the reset key on first start.
+pub fn hub_config(config: &Config) -> anyhow::Result<HubConfig> {
+    let t = &config.tls;
+    let creds = Credentials::from_files(&t.fleet_ca, &t.cert, &t.key).context("loading the hub's TLS files")?;
+    let services = config.service_table("hubd.toml")?;
+    let mut h = HubConfig::new(config.listen, creds, services);
+    h.transport = config.transport.settings();
+    let l = &config.limits;
+    h.max_concurrent_handshakes = l.max_concurrent_handshakes;
+    h.handshake_timeout = l.handshake_timeout;
+    h.header_timeout = l.header_timeout;
+    h.connect_timeout = l.connect_timeout;
+    h.flow_idle_timeout = l.flow_idle_timeout;
+    h.max_flows = l.max_flows;
+    h.hub_id = config.hub_id.clone();
+    // Persisted so that after a crash the new process resets stale connections at once.
+    h.reset_key = Some(daemon::secret::load_or_create(&config.state_dir.join("reset.key")).context("loading the stateless-reset key")?);
+    Ok(h)
+}
+
+/// A started hub: its handle, and a future that runs until shut down.
+pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let hub = start(&config).await?;
+    daemon::notify::ready(&format!("serving on {}", config.listen));
+    tokio::select! {
+        _ = stop => {}
+        _ = daemon::notify::watchdog() => {}
+    }
+    daemon::notify::stopping();
+    info!(grace_s = config.drain_grace.as_secs(), "draining");
+    let cut = hub.drain(config.drain_grace).await;
+    info!(connections_cut = cut, "stopped");
+    Ok(())
+}
+
+/// Binds the endpoint, the status page and the admin endpoint.
+pub async fn start(config: &Config) -> anyhow::Result<HubHandle> {
+    let metrics = Metrics::default();
+    let hub = Hub::bind(hub_config(config)?, metrics.clone()).context("starting the tunnel endpoint")?;
+    info!(listen = %hub.local_addr()?, hub_id = %config.hub_id, "hub listening");
+
+    if let Some(page) = &config.status_page {
+        let listener = tokio::net::TcpListener::bind(page.listen).await.with_context(|| format!("binding the status page on {}", page.listen))?;
+        let router = statuspage::router(hub.clone(), config.hub_id.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+    }
+
+    let mut registry = Registry::default();
+    metrics.register(&mut registry);
+    let (ready_hub, status_hub, hub_id) = (hub.clone(), hub.clone(), config.hub_id.clone());
+    let admin = admin::Admin::new(
+        registry,
+        Arc::new(move || if ready_hub.is_draining() { Err("draining".into()) } else { Ok(()) }),
+        Arc::new(move || {
+            serde_json::json!({
+                "hub_id": hub_id,
+                "draining": status_hub.is_draining(),
+                "appliances": statuspage::rows(&status_hub),
+            })
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(config.admin).await.with_context(|| format!("binding admin {}", config.admin))?;
+    tokio::spawn(async move { admin.serve(listener).await });
+    Ok(hub)
+}

@@ -1,1 +1,104 @@
-//! placeholder
+//! `gatewayd`, the embassy gateway daemon: load the configuration, bind the local listeners,
+//! keep the tunnel to the hub up, and report readiness. Wiring only; the tunnel crate owns the
+//! protocol.
+
+pub mod config;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use prometheus_client::registry::Registry;
+use tracing::{info, warn};
+use tunnel::{Credentials, Gateway, GatewayConfig, Metrics};
+
+pub use config::Config;
+
+/// Builds the tunnel's configuration from the file's.
+pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
+    let t = &config.tls;
+    let creds = Credentials::from_files(&t.hub_ca, &t.cert, &t.key).context("loading the gateway's TLS files")?;
+    let mut g = GatewayConfig::new(config.hubs.clone(), config.server_name.clone(), creds);
+    g.transport = config.transport.settings();
+    let r = &config.reconnect;
+    g.backoff_base = r.backoff_base;
+    g.backoff_cap = r.backoff_cap;
+    g.backoff_stable = r.stable_after;
+    g.handshake_timeout = r.handshake_timeout;
+    g.watchdog_interval = r.watchdog;
+    g.drain_grace = r.drain_grace;
+    Ok(g)
+}
+
+/// Runs the daemon until `stop` resolves.
+pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    let metrics = Metrics::default();
+    let gateway = Gateway::new(gateway_config(&config)?, metrics.clone()).context("starting the tunnel endpoint")?;
+
+    // Bind every listener before declaring readiness, so a port clash fails the start.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (service, tcp, udp) in config.services() {
+        if let Some(addr) = tcp {
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} for service {service}"))?;
+            info!(%service, %addr, "TCP listener");
+            let (gw, service) = (gateway.clone(), service.clone());
+            tasks.spawn(async move { gw.serve_tcp(listener, service).await });
+        }
+        if let Some(addr) = udp {
+            let socket = tokio::net::UdpSocket::bind(addr).await.with_context(|| format!("binding {addr}/udp for service {service}"))?;
+            info!(%service, %addr, "UDP listener");
+            let (gw, service) = (gateway.clone(), service.clone());
+            tasks.spawn(async move { gw.serve_udp(socket, service).await });
+        }
+    }
+
+    let mut registry = Registry::default();
+    metrics.register(&mut registry);
+    let (ready_gw, status_gw) = (gateway.clone(), gateway.clone());
+    let admin = admin::Admin::new(
+        registry,
+        Arc::new(move || if ready_gw.is_ready() { Ok(()) } else { Err("no admitted tunnel to a hub".into()) }),
+        Arc::new(move || status_json(&status_gw)),
+    );
+    let admin_listener = tokio::net::TcpListener::bind(config.admin).await.with_context(|| format!("binding admin {}", config.admin))?;
+    tasks.spawn(async move { admin.serve(admin_listener).await });
+
+    gateway.start();
+    daemon::notify::ready("connecting to the hub");
+    let mut ready = gateway.watch_ready();
+    let status = async {
+        loop {
+            let up = *ready.borrow_and_update();
+            daemon::notify::status(if up { "tunnel up" } else { "tunnel down; reconnecting" });
+            if ready.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+
+    tokio::select! {
+        _ = stop => info!("stopping"),
+        _ = status => {}
+        _ = daemon::notify::watchdog() => {}
+        Some(done) = tasks.join_next() => {
+            // A listener died: report it and exit so the supervisor restarts the daemon.
+            let error = match done { Ok(Ok(())) => anyhow::anyhow!("a listener stopped"), Ok(Err(e)) => e.into(), Err(e) => e.into() };
+            warn!(%error, "listener failed");
+            gateway.shutdown().await;
+            return Err(error.context("a local listener failed"));
+        }
+    }
+    daemon::notify::stopping();
+    gateway.shutdown().await;
+    Ok(())
+}
+
+fn status_json(gw: &Gateway) -> serde_json::Value {
+    let s = gw.status();
+    serde_json::json!({
+        "tunnel": if s.connected { "up" } else { "down" },
+        "hub": s.hub.map(|h| h.to_string()),
+        "hub_id": s.hub_id,
+        "up_for_s": s.up_for.map(|d| d.as_secs()),
+        "rtt_ms": s.rtt.map(|d| d.as_secs_f64() * 1000.0),
+    })
+}

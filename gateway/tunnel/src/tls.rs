@@ -7,7 +7,6 @@ use std::sync::Arc;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use tunnel_proto::ApplianceId;
-use x509_parser::extensions::GeneralName;
 
 /// Why certificates or keys could not be loaded or used.
 #[derive(Debug, thiserror::Error)]
@@ -24,19 +23,6 @@ pub enum TlsError {
     Verifier(#[from] rustls::server::VerifierBuilderError),
     #[error("TLS configuration unusable for QUIC")]
     Quic(#[from] quinn::crypto::rustls::NoInitialCipherSuite),
-}
-
-/// Why a peer certificate does not name an appliance.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IdentityError {
-    #[error("peer presented no certificate")]
-    NoCertificate,
-    #[error("peer certificate is not valid X.509")]
-    Unparsable,
-    #[error("peer certificate names no appliance")]
-    Missing,
-    #[error("peer certificate names more than one appliance")]
-    Ambiguous,
 }
 
 /// What one end of the tunnel proves and trusts.
@@ -136,26 +122,20 @@ pub fn client_crypto(creds: &Credentials) -> Result<quinn::crypto::rustls::QuicC
     Ok(quinn::crypto::rustls::QuicClientConfig::try_from(config)?)
 }
 
+/// Why a verified connection does not name an appliance.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerIdentityError {
+    #[error("peer presented no certificate")]
+    NoCertificate,
+    #[error(transparent)]
+    Certificate(#[from] pki::IdentityError),
+}
+
 /// The appliance a verified connection belongs to, from its leaf certificate's URI SAN.
-pub fn peer_appliance(conn: &quinn::Connection) -> Result<ApplianceId, IdentityError> {
+pub fn peer_appliance(conn: &quinn::Connection) -> Result<ApplianceId, PeerIdentityError> {
     let chain = conn
         .peer_identity()
         .and_then(|any| any.downcast::<Vec<CertificateDer<'static>>>().ok())
-        .ok_or(IdentityError::NoCertificate)?;
-    appliance_id_from_cert(chain.first().ok_or(IdentityError::NoCertificate)?)
-}
-
-/// Reads the single `urn:legatura:appliance:` URI SAN of a DER certificate.
-pub fn appliance_id_from_cert(der: &[u8]) -> Result<ApplianceId, IdentityError> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|_| IdentityError::Unparsable)?;
-    let san = cert.subject_alternative_name().map_err(|_| IdentityError::Unparsable)?.ok_or(IdentityError::Missing)?;
-    let mut ids = san.value.general_names.iter().filter_map(|name| match name {
-        GeneralName::URI(uri) if uri.starts_with("urn:legatura:appliance:") => Some(ApplianceId::from_uri(uri)),
-        _ => None,
-    });
-    let first = ids.next().ok_or(IdentityError::Missing)?.map_err(|_| IdentityError::Unparsable)?;
-    if ids.next().is_some() {
-        return Err(IdentityError::Ambiguous);
-    }
-    Ok(first)
+        .ok_or(PeerIdentityError::NoCertificate)?;
+    Ok(pki::appliance_id_from_cert(chain.first().ok_or(PeerIdentityError::NoCertificate)?)?)
 }

@@ -102,7 +102,11 @@ impl Ca {
 
     /// A server certificate for a hub, with a new key: the DNS names are its SANs (the first is
     /// also its CN), extended key usage `serverAuth`, valid from five minutes ago for `validity`.
-    pub fn issue_server(&self, dns_names: &[&str], validity: Duration) -> Result<Issued, IssueError> {
+    pub fn issue_server(
+        &self,
+        dns_names: &[&str],
+        validity: Duration,
+    ) -> Result<Issued, IssueError> {
         let first = dns_names.first().ok_or(IssueError::NoDnsNames)?;
         let sans = dns_names
             .iter()

@@ -28,10 +28,7 @@ pub enum StoreError {
         source: rustls_pki_types::pem::Error,
     },
     #[error("{} is not a usable ECDSA P-256 CA certificate", path.display())]
-    Certificate {
-        path: PathBuf,
-        reason: &'static str,
-    },
+    Certificate { path: PathBuf, reason: &'static str },
     #[error("{} is not a PKCS#8 ECDSA P-256 key", path.display())]
     Key {
         path: PathBuf,
@@ -165,9 +162,9 @@ pub fn write_public(path: &Path, bytes: &[u8]) -> Result<(), io::Error> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32, exact_mode: bool) -> Result<(), io::Error> {
-    let file_name = path.file_name().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "path does not name a file")
-    })?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path does not name a file"))?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

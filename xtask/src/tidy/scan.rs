@@ -173,7 +173,8 @@ fn is_ident(c: char) -> bool {
 
 /// The crate names in `cargo tree --prefix none` output: the first word of each line.
 pub(super) fn tree_crate_names(tree: &str) -> impl Iterator<Item = &str> {
-    tree.lines().filter_map(|line| line.split_whitespace().next())
+    tree.lines()
+        .filter_map(|line| line.split_whitespace().next())
 }
 
 /// Whether the first non-blank line of `src` is a `//!` line with text on it.

@@ -14,8 +14,5 @@ fuzz_target!(|data: &[u8]| {
     let encoded = header.to_bytes();
     // The encoder always picks the shortest flow-id varint, so it may be shorter than the input.
     assert!(encoded.len() <= used);
-    assert_eq!(
-        StreamHeader::decode(&encoded),
-        Ok((header, encoded.len()))
-    );
+    assert_eq!(StreamHeader::decode(&encoded), Ok((header, encoded.len())));
 });

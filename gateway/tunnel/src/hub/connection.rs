@@ -22,7 +22,7 @@ enum AdmitError {
     #[error("handshake failed")]
     Handshake(#[from] quinn::ConnectionError),
     #[error("certificate names no appliance")]
-    Identity(#[from] tls::IdentityError),
+    Identity(#[from] tls::PeerIdentityError),
     #[error("control stream failed")]
     Control(#[from] control::ControlStreamError),
     #[error("bad control stream header")]

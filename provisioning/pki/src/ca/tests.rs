@@ -1,7 +1,9 @@
 use std::collections::HashSet;
 
 use x509_parser::extensions::GeneralName;
-use x509_parser::oid_registry::{OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_SIG_ECDSA_WITH_SHA256};
+use x509_parser::oid_registry::{
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_SIG_ECDSA_WITH_SHA256,
+};
 
 use super::*;
 use crate::test_util::{TestResult, assert_issued_by, cert_der, parse};
@@ -17,10 +19,16 @@ fn generated_ca_is_a_p256_root_that_signs_only_certificates() -> TestResult {
     assert_eq!(cert.subject().to_string(), "CN=Test fleet CA");
     assert_eq!(cert.issuer().as_raw(), cert.subject().as_raw());
     cert.verify_signature(None)?;
-    assert_eq!(cert.signature_algorithm.algorithm, OID_SIG_ECDSA_WITH_SHA256);
+    assert_eq!(
+        cert.signature_algorithm.algorithm,
+        OID_SIG_ECDSA_WITH_SHA256
+    );
     let spki = &cert.public_key().algorithm;
     assert_eq!(spki.algorithm, OID_KEY_TYPE_EC_PUBLIC_KEY);
-    assert_eq!(spki.parameters.as_ref().map(|p| p.as_oid()).transpose()?, Some(OID_EC_P256));
+    assert_eq!(
+        spki.parameters.as_ref().map(|p| p.as_oid()).transpose()?,
+        Some(OID_EC_P256)
+    );
 
     let constraints = cert.basic_constraints()?.ok_or("no basicConstraints")?;
     assert!(constraints.critical);
@@ -33,8 +41,14 @@ fn generated_ca_is_a_p256_root_that_signs_only_certificates() -> TestResult {
     let now = OffsetDateTime::now_utc();
     let not_before = cert.validity().not_before.to_datetime();
     let not_after = cert.validity().not_after.to_datetime();
-    assert!(not_before <= now - time::Duration::minutes(4), "{not_before}");
-    assert!(not_before >= now - time::Duration::minutes(6), "{not_before}");
+    assert!(
+        not_before <= now - time::Duration::minutes(4),
+        "{not_before}"
+    );
+    assert!(
+        not_before >= now - time::Duration::minutes(6),
+        "{not_before}"
+    );
     assert!((not_after - (now + time::Duration::days(10))).abs() < time::Duration::minutes(1));
     Ok(())
 }
@@ -82,7 +96,11 @@ fn certificate_from_another_ca_does_not_verify() -> TestResult {
     let der = cert_der(&other.issue_server(&["localhost"], DAY)?.cert_pem)?;
     let ca_der = ca.cert_der();
     let ca_cert = parse(&ca_der)?;
-    assert!(parse(&der)?.verify_signature(Some(ca_cert.public_key())).is_err());
+    assert!(
+        parse(&der)?
+            .verify_signature(Some(ca_cert.public_key()))
+            .is_err()
+    );
     assert!(assert_issued_by(&ca, &der).is_err());
     Ok(())
 }
@@ -90,7 +108,10 @@ fn certificate_from_another_ca_does_not_verify() -> TestResult {
 #[test]
 fn server_certificate_needs_valid_dns_names() -> TestResult {
     let ca = Ca::generate("Test fleet CA", DAY)?;
-    assert!(matches!(ca.issue_server(&[], DAY), Err(IssueError::NoDnsNames)));
+    assert!(matches!(
+        ca.issue_server(&[], DAY),
+        Err(IssueError::NoDnsNames)
+    ));
     for bad in ["", "hub legatura", "hüb.legatura.test", "hub..test"] {
         match ca.issue_server(&["localhost", bad], DAY) {
             Err(IssueError::InvalidDnsName(name)) => assert_eq!(name, bad),
@@ -142,7 +163,10 @@ fn debug_never_shows_a_private_key() -> TestResult {
 
     let shown = format!("{ca:?}");
     assert!(shown.contains("Test fleet CA"), "{shown}");
-    assert!(!shown.contains("serialized_der") && !shown.contains("KeyPair"), "{shown}");
+    assert!(
+        !shown.contains("serialized_der") && !shown.contains("KeyPair"),
+        "{shown}"
+    );
     Ok(())
 }
 
@@ -152,7 +176,10 @@ fn pem_encoding_round_trips_through_a_pem_parser() -> TestResult {
         let der: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
         let pem = pem_encode("CERTIFICATE", &der);
         assert!(pem.lines().all(|line| line.len() <= 64), "{pem}");
-        assert_eq!(CertificateDer::from_pem_slice(pem.as_bytes())?.as_ref(), &der[..]);
+        assert_eq!(
+            CertificateDer::from_pem_slice(pem.as_bytes())?.as_ref(),
+            &der[..]
+        );
     }
     Ok(())
 }

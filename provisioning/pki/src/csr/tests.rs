@@ -116,17 +116,29 @@ fn garbage_is_not_a_csr() -> TestResult {
     let ca = Ca::generate("Test fleet CA", DAY)?;
     let id = paris()?;
     let not_pem = ca.sign_appliance_csr("hello", &id, DAY);
-    assert!(matches!(not_pem, Err(IssueError::CsrNotPem(_))), "{not_pem:?}");
+    assert!(
+        matches!(not_pem, Err(IssueError::CsrNotPem(_))),
+        "{not_pem:?}"
+    );
     let wrong_label = ca.sign_appliance_csr(&ca.cert_pem(), &id, DAY);
-    assert!(matches!(wrong_label, Err(IssueError::CsrNotPem(_))), "{wrong_label:?}");
+    assert!(
+        matches!(wrong_label, Err(IssueError::CsrNotPem(_))),
+        "{wrong_label:?}"
+    );
     let not_der = pem_encode("CERTIFICATE REQUEST", b"\x30\x03\x02\x01\x01");
     let not_der = ca.sign_appliance_csr(&not_der, &id, DAY);
-    assert!(matches!(not_der, Err(IssueError::CsrMalformed(_))), "{not_der:?}");
+    assert!(
+        matches!(not_der, Err(IssueError::CsrMalformed(_))),
+        "{not_der:?}"
+    );
 
     let mut trailing = csr_der(&generate_key_and_csr(&id)?.csr_pem)?;
     trailing.extend_from_slice(b"\0\0");
     let trailing = ca.sign_appliance_csr(&pem_encode("CERTIFICATE REQUEST", &trailing), &id, DAY);
-    assert!(matches!(trailing, Err(IssueError::CsrTrailingData(2))), "{trailing:?}");
+    assert!(
+        matches!(trailing, Err(IssueError::CsrTrailingData(2))),
+        "{trailing:?}"
+    );
     Ok(())
 }
 
@@ -143,9 +155,15 @@ fn explicit_validity_is_honoured_and_must_not_be_empty() -> TestResult {
     assert!(!cert.validity().is_valid());
 
     let empty = ca.sign_appliance_csr_between(&csr, &paris()?, not_after, not_after);
-    assert!(matches!(empty, Err(IssueError::EmptyValidity { .. })), "{empty:?}");
+    assert!(
+        matches!(empty, Err(IssueError::EmptyValidity { .. })),
+        "{empty:?}"
+    );
     let reversed = ca.sign_appliance_csr_between(&csr, &paris()?, not_after, not_before);
-    assert!(matches!(reversed, Err(IssueError::EmptyValidity { .. })), "{reversed:?}");
+    assert!(
+        matches!(reversed, Err(IssueError::EmptyValidity { .. })),
+        "{reversed:?}"
+    );
     Ok(())
 }
 

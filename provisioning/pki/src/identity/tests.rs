@@ -37,7 +37,10 @@ fn a_certificate_without_an_identity_uri_is_refused() -> TestResult {
         &["urn:legatura:operator:noc:alice"][..],
     ] {
         let result = appliance_id_from_cert(&cert_with_sans(sans)?);
-        assert!(matches!(result, Err(IdentityError::Missing)), "{sans:?}: {result:?}");
+        assert!(
+            matches!(result, Err(IdentityError::Missing)),
+            "{sans:?}: {result:?}"
+        );
     }
     Ok(())
 }
@@ -52,7 +55,10 @@ fn a_certificate_with_two_identity_uris_is_refused() -> TestResult {
     ] {
         let der = cert_with_sans(&["urn:legatura:appliance:paris:PAR-01", second])?;
         let result = appliance_id_from_cert(&der);
-        assert!(matches!(result, Err(IdentityError::Ambiguous(2))), "{second}: {result:?}");
+        assert!(
+            matches!(result, Err(IdentityError::Ambiguous(2))),
+            "{second}: {result:?}"
+        );
     }
     Ok(())
 }
@@ -65,7 +71,10 @@ fn a_malformed_identity_uri_is_refused() -> TestResult {
         "URN:LEGATURA:APPLIANCE:paris:PAR-01",
     ] {
         let result = appliance_id_from_cert(&cert_with_sans(&[uri])?);
-        assert!(matches!(result, Err(IdentityError::Invalid(_))), "{uri}: {result:?}");
+        assert!(
+            matches!(result, Err(IdentityError::Invalid(_))),
+            "{uri}: {result:?}"
+        );
     }
     Ok(())
 }
@@ -76,13 +85,25 @@ fn bytes_that_are_not_exactly_one_certificate_are_refused() -> TestResult {
     assert!(appliance_id_from_cert(&der).is_ok());
 
     let truncated = appliance_id_from_cert(&der[..der.len() - 1]);
-    assert!(matches!(truncated, Err(IdentityError::Malformed(_))), "{truncated:?}");
-    assert!(matches!(appliance_id_from_cert(b""), Err(IdentityError::Malformed(_))));
-    assert!(matches!(appliance_id_from_cert(b"garbage"), Err(IdentityError::Malformed(_))));
+    assert!(
+        matches!(truncated, Err(IdentityError::Malformed(_))),
+        "{truncated:?}"
+    );
+    assert!(matches!(
+        appliance_id_from_cert(b""),
+        Err(IdentityError::Malformed(_))
+    ));
+    assert!(matches!(
+        appliance_id_from_cert(b"garbage"),
+        Err(IdentityError::Malformed(_))
+    ));
 
     der.push(0);
     let trailing = appliance_id_from_cert(&der);
-    assert!(matches!(trailing, Err(IdentityError::TrailingData(1))), "{trailing:?}");
+    assert!(
+        matches!(trailing, Err(IdentityError::TrailingData(1))),
+        "{trailing:?}"
+    );
     Ok(())
 }
 
@@ -99,9 +120,15 @@ fn an_identity_in_a_second_san_extension_is_not_overlooked() -> TestResult {
     )?)];
     params
         .custom_extensions
-        .push(rcgen::CustomExtension::from_oid_content(SUBJECT_ALT_NAME, content));
+        .push(rcgen::CustomExtension::from_oid_content(
+            SUBJECT_ALT_NAME,
+            content,
+        ));
     let der = params.self_signed(&new_key()?)?.der().to_vec();
     let result = appliance_id_from_cert(&der);
-    assert!(matches!(result, Err(IdentityError::Malformed(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(IdentityError::Malformed(_))),
+        "{result:?}"
+    );
     Ok(())
 }

@@ -29,7 +29,11 @@ fn private_files_are_0600_even_when_replacing_a_readable_file() -> TestResult {
     write_private(&path, b"second")?;
     assert_eq!(mode(&path)?, 0o600);
     assert_eq!(fs::read(&path)?, b"second");
-    assert_eq!(dir_entries(dir.path())?, ["key.pem"], "temporary file left behind");
+    assert_eq!(
+        dir_entries(dir.path())?,
+        ["key.pem"],
+        "temporary file left behind"
+    );
     Ok(())
 }
 
@@ -82,7 +86,10 @@ fn load_refuses_a_key_from_another_ca() -> TestResult {
     Ca::generate("A", DAY)?.save(&path("a.pem"), &path("a.key"))?;
     Ca::generate("B", DAY)?.save(&path("b.pem"), &path("b.key"))?;
     let mixed = Ca::load(&path("a.pem"), &path("b.key"));
-    assert!(matches!(mixed, Err(StoreError::KeyMismatch { .. })), "{mixed:?}");
+    assert!(
+        matches!(mixed, Err(StoreError::KeyMismatch { .. })),
+        "{mixed:?}"
+    );
     Ok(())
 }
 
@@ -97,7 +104,10 @@ fn load_refuses_a_leaf_certificate() -> TestResult {
     assert_eq!(fs::read_to_string(&cert_path)?, issued.cert_pem);
 
     let loaded = Ca::load(&cert_path, &key_path);
-    assert!(matches!(loaded, Err(StoreError::Certificate { .. })), "{loaded:?}");
+    assert!(
+        matches!(loaded, Err(StoreError::Certificate { .. })),
+        "{loaded:?}"
+    );
     Ok(())
 }
 
@@ -106,18 +116,30 @@ fn load_reports_missing_and_non_pem_files() -> TestResult {
     let dir = tempfile::tempdir()?;
     let (cert_path, key_path) = (dir.path().join("ca.pem"), dir.path().join("ca.key"));
     let missing = Ca::load(&cert_path, &key_path);
-    assert!(matches!(missing, Err(StoreError::Read { .. })), "{missing:?}");
+    assert!(
+        matches!(missing, Err(StoreError::Read { .. })),
+        "{missing:?}"
+    );
 
     Ca::generate("A", DAY)?.save(&cert_path, &key_path)?;
     fs::write(&key_path, "not a key")?;
     let garbage = Ca::load(&cert_path, &key_path);
     assert!(
-        matches!(garbage, Err(StoreError::Pem { label: "PRIVATE KEY", .. })),
+        matches!(
+            garbage,
+            Err(StoreError::Pem {
+                label: "PRIVATE KEY",
+                ..
+            })
+        ),
         "{garbage:?}"
     );
     // The certificate's PEM is not the key's.
     fs::copy(&cert_path, &key_path)?;
     let swapped = Ca::load(&cert_path, &key_path);
-    assert!(matches!(swapped, Err(StoreError::Pem { .. })), "{swapped:?}");
+    assert!(
+        matches!(swapped, Err(StoreError::Pem { .. })),
+        "{swapped:?}"
+    );
     Ok(())
 }

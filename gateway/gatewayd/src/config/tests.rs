@@ -1,0 +1,50 @@
+use super::*;
+
+const GOOD: &str = r#"
+hubs = ["hub-a.example:4433", "10.0.0.2:4433"]
+server_name = "hub.legatura"
+
+[tls]
+hub_ca = "hub-ca.pem"
+cert = "gateway.pem"
+key = "gateway.key"
+
+[transport]
+keepalive = "5s"
+idle_timeout = "30s"
+
+[[listen]]
+service = "console"
+tcp = "127.0.0.1:8080"
+
+[[listen]]
+service = "sip"
+udp = "0.0.0.0:5060"
+"#;
+
+#[test]
+fn a_complete_file_parses() {
+    let c = Config::parse(GOOD, "gatewayd.toml").expect("valid");
+    assert_eq!(c.hubs.len(), 2);
+    assert_eq!(c.services().len(), 2);
+    assert_eq!(c.transport.keepalive, Duration::from_secs(5));
+    assert_eq!(c.admin.port(), 9101);
+}
+
+#[test]
+fn typos_fail_closed_naming_the_key() {
+    let cases = [
+        (GOOD.replace("server_name", "servername"), "unknown field `servername`"),
+        (GOOD.replace("keepalive", "keep_alive"), "unknown field `keep_alive`"),
+        (GOOD.replace("tcp = ", "tpc = "), "unknown field `tpc`"),
+        (GOOD.replace("service = \"sip\"", "service = \"SIP\""), "listen[1].service"),
+        (GOOD.replace("\"10.0.0.2:4433\"", "\"10.0.0.2\""), "invalid `hubs`"),
+        (GOOD.replace("udp = \"0.0.0.0:5060\"", ""), "invalid `listen[1]`"),
+        (GOOD.replace("hub_ca = \"hub-ca.pem\"\n", ""), "missing field `hub_ca`"),
+    ];
+    for (text, expected) in cases {
+        let err = Config::parse(&text, "gatewayd.toml").expect_err(expected).to_string();
+        assert!(err.contains(expected), "{err} should mention {expected}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+}
