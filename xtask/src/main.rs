@@ -34,7 +34,7 @@ mod tidy;
 
 /// Repository automation for Legătura.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", version, about)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -176,7 +176,7 @@ fn bench() -> Result<()> {
     report.finish()
 }
 
-fn init_logs() {
+pub(crate) fn init_logs() {
     // The gateways' per-connection warnings ("tunnel lost") are expected by the hundred in the
     // reconnect storm; errors still show.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -1,1 +1,57 @@
-//! placeholder
+//! Test support for Legătura's system tests: the real `hubd` and `gatewayd` binaries, each in
+//! its own Linux network namespace, joined through a bridge, with certificates from the
+//! development CA and small upstream servers run by the test process itself.
+//!
+//! How it fits together:
+//! - [`Net`] builds a private topology: a "switch" namespace holding a bridge and one namespace
+//!   per host, each joined to the bridge by a veth pair, with an address from a per-test
+//!   `10.X.Y.0/24`. Names carry a per-process, per-topology tag so tests may run in parallel.
+//! - The test process does its own network I/O inside a namespace with [`in_ns`]: a scoped
+//!   thread enters the namespace (`setns`) and runs ordinary blocking `std::net` code there.
+//!   Admin probes, clients, the [`Upstream`] servers and the impairment [`Relay`] all work so.
+//! - [`Daemon`] runs a binary under `ip netns exec`, logging to files in the test's directory.
+//! - [`Lab`] wires the usual scene: a fleet CA, a hub host with an upstream, hubs and gateways.
+//!
+//! Invariants:
+//! - every namespace, process and thread a test starts is gone when its owner is dropped:
+//!   processes are killed by PID before their namespace is deleted;
+//! - packets never leave the namespaces a test creates: every address used lives inside them;
+//! - a missing capability (root, `ip netns`, a daemon binary) fails the test loudly, naming
+//!   what is missing and how to get it; nothing passes by skipping;
+//! - when a test fails, the tail of every daemon's log is printed and the test directory kept.
+
+mod bins;
+mod certs;
+mod configs;
+mod daemon;
+mod impair;
+mod lab;
+mod net;
+mod probe;
+mod upstream;
+
+pub use bins::{Bin, bin_path, require_namespaces};
+pub use certs::{Fleet, TlsFiles};
+pub use configs::{GatewaySpec, HubSpec, ListenSpec, ServiceSpec};
+pub use daemon::Daemon;
+pub use impair::{Impairment, Relay};
+pub use lab::{GatewayNode, HubNode, Lab};
+pub use net::{Net, in_ns};
+pub use probe::{http_get, request_line, status, wait_ready};
+pub use upstream::{Upstream, pattern};
+
+use std::time::{Duration, Instant};
+
+/// Polls `check` every 20 ms until it returns `Some`, or `timeout` passes.
+pub fn poll<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(found) = check() {
+            return Some(found);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,210 @@
+//! The results: printed next to their targets, written to `target/bench/tunnel.json` as a flat
+//! object of numbers and booleans, and summed up in the last line, `tunnel: key=value …`.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use crate::progress;
+
+/// One measured value.
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    Num(f64),
+    Bool(bool),
+}
+
+/// Every figure of the run, in the order measured.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    entries: Vec<(String, Value)>,
+}
+
+/// A goal from the tunnel reference (§10.2), reported, never enforced.
+struct Target {
+    key: &'static str,
+    /// `true` when larger is better.
+    at_least: bool,
+    goal: f64,
+    what: &'static str,
+}
+
+const TARGETS: &[Target] = &[
+    Target { key: "throughput_ratio_vs_stunnel", at_least: true, goal: 0.5, what: "1 flow, × stunnel4" },
+    Target { key: "throughput_ratio_vs_stunnel_8flows", at_least: true, goal: 0.8, what: "8 flows, × stunnel4" },
+    Target { key: "added_latency_p50_us", at_least: false, goal: 250.0, what: "added p50, µs (new stream)" },
+    Target { key: "gateways_held", at_least: true, goal: 2000.0, what: "idle appliances on one hub" },
+    Target { key: "kib_per_idle_connection", at_least: false, goal: 150.0, what: "hub RSS per idle appliance, KiB" },
+    Target { key: "reconnect_400_s", at_least: false, goal: 2.0, what: "400 back after hub SIGKILL, s" },
+];
+
+/// Keys of the last line, in order.
+const SUMMARY: &[&str] = &[
+    "throughput_ratio_vs_stunnel",
+    "throughput_ratio_vs_stunnel_8flows",
+    "tunnel_mib_s",
+    "stunnel_mib_s",
+    "direct_tcp_mib_s",
+    "tunnel_mib_s_8flows",
+    "stunnel_mib_s_8flows",
+    "direct_tcp_mib_s_8flows",
+    "added_latency_p50_us",
+    "added_latency_p99_us",
+    "added_latency_ratio_vs_stunnel_new_conn",
+    "handshake_p50_ms",
+    "handshake_p99_ms",
+    "gateways_held",
+    "kib_per_idle_connection",
+    "reconnect_400_s",
+    "reconnect_keepalive_s",
+    "in_netns",
+    "lo_mtu_1500",
+];
+
+impl Report {
+    pub(crate) fn num(&mut self, key: &str, value: f64) {
+        self.entries.push((key.to_owned(), Value::Num(value)));
+    }
+
+    pub(crate) fn num_owned(&mut self, key: String, value: f64) {
+        self.entries.push((key, Value::Num(value)));
+    }
+
+    pub(crate) fn flag(&mut self, key: &str, value: bool) {
+        self.entries.push((key.to_owned(), Value::Bool(value)));
+    }
+
+    fn get(&self, key: &str) -> Option<Value> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    fn num_of(&self, key: &str) -> f64 {
+        match self.get(key) {
+            Some(Value::Num(n)) => n,
+            _ => f64::NAN,
+        }
+    }
+
+    /// Prints the table, writes the JSON, and prints the last line.
+    pub(crate) fn finish(mut self) -> Result<()> {
+        for t in TARGETS {
+            let v = self.num_of(t.key);
+            let met = if t.at_least { v >= t.goal } else { v <= t.goal };
+            self.flag(&format!("{}_meets_target", t.key), met);
+        }
+        self.print_table();
+        let path = json_path()?;
+        let dir = path.parent().context("JSON path has no parent")?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::write(&path, self.json()).with_context(|| format!("cannot write {}", path.display()))?;
+        progress!("wrote {}", path.display());
+        let mut line = String::from("tunnel:");
+        for key in SUMMARY {
+            if let Some(v) = self.get(key) {
+                let _ = write!(line, " {key}={}", render(v));
+            }
+        }
+        println!("{line}");
+        Ok(())
+    }
+
+    fn print_table(&self) {
+        let n = |k: &str| self.num_of(k);
+        println!("tunnel bench — one run, network namespace, loopback MTU 1500");
+        println!("  throughput (MiB/s, median of {})   direct TCP   stunnel4     tunnel", crate::REPS);
+        for (label, s) in [("1 flow ", ""), ("8 flows", "_8flows")] {
+            println!(
+                "    {label}                          {:>10.1} {:>10.1} {:>10.1}",
+                n(&format!("direct_tcp_mib_s{s}")),
+                n(&format!("stunnel_mib_s{s}")),
+                n(&format!("tunnel_mib_s{s}"))
+            );
+        }
+        println!("  latency, 1 KiB req/resp, new TCP connection (µs)   p50        p99");
+        for (label, k) in [("direct TCP", "direct_tcp"), ("stunnel4", "stunnel"), ("tunnel", "tunnel")] {
+            println!("    {label:<12}                           {:>8.1}   {:>8.1}", n(&format!("{k}_latency_p50_us")), n(&format!("{k}_latency_p99_us")));
+        }
+        println!(
+            "    added by the tunnel {:.1} / {:.1} µs; by stunnel4 {:.1} / {:.1} µs; ratio (p50) {:.3}",
+            n("added_latency_p50_us"),
+            n("added_latency_p99_us"),
+            n("stunnel_added_latency_p50_us"),
+            n("stunnel_added_latency_p99_us"),
+            n("added_latency_ratio_vs_stunnel_new_conn")
+        );
+        println!(
+            "  full mTLS handshake to Welcome: p50 {:.2} ms, p99 {:.2} ms (resumed p50 {:.2} ms)",
+            n("handshake_p50_ms"),
+            n("handshake_p99_ms"),
+            n("handshake_resumed_p50_ms")
+        );
+        println!("  targets (reported, not enforced):");
+        for t in TARGETS {
+            let v = n(t.key);
+            let met = matches!(self.get(&format!("{}_meets_target", t.key)), Some(Value::Bool(true)));
+            let cmp = if t.at_least { "≥" } else { "≤" };
+            println!("    {:<36} {:>10.3}   target {cmp} {:<8} {}", t.what, v, t.goal, if met { "met" } else { "MISSED" });
+        }
+    }
+
+    fn json(&self) -> String {
+        let mut out = String::from("{\n");
+        for (i, (key, value)) in self.entries.iter().enumerate() {
+            let sep = if i + 1 == self.entries.len() { "" } else { "," };
+            let _ = writeln!(out, "  {}: {}{sep}", serde_json::Value::from(key.as_str()), render(*value));
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+/// A value as JSON (and in the last line): numbers rounded to three decimals, a value that
+/// could not be measured as `null`.
+fn render(value: Value) -> String {
+    match value {
+        Value::Bool(b) => b.to_string(),
+        Value::Num(n) if n.is_finite() => serde_json::Value::from((n * 1000.0).round() / 1000.0).to_string(),
+        Value::Num(_) => "null".to_owned(),
+    }
+}
+
+/// `$CARGO_TARGET_DIR/bench/tunnel.json`, or `target/bench/tunnel.json` in the workspace root
+/// (the directory above this crate that holds `Cargo.lock`).
+fn json_path() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Ok(PathBuf::from(dir).join("bench").join("tunnel.json"));
+    }
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    let root = manifest
+        .ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .with_context(|| format!("no Cargo.lock above {}", manifest.display()))?;
+    Ok(root.join("target").join("bench").join("tunnel.json"))
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+pub(crate) fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// (max − min) / median, in percent.
+pub(crate) fn spread_pct(values: &[f64]) -> f64 {
+    let (min, max) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    (max - min) / median(values) * 100.0
+}
+
+/// The nearest-rank percentile of sorted values.
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}

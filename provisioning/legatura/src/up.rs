@@ -1,0 +1,207 @@
+//! `legatura up`: a development CA, a hub and one enrolled gateway, all on this machine.
+//!
+//! Everything is written under the data directory once (certificates, keys with mode 0600,
+//! `hubd.toml`, `gatewayd.toml`) and reused on the next start, so a person can read and edit
+//! what runs. The daemons run in this process through the same code as `hubd` and `gatewayd`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use pki::{ApplianceId, Ca};
+use tokio::sync::watch;
+
+const MISSION: &str = "demo";
+const APPLIANCE: &str = "DEMO-01";
+const HUB_NAME: &str = "hub.legatura";
+
+/// The local ports `up` uses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ports {
+    hub_quic: u16,
+    hub_admin: u16,
+    status_page: u16,
+    gateway_admin: u16,
+    console: u16,
+}
+
+impl Ports {
+    pub(crate) fn new(base: Option<u16>) -> Self {
+        match base {
+            None => Self { hub_quic: 4433, hub_admin: 9100, status_page: 9180, gateway_admin: 9101, console: 8080 },
+            Some(b) => Self {
+                hub_quic: b,
+                hub_admin: b.saturating_add(1),
+                status_page: b.saturating_add(2),
+                gateway_admin: b.saturating_add(3),
+                console: b.saturating_add(4),
+            },
+        }
+    }
+}
+
+pub(crate) fn run(data: &Path, ports: Ports) -> anyhow::Result<()> {
+    provision(data, ports)?;
+    let hub_config = hubd::Config::load(&data.join("hub/hubd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let gw_config = gatewayd::Config::load(&data.join("gateway/gatewayd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    runtime.block_on(serve(hub_config, gw_config, ports))
+}
+
+async fn serve(hub_config: hubd::Config, gw_config: gatewayd::Config, ports: Ports) -> anyhow::Result<()> {
+    let (stop_gw_tx, stop_gw) = watch::channel(false);
+    let (stop_hub_tx, stop_hub) = watch::channel(false);
+    let wait = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let hub = tokio::spawn(hubd::run(hub_config, wait(stop_hub)));
+    let gateway = tokio::spawn(gatewayd::run(gw_config, wait(stop_gw)));
+
+    let ready = wait_ready(ports.gateway_admin).await;
+    say(&format!(
+        "\nLegătura is up{}.\n\n  Hub status page, through the embassy gateway:  http://127.0.0.1:{}/\n  Gateway readiness and metrics:                 http://127.0.0.1:{}/readyz  /metrics  /status\n  Hub admin:                                     http://127.0.0.1:{}/status\n\nPress Ctrl-C to stop.\n",
+        if ready { "" } else { " (the tunnel is still connecting; see the log)" },
+        ports.console,
+        ports.gateway_admin,
+        ports.hub_admin,
+    ));
+
+    tokio::select! {
+        _ = daemon::shutdown_signal() => {}
+        r = gateway_or_hub_exit(&hub, &gateway) => return r,
+    }
+    say("Stopping: closing the gateway, then draining the hub.");
+    // The gateway goes first, so the hub's drain finds nobody to wait for.
+    stop_gw_tx.send_replace(true);
+    gateway.await.context("gateway task")??;
+    stop_hub_tx.send_replace(true);
+    hub.await.context("hub task")??;
+    Ok(())
+}
+
+async fn gateway_or_hub_exit(
+    hub: &tokio::task::JoinHandle<anyhow::Result<()>>,
+    gateway: &tokio::task::JoinHandle<anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    loop {
+        if hub.is_finished() || gateway.is_finished() {
+            anyhow::bail!("a daemon stopped unexpectedly; see the log above");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Polls the gateway's `/readyz` for up to 10 s.
+async fn wait_ready(admin_port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for _ in 0..100 {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", admin_port)).await {
+            let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n").await;
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out).await;
+            if out.starts_with("HTTP/1.1 200") {
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[allow(clippy::print_stdout)]
+fn say(text: &str) {
+    println!("{text}");
+}
+
+/// Creates what is missing: the CA, the hub's certificate, the gateway's key (generated on the
+/// gateway's side) and certificate, and both configuration files.
+fn provision(data: &Path, ports: Ports) -> anyhow::Result<()> {
+    let (pki_dir, hub_dir, gw_dir) = (data.join("pki"), data.join("hub"), data.join("gateway"));
+    for dir in [&pki_dir, &hub_dir, &gw_dir] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let (ca_cert, ca_key) = (pki_dir.join("fleet-ca.pem"), pki_dir.join("fleet-ca.key"));
+    let ca = if ca_cert.exists() {
+        Ca::load(&ca_cert, &ca_key).context("loading the development CA")?
+    } else {
+        let ca = Ca::generate("Legătura development fleet CA", Duration::from_secs(5 * 365 * 86_400))?;
+        ca.save(&ca_cert, &ca_key)?;
+        ca
+    };
+    if !hub_dir.join("hub.pem").exists() {
+        let issued = ca.issue_server(&[HUB_NAME, "localhost"], Duration::from_secs(365 * 86_400))?;
+        issued.save(&hub_dir.join("hub.pem"), &hub_dir.join("hub.key"))?;
+        pki::write_public(&hub_dir.join("fleet-ca.pem"), ca.cert_pem().as_bytes())?;
+    }
+    if !gw_dir.join("gateway.pem").exists() {
+        let id = ApplianceId::new(MISSION, APPLIANCE)?;
+        // The key is made on the gateway's side; only the CSR travels to the CA.
+        let key_and_csr = pki::generate_key_and_csr(&id)?;
+        pki::write_private(&gw_dir.join("gateway.key"), key_and_csr.key_pem.as_bytes())?;
+        let cert = ca.sign_appliance_csr(&key_and_csr.csr_pem, &id, Duration::from_secs(365 * 86_400))?;
+        pki::write_public(&gw_dir.join("gateway.pem"), cert.as_bytes())?;
+        pki::write_public(&gw_dir.join("hub-ca.pem"), ca.cert_pem().as_bytes())?;
+    }
+    write_once(&hub_dir.join("hubd.toml"), &hub_toml(ports))?;
+    write_once(&gw_dir.join("gatewayd.toml"), &gateway_toml(ports))?;
+    Ok(())
+}
+
+fn write_once(path: &Path, text: &str) -> anyhow::Result<()> {
+    if !path.exists() {
+        pki::write_public(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn hub_toml(p: Ports) -> String {
+    format!(
+        r#"# hubd configuration written by `legatura up`; edit freely, it is kept.
+hub_id = "hub-1"
+listen = "127.0.0.1:{quic}"
+admin = "127.0.0.1:{admin}"
+state_dir = "state"
+drain_grace = "5s"
+
+[tls]
+fleet_ca = "fleet-ca.pem"
+cert = "hub.pem"
+key = "hub.key"
+
+[status_page]
+listen = "127.0.0.1:{status}"
+
+# Reached by gateways through the tunnel. Default deny: list who may use each service.
+[[service]]
+name = "status"
+upstream = "127.0.0.1:{status}"
+allow = ["*"]
+"#,
+        quic = p.hub_quic,
+        admin = p.hub_admin,
+        status = p.status_page,
+    )
+}
+
+fn gateway_toml(p: Ports) -> String {
+    format!(
+        r#"# gatewayd configuration written by `legatura up`; edit freely, it is kept.
+hubs = ["127.0.0.1:{quic}"]
+server_name = "{HUB_NAME}"
+admin = "127.0.0.1:{admin}"
+
+[tls]
+hub_ca = "hub-ca.pem"
+cert = "gateway.pem"
+key = "gateway.key"
+
+# What embassy staff open on their LAN, forwarded to the hub's service of the same name.
+[[listen]]
+service = "status"
+tcp = "127.0.0.1:{console}"
+"#,
+        quic = p.hub_quic,
+        admin = p.gateway_admin,
+        console = p.console,
+    )
+}

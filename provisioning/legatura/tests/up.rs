@@ -1,0 +1,80 @@
+//! `legatura up` as a person runs it: it starts, prints where to go, the status page answers
+//! through the gateway and names the demo appliance, and Ctrl-C stops it cleanly.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+#[test]
+fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let base = 20_000 + (std::process::id() % 20_000) as u16;
+    let child = Command::new(env!("CARGO_BIN_EXE_legatura"))
+        .args(["up", "--data"])
+        .arg(data.path())
+        .args(["--port-base", &base.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("legatura starts");
+    let mut up = Running(child);
+    let stdout = up.0.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let console = format!("http://127.0.0.1:{}/", base + 4);
+    let started = Instant::now();
+    let mut printed = String::new();
+    while let Some(Ok(line)) = lines.next() {
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains("Press Ctrl-C") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no banner yet: {printed}");
+    }
+    assert!(printed.contains("Legătura is up."), "{printed}");
+    assert!(printed.contains(&console), "{printed}");
+
+    let page = get(base + 4, "/").expect("status page through the gateway");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("DEMO-01") && page.contains("demo"), "the demo appliance is not listed: {page}");
+
+    // Keys are private to their owner.
+    use std::os::unix::fs::PermissionsExt;
+    for key in ["pki/fleet-ca.key", "hub/hub.key", "gateway/gateway.key"] {
+        let mode = std::fs::metadata(data.path().join(key)).expect(key).permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{key}");
+    }
+
+    kill(Pid::from_raw(up.0.id() as i32), Signal::SIGINT).expect("signal");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = up.0.try_wait().expect("wait") {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not stop within 15 s of Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(get(base + 4, "/").is_err(), "the gateway listener outlived the process");
+}

@@ -1,0 +1,85 @@
+//! Probes run from inside a namespace: HTTP GETs on a daemon's loopback admin endpoint, and
+//! one-line requests through a gateway's local listener.
+//!
+//! The admin endpoints stay on `127.0.0.1` as in production; the probe reaches them by entering
+//! the daemon's namespace (see [`crate::in_ns`]), not by exposing them on the bridge.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::in_ns;
+
+/// Admin probes: the daemon is on the same host, it answers at once or not at all.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// Requests through a tunnel may wait for a reconnection (gatewayd waits up to 5 s for a link).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `GET path` on `addr` from inside `ns`: the status code and the body.
+pub fn http_get(ns: &str, addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+    in_ns(ns, || {
+        let mut s = connect(addr, ADMIN_TIMEOUT)?;
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).with_context(|| format!("reading the answer to GET {path}"))?;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, body) = text.split_once("\r\n\r\n").with_context(|| format!("no HTTP head in {text:?}"))?;
+        let code = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .with_context(|| format!("no HTTP status in {head:?}"))?;
+        Ok((code, body.to_owned()))
+    })
+}
+
+/// The admin `/status` document.
+pub fn status(ns: &str, admin: SocketAddr) -> Result<serde_json::Value> {
+    let (code, body) = http_get(ns, admin, "/status")?;
+    if code != 200 {
+        bail!("/status answered {code}: {body}");
+    }
+    serde_json::from_str(&body).with_context(|| format!("/status is not JSON: {body}"))
+}
+
+/// Polls `/readyz` until it answers 200; returns how long that took.
+pub fn wait_ready(ns: &str, admin: SocketAddr, timeout: Duration) -> Result<Duration> {
+    let started = Instant::now();
+    let mut last = String::from("no answer yet");
+    while started.elapsed() < timeout {
+        match http_get(ns, admin, "/readyz") {
+            Ok((200, _)) => return Ok(started.elapsed()),
+            Ok((code, body)) => last = format!("{code} {}", body.trim()),
+            Err(error) => last = format!("{error:#}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("{admin} in {ns} not ready after {timeout:?}; last answer: {last}")
+}
+
+/// One request on a new TCP connection to `addr` inside `ns`: sends `line`, returns the reply
+/// line (without its newline).
+pub fn request_line(ns: &str, addr: SocketAddr, line: &str) -> Result<String> {
+    in_ns(ns, || exchange(addr, line))
+}
+
+/// As [`request_line`], from a thread already inside the namespace.
+pub(crate) fn exchange(addr: SocketAddr, line: &str) -> Result<String> {
+    let mut s = connect(addr, REQUEST_TIMEOUT)?;
+    s.write_all(format!("{line}\n").as_bytes()).with_context(|| format!("sending to {addr}"))?;
+    let mut reply = String::new();
+    BufReader::new(s).read_line(&mut reply).with_context(|| format!("reading the reply from {addr}"))?;
+    match reply.strip_suffix('\n') {
+        Some(reply) => Ok(reply.to_owned()),
+        None => bail!("connection to {addr} closed without a reply line (got {reply:?})"),
+    }
+}
+
+pub(crate) fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&addr, timeout).with_context(|| format!("connecting to {addr}"))?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    Ok(s)
+}
