@@ -8,7 +8,8 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::progress;
 
-/// Set in the environment of the re-executed program, inside the namespace.
+/// Set in the environment of the re-executed program, inside the namespace, to the network
+/// namespace it was started from (`net:[inode]`).
 const ENV: &str = "TUNNEL_BENCH_IN_NETNS";
 
 /// The socket-buffer cap the tunnel asks for (`tunnel::transport::SOCKET_BUFFER`) and a margin.
@@ -31,12 +32,13 @@ pub(crate) fn inside() -> bool {
 /// Runs this program again in a fresh network namespace and exits with its status.
 pub(crate) fn reexec() -> Result<()> {
     let exe = std::env::current_exe().context("cannot find this program's executable")?;
+    let outer = std::fs::read_link("/proc/self/ns/net").context("cannot read /proc/self/ns/net")?;
     let status = Command::new("unshare")
         .arg("-n")
         .arg("--")
         .arg(&exe)
         .args(std::env::args_os().skip(1))
-        .env(ENV, "1")
+        .env(ENV, &outer)
         .status()
         .context("cannot run `unshare -n` (util-linux): the benchmark needs a network namespace, which needs root")?;
     std::process::exit(status.code().unwrap_or(1))
@@ -69,11 +71,10 @@ pub(crate) fn setup() -> Result<Namespace> {
     })
 }
 
-/// Whether this process's network namespace differs from that of PID 1.
+/// Whether this process's network namespace differs from the one it was re-executed from.
 fn own_namespace() -> Result<bool> {
     let own = std::fs::read_link("/proc/self/ns/net").context("cannot read /proc/self/ns/net")?;
-    let init = std::fs::read_link("/proc/1/ns/net").context("cannot read /proc/1/ns/net")?;
-    Ok(inside() && own != init)
+    Ok(std::env::var_os(ENV).is_some_and(|outer| outer != own.as_os_str()))
 }
 
 /// Raises `net.core.<name>` to [`WANTED_BUFFER_MAX`] if it is lower; returns the value in force.

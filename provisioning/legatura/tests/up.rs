@@ -1,6 +1,8 @@
 //! `legatura up` as a person runs it: it starts, prints where to go, the status page answers
 //! through the gateway and names the demo appliance, and Ctrl-C stops it cleanly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed expectation is a failed test
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

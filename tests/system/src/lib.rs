@@ -35,7 +35,7 @@ pub use certs::{Fleet, TlsFiles};
 pub use configs::{GatewaySpec, HubSpec, ListenSpec, ServiceSpec};
 pub use daemon::Daemon;
 pub use impair::{Impairment, Relay};
-pub use lab::{GatewayNode, HubNode, Lab};
+pub use lab::{GatewayNode, HUB_HOST, HubNode, Lab};
 pub use net::{Net, in_ns};
 pub use probe::{http_get, request_line, status, wait_ready};
 pub use upstream::{Upstream, pattern};

@@ -1,6 +1,8 @@
 //! Real quinn endpoints on 127.0.0.1 with the fixture PKI: admission, routing, refusal,
 //! forwarding, drain and reconnection as a gateway operator would see them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed expectation is a failed test
+
 mod support;
 
 use std::sync::Arc;

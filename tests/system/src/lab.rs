@@ -1,0 +1,192 @@
+//! The usual scene: a [`Net`] whose first host is the hub host, a fleet CA, the [`Upstream`]
+//! on the hub host, and helpers to start hubs and gateways on it.
+//!
+//! Fixed addresses, all inside the topology's namespaces:
+//! - hub host: upstream `127.0.0.1:7007` (TCP, service `echo`) and `127.0.0.1:7008` (UDP,
+//!   service `uecho`); each hub's QUIC port on every address, its admin on `127.0.0.1`;
+//! - embassy hosts: gatewayd's `echo` on `127.0.0.1:7000`, `uecho` on `127.0.0.1:7001/udp`,
+//!   admin on `127.0.0.1:9101` (its default).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{
+    Bin, Daemon, Fleet, GatewaySpec, HubSpec, ListenSpec, Net, ServiceSpec, Upstream, http_get, request_line, status,
+};
+
+/// The hub host's name in every lab.
+pub const HUB_HOST: &str = "hub";
+
+/// A topology with the fleet CA and the upstream ready.
+#[derive(Debug)]
+pub struct Lab {
+    // Fields drop in order: the servers before the namespaces they live in.
+    pub upstream: Upstream,
+    pub fleet: Fleet,
+    pub net: Net,
+}
+
+/// A `hubd` on the hub host.
+#[derive(Debug)]
+pub struct HubNode {
+    pub daemon: Daemon,
+    pub spec: HubSpec,
+    pub name: String,
+    ns: String,
+    config: PathBuf,
+    dir: PathBuf,
+    starts: u32,
+    /// Where gateways dial it.
+    pub addr: SocketAddr,
+}
+
+/// A `gatewayd` on an embassy host.
+#[derive(Debug)]
+pub struct GatewayNode {
+    pub daemon: Daemon,
+    pub spec: GatewaySpec,
+    pub ns: String,
+    /// The gateway's local listener for the `echo` service.
+    pub echo: SocketAddr,
+    /// The gateway's local listener for the `uecho` service.
+    pub uecho: SocketAddr,
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+impl Lab {
+    /// `hosts` besides [`HUB_HOST`], which is always created first (address `.1`).
+    pub fn new(hosts: &[&str]) -> Result<Lab> {
+        let mut all = vec![HUB_HOST];
+        all.extend_from_slice(hosts);
+        let net = Net::new(&all)?;
+        let fleet = Fleet::new(net.dir())?;
+        let upstream = Upstream::start(net.ns(HUB_HOST), local(7007), local(7008))?;
+        Ok(Lab { upstream, fleet, net })
+    }
+
+    /// Starts hub `name` (its id too) on `port`, admin on `127.0.0.1:<admin_port>`, state in
+    /// `<dir>/<name>-state`, serving `echo` and `uecho` to every appliance.
+    pub fn start_hub(&self, name: &str, port: u16, admin_port: u16) -> Result<HubNode> {
+        let dir = self.net.dir().to_owned();
+        let spec = HubSpec {
+            hub_id: name.to_owned(),
+            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
+            admin: local(admin_port),
+            state_dir: dir.join(format!("{name}-state")),
+            tls: self.fleet.hub(name)?,
+            services: vec![
+                ServiceSpec { name: "echo".into(), protocol: "tcp", upstream: self.upstream.tcp() },
+                ServiceSpec { name: "uecho".into(), protocol: "udp", upstream: self.upstream.udp() },
+            ],
+        };
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(&config, spec.to_toml()).context("writing hubd.toml")?;
+        let ns = self.net.ns(HUB_HOST).to_owned();
+        let daemon = Daemon::start(&ns, Bin::Hubd, &config, &dir, name)?;
+        let addr = SocketAddr::from((self.net.ip(HUB_HOST), port));
+        Ok(HubNode { daemon, spec, name: name.to_owned(), ns, config, dir, starts: 1, addr })
+    }
+
+    /// A gateway configuration for `mission/appliance` (its certificate issued now) dialing
+    /// `hubs`, with the `echo` and `uecho` listeners.
+    pub fn gateway_spec(&self, mission: &str, appliance: &str, hubs: &[SocketAddr]) -> Result<GatewaySpec> {
+        Ok(GatewaySpec {
+            hubs: hubs.to_vec(),
+            admin: local(9101),
+            tls: self.fleet.appliance(mission, appliance)?,
+            listeners: vec![
+                ListenSpec { service: "echo".into(), tcp: Some(local(7000)), udp: None },
+                ListenSpec { service: "uecho".into(), tcp: None, udp: Some(local(7001)) },
+            ],
+            handshake_timeout: "1s",
+        })
+    }
+
+    /// Starts `gatewayd` on `host` with `spec`.
+    pub fn start_gateway(&self, host: &str, spec: GatewaySpec) -> Result<GatewayNode> {
+        let dir = self.net.dir();
+        let config = dir.join(format!("gatewayd-{host}.toml"));
+        std::fs::write(&config, spec.to_toml()).context("writing gatewayd.toml")?;
+        let ns = self.net.ns(host).to_owned();
+        let daemon = Daemon::start(&ns, Bin::Gatewayd, &config, dir, &format!("gw-{host}"))?;
+        let echo = spec.listeners.iter().find_map(|l| l.tcp).unwrap_or(local(7000));
+        let uecho = spec.listeners.iter().find_map(|l| l.udp).unwrap_or(local(7001));
+        Ok(GatewayNode { daemon, spec, ns, echo, uecho })
+    }
+}
+
+/// Polls `/readyz` of a daemon until 200, failing at once if the daemon exits.
+fn wait_ready(daemon: &mut Daemon, ns: &str, admin: SocketAddr, timeout: Duration) -> Result<Duration> {
+    let started = Instant::now();
+    let mut last = String::from("no answer");
+    while started.elapsed() < timeout {
+        daemon.check_running()?;
+        match http_get(ns, admin, "/readyz") {
+            Ok((200, _)) => return Ok(started.elapsed()),
+            Ok((code, body)) => last = format!("{code} {}", body.trim()),
+            Err(error) => last = format!("{error:#}"),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    bail!("{} not ready after {timeout:?}; /readyz: {last}", daemon.label())
+}
+
+impl HubNode {
+    /// Starts the same configuration and state directory again, once the old process is gone
+    /// (kill or wait for it first). Logs go to `<name>.<n>.stderr`.
+    pub fn restart(&mut self) -> Result<()> {
+        if self.daemon.try_status()?.is_none() {
+            bail!("{} is still running; stop it before restarting", self.daemon.label());
+        }
+        self.starts += 1;
+        let label = format!("{}.{}", self.name, self.starts);
+        // Replacing the field drops (and reaps) the old, exited process.
+        self.daemon = Daemon::start(&self.ns, Bin::Hubd, &self.config, &self.dir, &label)?;
+        Ok(())
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<Duration> {
+        wait_ready(&mut self.daemon, &self.ns, self.spec.admin, timeout)
+    }
+
+    /// The admitted appliances as `/status` lists them, `mission/appliance`, sorted.
+    pub fn appliances(&self) -> Result<Vec<String>> {
+        let doc = status(&self.ns, self.spec.admin)?;
+        let rows = doc["appliances"].as_array().with_context(|| format!("no appliances in /status: {doc}"))?;
+        let mut ids: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{}/{}", r["mission"].as_str().unwrap_or("?"), r["appliance"].as_str().unwrap_or("?")))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+impl GatewayNode {
+    /// Waits until `/readyz` answers 200 (an admitted tunnel is up).
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<Duration> {
+        wait_ready(&mut self.daemon, &self.ns, self.spec.admin, timeout)
+    }
+
+    /// Whether `/readyz` answers 200 right now.
+    pub fn is_ready(&self) -> bool {
+        matches!(http_get(&self.ns, self.spec.admin, "/readyz"), Ok((200, _)))
+    }
+
+    /// The admin `/status` document.
+    pub fn status(&self) -> Result<serde_json::Value> {
+        status(&self.ns, self.spec.admin)
+    }
+
+    /// One request through the tunnel on a new connection to the local `echo` listener.
+    pub fn echo(&self, line: &str) -> Result<String> {
+        request_line(&self.ns, self.echo, line)
+    }
+}
