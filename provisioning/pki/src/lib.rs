@@ -14,6 +14,7 @@
 
 mod ca;
 mod csr;
+pub mod enroll;
 pub mod fixture;
 mod identity;
 mod store;
