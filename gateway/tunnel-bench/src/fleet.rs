@@ -24,6 +24,10 @@ use crate::{pair, progress};
 pub(crate) const FLEET_KEEPALIVE: Duration = Duration::from_secs(10);
 /// Keepalive and watchdog of the reconnecting appliances (the test profile of G5).
 pub(crate) const STORM_KEEPALIVE: Duration = Duration::from_secs(1);
+/// Idle timeout of the reconnecting appliances: the gateway's default.
+pub(crate) const STORM_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the reconnect storm may take before it is reported as unfinished.
+const STORM_DEADLINE: Duration = Duration::from_secs(45);
 /// Appliances started together; each batch is admitted before the next starts, so this
 /// measures holding, not a storm.
 const BATCH: usize = 100;
@@ -163,7 +167,7 @@ impl Drop for HubChild {
 
 /// Starts one gateway per credential in batches of [`BATCH`]; returns them once each batch is
 /// admitted, or fails naming how many were not.
-fn connect_fleet(rt: &Runtime, hub: &HubChild, creds: &[Credentials], keepalive: Duration) -> Result<Vec<Gateway>> {
+fn connect_fleet(rt: &Runtime, hub: &HubChild, creds: &[Credentials], keepalive: Duration, idle: Duration) -> Result<Vec<Gateway>> {
     let mut gateways = Vec::with_capacity(creds.len());
     for batch in creds.chunks(BATCH) {
         let started: Vec<Gateway> = batch
@@ -172,6 +176,7 @@ fn connect_fleet(rt: &Runtime, hub: &HubChild, creds: &[Credentials], keepalive:
                 let mut config = pair::gateway_config(hub.addr, c.clone());
                 config.transport.keepalive = keepalive;
                 config.watchdog_interval = keepalive;
+                config.transport.idle_timeout = idle;
                 let gateway = Gateway::new(config, Metrics::default()).context("cannot create a gateway")?;
                 gateway.start();
                 Ok(gateway)
@@ -230,7 +235,7 @@ pub(crate) fn held(rt: &Runtime, files: &PkiFiles, creds: &[Credentials]) -> Res
     std::thread::sleep(Duration::from_millis(500));
     let rss_before_kib = hub.rss_kib()?;
     let start = Instant::now();
-    let gateways = connect_fleet(rt, &hub, creds, FLEET_KEEPALIVE)?;
+    let gateways = connect_fleet(rt, &hub, creds, FLEET_KEEPALIVE, tunnel::TransportSettings::default().idle_timeout)?;
     let connect_s = start.elapsed().as_secs_f64();
     let all = wait_until(Duration::from_secs(10), || hub.conns() >= creds.len() as i64);
     // Let the first keepalives, watchdog pings and statistics samples pass.
@@ -261,7 +266,7 @@ pub(crate) struct Storm {
 pub(crate) fn reconnect(rt: &Runtime, files: &PkiFiles, creds: &[Credentials]) -> Result<Storm> {
     let mut hub = HubChild::spawn(&files.dir, 0)?;
     let port = hub.addr.port();
-    let gateways = connect_fleet(rt, &hub, creds, STORM_KEEPALIVE)?;
+    let gateways = connect_fleet(rt, &hub, creds, STORM_KEEPALIVE, STORM_IDLE_TIMEOUT)?;
     if !wait_until(Duration::from_secs(10), || hub.conns() >= creds.len() as i64) {
         bail!("the hub admitted {} of {} appliances", hub.conns(), creds.len());
     }
@@ -273,12 +278,12 @@ pub(crate) fn reconnect(rt: &Runtime, files: &PkiFiles, creds: &[Credentials]) -
     let hub = HubChild::spawn(&files.dir, port).context("restarting the hub on the same port")?;
     // Back means admitted by the new process: a link younger than the restart.
     let back = |g: &Gateway| g.is_ready() && g.status().up_for.is_some_and(|up| up < restarted.elapsed());
-    let all = wait_until(Duration::from_secs(30), || hub.conns() >= creds.len() as i64 && gateways.iter().all(back));
+    let all = wait_until(STORM_DEADLINE, || hub.conns() >= creds.len() as i64 && gateways.iter().all(back));
     let (from_restart_s, from_kill_s) = (restarted.elapsed().as_secs_f64(), killed.elapsed().as_secs_f64());
     let reconnected = gateways.iter().filter(|g| back(g)).count();
     shutdown(rt, gateways);
     if !all {
-        progress!("  only {reconnected} of {} appliances came back within 30 s", creds.len());
+        progress!("  only {reconnected} of {} appliances came back within {} s", creds.len(), STORM_DEADLINE.as_secs());
         return Ok(Storm { from_restart_s: f64::NAN, from_kill_s: f64::NAN, reconnected });
     }
     progress!("  {reconnected} back {from_restart_s:.3} s after the restart ({from_kill_s:.3} s after the kill)");

@@ -51,17 +51,28 @@ const FLEET: usize = 2000;
 /// Appliances in the reconnect storm.
 const STORM: usize = 400;
 
+/// The parts of the benchmark, in the order they run.
+const PARTS: [&str; 5] = ["throughput", "latency", "handshake", "fleet", "reconnect"];
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        None => bench(),
+        None => bench(&PARTS),
+        Some("--only") => match args.get(1) {
+            Some(list) => match list.split(',').map(|p| PARTS.iter().find(|k| **k == p).copied().ok_or(p)).collect::<Result<Vec<_>, _>>() {
+                Ok(parts) => bench(&parts),
+                Err(p) => Err(anyhow::anyhow!("unknown part `{p}`; parts: {}", PARTS.join(","))),
+            },
+            None => Err(anyhow::anyhow!("--only takes a comma-separated list of: {}", PARTS.join(","))),
+        },
         Some("hub") => fleet::hub_main(&args[1..]),
         Some("loadgen") => loadgen::child_main(),
         Some("-h" | "--help") => {
-            println!("usage: tunnel-bench    (no arguments: the whole benchmark; see target/bench/tunnel.json)");
+            println!("usage: tunnel-bench                 the whole benchmark; writes target/bench/tunnel.json");
+            println!("       tunnel-bench --only PARTS    some of {} (comma-separated); writes no JSON", PARTS.join(","));
             Ok(())
         }
-        Some(other) => Err(anyhow::anyhow!("unknown argument `{other}`; run `tunnel-bench` without arguments")),
+        Some(other) => Err(anyhow::anyhow!("unknown argument `{other}`; see `tunnel-bench --help`")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -72,16 +83,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// When the benchmark started, for the timestamps of [`progress!`].
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Seconds since the benchmark started.
+pub(crate) fn elapsed_s() -> f64 {
+    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
+}
+
 /// Progress on stderr, so that stdout carries only results.
 macro_rules! progress {
-    ($($arg:tt)*) => { eprintln!("tunnel-bench: {}", format_args!($($arg)*)) };
+    ($($arg:tt)*) => { eprintln!("tunnel-bench [{:6.1} s] {}", $crate::elapsed_s(), format_args!($($arg)*)) };
 }
 pub(crate) use progress;
 
-fn bench() -> Result<()> {
+fn bench(parts: &[&str]) -> Result<()> {
     if !netns::inside() {
         return netns::reexec();
     }
+    let _ = elapsed_s();
+    let run = |part: &str| parts.contains(&part);
     init_logs();
     let ns = netns::setup()?;
     stunnel::check_installed()?;
@@ -95,19 +116,64 @@ fn bench() -> Result<()> {
         bail!("not inside a fresh network namespace with loopback MTU 1500 (in_netns={}, lo mtu={})", ns.in_netns, ns.lo_mtu);
     }
 
-    progress!("issuing the fixture PKI ({} appliance certificates)", FLEET);
     let fleet_pki = pki::fixture::fleet().context("cannot create the fixture PKI")?;
     let dir = tempfile::Builder::new().prefix("tunnel-bench.").tempdir().context("cannot create a temporary directory")?;
     let files = certs::write(&fleet_pki, dir.path())?;
-    let appliances = certs::appliances(&fleet_pki, FLEET)?;
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the tokio runtime")?;
     let _rt = rt.enter();
 
-    let mut load = LoadGen::spawn()?;
-    let ours = rt.block_on(pair::TunnelPair::start(&fleet_pki, load.sink, load.echo))?;
-    let theirs = stunnel::StunnelPair::start(&files, dir.path(), load.sink, load.echo)?;
+    if run("throughput") || run("latency") || run("handshake") {
+        let mut load = LoadGen::spawn()?;
+        let ours = rt.block_on(pair::TunnelPair::start(&fleet_pki, load.sink, load.echo))?;
+        let theirs = stunnel::StunnelPair::start(&files, dir.path(), load.sink, load.echo)?;
+        if run("throughput") {
+            throughput(&mut load, &ours, &theirs, &mut report)?;
+        }
+        if run("latency") {
+            latency(&mut load, &ours, &theirs, &mut report)?;
+        }
+        drop(theirs);
+        if run("handshake") {
+            progress!("handshakes: {HANDSHAKES} full mutual-TLS handshakes, one at a time");
+            let shakes = rt.block_on(pair::handshakes(&fleet_pki, ours.hub_addr, HANDSHAKES))?;
+            report.num("handshake_p50_ms", shakes.full_p50_ms);
+            report.num("handshake_p99_ms", shakes.full_p99_ms);
+            report.num("handshakes", HANDSHAKES as f64);
+            report.num("handshake_resumed_p50_ms", shakes.resumed_p50_ms);
+        }
+        rt.block_on(ours.shutdown());
+    }
 
+    if run("fleet") || run("reconnect") {
+        progress!("issuing {FLEET} appliance certificates");
+        let appliances = certs::appliances(&fleet_pki, FLEET)?;
+        if run("fleet") {
+            progress!("scale: {FLEET} idle appliances on one hub process");
+            let held = fleet::held(&rt, &files, &appliances)?;
+            report.num("gateways_held", held.held as f64);
+            report.num("gateways_attempted", FLEET as f64);
+            report.num("kib_per_idle_connection", held.kib_per_connection);
+            report.num("hub_rss_idle_kib", held.rss_before_kib as f64);
+            report.num("hub_rss_loaded_kib", held.rss_after_kib as f64);
+            report.num("fleet_connect_s", held.connect_s);
+            report.num("fleet_keepalive_s", fleet::FLEET_KEEPALIVE.as_secs_f64());
+        }
+        if run("reconnect") {
+            progress!("reconnect: {STORM} appliances, hub SIGKILLed and restarted on the same port and reset key");
+            let storm = fleet::reconnect(&rt, &files, &appliances[..STORM])?;
+            report.num("reconnect_400_s", storm.from_restart_s);
+            report.num("reconnect_400_from_kill_s", storm.from_kill_s);
+            report.num("reconnected", storm.reconnected as f64);
+            report.num("reconnect_keepalive_s", fleet::STORM_KEEPALIVE.as_secs_f64());
+            report.num("reconnect_idle_timeout_s", fleet::STORM_IDLE_TIMEOUT.as_secs_f64());
+        }
+    }
+
+    report.finish(parts.len() == PARTS.len())
+}
+
+fn throughput(load: &mut LoadGen, ours: &pair::TunnelPair, theirs: &stunnel::StunnelPair, report: &mut Report) -> Result<()> {
     progress!("throughput: {REPS} × (direct TCP, stunnel4, tunnel) × (1, 8 flows), {:.1} s each", (WARMUP + MEASURE).as_secs_f64());
     let paths = [("direct_tcp", load.sink), ("stunnel", theirs.sink), ("tunnel", ours.sink)];
     for flows in [1usize, 8] {
@@ -128,12 +194,14 @@ fn bench() -> Result<()> {
         report.num_owned(format!("throughput_ratio_vs_stunnel{suffix}"), medians[2] / medians[1]);
         report.num_owned(format!("throughput_ratio_vs_direct_tcp{suffix}"), medians[2] / medians[0]);
     }
+    Ok(())
+}
 
+fn latency(load: &mut LoadGen, ours: &pair::TunnelPair, theirs: &stunnel::StunnelPair, report: &mut Report) -> Result<()> {
     progress!("latency: 1 KiB request/response on a new TCP connection, {LATENCY_SAMPLES} samples per path");
     let direct = load.latency(load.echo, LATENCY_WARMUP, LATENCY_SAMPLES).context("direct TCP latency")?;
     let stunnel = load.latency(theirs.echo, LATENCY_WARMUP, LATENCY_SAMPLES).context("stunnel latency")?;
     let tunnel = load.latency(ours.echo, LATENCY_WARMUP, LATENCY_SAMPLES).context("tunnel latency")?;
-    drop(theirs);
     report.num("direct_tcp_latency_p50_us", direct.p50_us);
     report.num("direct_tcp_latency_p99_us", direct.p99_us);
     report.num("stunnel_latency_p50_us", stunnel.p50_us);
@@ -146,34 +214,7 @@ fn bench() -> Result<()> {
     report.num("stunnel_added_latency_p99_us", stunnel.p99_us - direct.p99_us);
     report.num("added_latency_ratio_vs_stunnel_new_conn", (tunnel.p50_us - direct.p50_us) / (stunnel.p50_us - direct.p50_us));
     report.num("latency_samples", LATENCY_SAMPLES as f64);
-
-    progress!("handshakes: {HANDSHAKES} full mutual-TLS handshakes, one at a time");
-    let shakes = rt.block_on(pair::handshakes(&fleet_pki, ours.hub_addr, HANDSHAKES))?;
-    report.num("handshake_p50_ms", shakes.full_p50_ms);
-    report.num("handshake_p99_ms", shakes.full_p99_ms);
-    report.num("handshakes", HANDSHAKES as f64);
-    report.num("handshake_resumed_p50_ms", shakes.resumed_p50_ms);
-    rt.block_on(ours.shutdown());
-    drop(load);
-
-    progress!("scale: {FLEET} idle appliances on one hub process");
-    let held = fleet::held(&rt, &files, &appliances)?;
-    report.num("gateways_held", held.held as f64);
-    report.num("gateways_attempted", FLEET as f64);
-    report.num("kib_per_idle_connection", held.kib_per_connection);
-    report.num("hub_rss_idle_kib", held.rss_before_kib as f64);
-    report.num("hub_rss_loaded_kib", held.rss_after_kib as f64);
-    report.num("fleet_connect_s", held.connect_s);
-    report.num("fleet_keepalive_s", fleet::FLEET_KEEPALIVE.as_secs_f64());
-
-    progress!("reconnect: {STORM} appliances, hub SIGKILLed and restarted on the same port and reset key");
-    let storm = fleet::reconnect(&rt, &files, &appliances[..STORM])?;
-    report.num("reconnect_400_s", storm.from_restart_s);
-    report.num("reconnect_400_from_kill_s", storm.from_kill_s);
-    report.num("reconnected", storm.reconnected as f64);
-    report.num("reconnect_keepalive_s", fleet::STORM_KEEPALIVE.as_secs_f64());
-
-    report.finish()
+    Ok(())
 }
 
 pub(crate) fn init_logs() {

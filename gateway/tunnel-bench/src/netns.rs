@@ -12,8 +12,8 @@ use crate::progress;
 /// namespace it was started from (`net:[inode]`).
 const ENV: &str = "TUNNEL_BENCH_IN_NETNS";
 
-/// The socket-buffer cap the tunnel asks for (`tunnel::transport::SOCKET_BUFFER`) and a margin.
-const WANTED_BUFFER_MAX: u64 = 8 << 20;
+/// The socket buffer the tunnel asks the kernel for.
+const WANTED_BUFFER_MAX: u64 = tunnel::transport::SOCKET_BUFFER as u64;
 
 /// What the namespace turned out to be.
 #[derive(Debug)]
@@ -91,7 +91,7 @@ fn raise(name: &str) -> Result<u64> {
         return Ok(now);
     }
     if let Err(error) = std::fs::write(&path, WANTED_BUFFER_MAX.to_string()) {
-        progress!("net.core.{name} stays at {} KiB here ({error}); the tunnel asks for 4096 KiB", now / 1024);
+        progress!("net.core.{name} stays at {} KiB here ({error}); the tunnel asks for {} KiB", now / 1024, WANTED_BUFFER_MAX / 1024);
     }
     read()
 }

@@ -86,19 +86,27 @@ impl Report {
         }
     }
 
-    /// Prints the table, writes the JSON, and prints the last line.
-    pub(crate) fn finish(mut self) -> Result<()> {
+    /// Prints the table, writes the JSON (for a complete run only, so that a partial run never
+    /// replaces a complete one), and prints the last line.
+    pub(crate) fn finish(mut self, complete: bool) -> Result<()> {
         for t in TARGETS {
+            if self.get(t.key).is_none() {
+                continue;
+            }
             let v = self.num_of(t.key);
             let met = if t.at_least { v >= t.goal } else { v <= t.goal };
             self.flag(&format!("{}_meets_target", t.key), met);
         }
         self.print_table();
-        let path = json_path()?;
-        let dir = path.parent().context("JSON path has no parent")?;
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::write(&path, self.json()).with_context(|| format!("cannot write {}", path.display()))?;
-        progress!("wrote {}", path.display());
+        if complete {
+            let path = json_path()?;
+            let dir = path.parent().context("JSON path has no parent")?;
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::write(&path, self.json()).with_context(|| format!("cannot write {}", path.display()))?;
+            progress!("wrote {}", path.display());
+        } else {
+            progress!("partial run (--only): no JSON written");
+        }
         let mut line = String::from("tunnel:");
         for key in SUMMARY {
             if let Some(v) = self.get(key) {
@@ -112,8 +120,11 @@ impl Report {
     fn print_table(&self) {
         let n = |k: &str| self.num_of(k);
         println!("tunnel bench — one run, network namespace, loopback MTU 1500");
-        println!("  throughput (MiB/s, median of {})   direct TCP   stunnel4     tunnel", crate::REPS);
-        for (label, s) in [("1 flow ", ""), ("8 flows", "_8flows")] {
+        let has = |k: &str| self.get(k).is_some();
+        if has("tunnel_mib_s") {
+            println!("  throughput (MiB/s, median of {})   direct TCP   stunnel4     tunnel", crate::REPS);
+        }
+        for (label, s) in [("1 flow ", ""), ("8 flows", "_8flows")].into_iter().filter(|(_, s)| has(&format!("tunnel_mib_s{s}"))) {
             println!(
                 "    {label}                          {:>10.1} {:>10.1} {:>10.1}",
                 n(&format!("direct_tcp_mib_s{s}")),
@@ -121,6 +132,48 @@ impl Report {
                 n(&format!("tunnel_mib_s{s}"))
             );
         }
+        if has("added_latency_p50_us") {
+            self.print_latency();
+        }
+        if has("handshake_p50_ms") {
+            println!(
+                "  full mTLS handshake to Welcome: p50 {:.2} ms, p99 {:.2} ms (resumed p50 {:.2} ms)",
+                n("handshake_p50_ms"),
+                n("handshake_p99_ms"),
+                n("handshake_resumed_p50_ms")
+            );
+        }
+        if has("gateways_held") {
+            println!(
+                "  idle fleet: {} of {} appliances held; hub RSS {:.0} → {:.0} KiB, {:.1} KiB each",
+                n("gateways_held"),
+                n("gateways_attempted"),
+                n("hub_rss_idle_kib"),
+                n("hub_rss_loaded_kib"),
+                n("kib_per_idle_connection")
+            );
+        }
+        if has("reconnect_400_s") {
+            println!(
+                "  hub SIGKILL + restart: {} of 400 back in {:.3} s from the restart ({:.3} s from the kill); keepalive {} s, idle timeout {} s",
+                n("reconnected"),
+                n("reconnect_400_s"),
+                n("reconnect_400_from_kill_s"),
+                n("reconnect_keepalive_s"),
+                n("reconnect_idle_timeout_s")
+            );
+        }
+        println!("  targets (reported, not enforced):");
+        for t in TARGETS.iter().filter(|t| self.get(t.key).is_some()) {
+            let v = n(t.key);
+            let met = matches!(self.get(&format!("{}_meets_target", t.key)), Some(Value::Bool(true)));
+            let cmp = if t.at_least { "≥" } else { "≤" };
+            println!("    {:<36} {:>10.3}   target {cmp} {:<8} {}", t.what, v, t.goal, if met { "met" } else { "MISSED" });
+        }
+    }
+
+    fn print_latency(&self) {
+        let n = |k: &str| self.num_of(k);
         println!("  latency, 1 KiB req/resp, new TCP connection (µs)   p50        p99");
         for (label, k) in [("direct TCP", "direct_tcp"), ("stunnel4", "stunnel"), ("tunnel", "tunnel")] {
             println!("    {label:<12}                           {:>8.1}   {:>8.1}", n(&format!("{k}_latency_p50_us")), n(&format!("{k}_latency_p99_us")));
@@ -133,19 +186,6 @@ impl Report {
             n("stunnel_added_latency_p99_us"),
             n("added_latency_ratio_vs_stunnel_new_conn")
         );
-        println!(
-            "  full mTLS handshake to Welcome: p50 {:.2} ms, p99 {:.2} ms (resumed p50 {:.2} ms)",
-            n("handshake_p50_ms"),
-            n("handshake_p99_ms"),
-            n("handshake_resumed_p50_ms")
-        );
-        println!("  targets (reported, not enforced):");
-        for t in TARGETS {
-            let v = n(t.key);
-            let met = matches!(self.get(&format!("{}_meets_target", t.key)), Some(Value::Bool(true)));
-            let cmp = if t.at_least { "≥" } else { "≤" };
-            println!("    {:<36} {:>10.3}   target {cmp} {:<8} {}", t.what, v, t.goal, if met { "met" } else { "MISSED" });
-        }
     }
 
     fn json(&self) -> String {
@@ -164,6 +204,7 @@ impl Report {
 fn render(value: Value) -> String {
     match value {
         Value::Bool(b) => b.to_string(),
+        Value::Num(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e15 => format!("{n:.0}"),
         Value::Num(n) if n.is_finite() => serde_json::Value::from((n * 1000.0).round() / 1000.0).to_string(),
         Value::Num(_) => "null".to_owned(),
     }

@@ -8,6 +8,8 @@ pub const MAX_HEADER_LEN: usize = 2 + 1 + crate::MAX_SERVICE_NAME;
 const KIND_CONTROL: u8 = 0;
 const KIND_SERVICE: u8 = 1;
 const KIND_DATAGRAM: u8 = 2;
+const KIND_ENROLL: u8 = 3;
+const KIND_RENEW: u8 = 4;
 
 /// What a stream is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,12 @@ pub enum StreamHeader {
     /// One UDP datagram of a flow, too large for a QUIC datagram (unidirectional, either way).
     /// The rest of the stream is the payload.
     Datagram(FlowId),
+    /// Enrollment exchange on a connection without a client certificate (bidirectional);
+    /// the rest is [`crate::rpc`] frames.
+    Enroll,
+    /// Certificate renewal by an admitted appliance (bidirectional); the rest is
+    /// [`crate::rpc`] frames.
+    Renew,
 }
 
 /// Why a stream header could not be decoded.
@@ -52,6 +60,8 @@ impl StreamHeader {
                 out.push(KIND_DATAGRAM);
                 varint::encode(flow.get(), out);
             }
+            Self::Enroll => out.push(KIND_ENROLL),
+            Self::Renew => out.push(KIND_RENEW),
         }
     }
 
@@ -75,6 +85,8 @@ impl StreamHeader {
         }
         match *kind {
             KIND_CONTROL => Ok((Self::Control, 2)),
+            KIND_ENROLL => Ok((Self::Enroll, 2)),
+            KIND_RENEW => Ok((Self::Renew, 2)),
             KIND_SERVICE => {
                 let len = usize::from(*rest.first().ok_or(HeaderError::Incomplete)?);
                 if len > crate::MAX_SERVICE_NAME {

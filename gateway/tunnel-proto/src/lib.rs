@@ -16,6 +16,7 @@ pub mod datagram;
 mod error_code;
 mod header;
 mod identity;
+pub mod rpc;
 mod service;
 mod varint;
 
@@ -29,6 +30,9 @@ pub use varint::{FlowId, VarIntError};
 
 /// ALPN protocol id negotiated by both ends; a peer speaking anything else is refused in TLS.
 pub const ALPN: &[u8] = b"legatura-tunnel/1";
+
+/// ALPN of an enrollment connection: server-authenticated only, one enrollment stream.
+pub const ALPN_ENROLL: &[u8] = b"legatura-enroll/1";
 
 /// Version byte at the start of every stream header.
 pub const VERSION: u8 = 1;

@@ -87,6 +87,21 @@ pub enum GatewayError {
     NoHubs,
 }
 
+/// Why a renewal exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenewError {
+    #[error("no tunnel to the hub")]
+    NoTunnel,
+    #[error("renewal exchange failed")]
+    Rpc(#[from] crate::rpc::RpcStreamError),
+}
+
+fn client_config(credentials: &Credentials, transport: &TransportSettings) -> Result<quinn::ClientConfig, tls::TlsError> {
+    let mut client = quinn::ClientConfig::new(Arc::new(tls::client_crypto(credentials)?));
+    client.transport_config(transport.quinn());
+    Ok(client)
+}
+
 /// What `/status` and the logs say about the tunnel.
 #[derive(Debug, Clone)]
 pub struct GatewayStatus {
@@ -106,6 +121,8 @@ pub struct Gateway {
 #[derive(Debug)]
 struct Shared {
     config: GatewayConfig,
+    /// Used for every new connection; replaced when the certificate is renewed.
+    client: std::sync::Mutex<quinn::ClientConfig>,
     endpoint: quinn::Endpoint,
     metrics: Metrics,
     link: watch::Sender<Option<Arc<Link>>>,
@@ -119,14 +136,12 @@ impl Gateway {
         if config.hubs.is_empty() {
             return Err(GatewayError::NoHubs);
         }
-        let crypto = tls::client_crypto(&config.credentials)?;
-        let mut client = quinn::ClientConfig::new(Arc::new(crypto));
-        client.transport_config(config.transport.quinn());
+        let client = client_config(&config.credentials, &config.transport)?;
         let socket = transport::bind_udp(config.bind).map_err(|source| GatewayError::Bind { addr: config.bind, source })?;
-        let mut endpoint = transport::endpoint(transport::endpoint_config(None), None, socket)
+        let endpoint = transport::endpoint(transport::endpoint_config(None), None, socket)
             .map_err(|source| GatewayError::Bind { addr: config.bind, source })?;
-        endpoint.set_default_client_config(client);
         let shared = Arc::new(Shared {
+            client: std::sync::Mutex::new(client),
             config,
             endpoint,
             metrics,
@@ -181,6 +196,25 @@ impl Gateway {
             },
             None => GatewayStatus { connected: false, hub: None, hub_id: None, up_for: None, rtt: None },
         }
+    }
+
+    /// Replaces the certificate and key used for new connections. The live connection and its
+    /// streams are untouched: TLS identities matter only at the handshake.
+    pub fn set_credentials(&self, credentials: &Credentials) -> Result<(), tls::TlsError> {
+        let client = client_config(credentials, &self.shared.config.transport)?;
+        *self.shared.client.lock().unwrap_or_else(|e| e.into_inner()) = client;
+        Ok(())
+    }
+
+    /// One renewal exchange with the hub over the live tunnel: `request` out, the answer back.
+    pub async fn renew(&self, request: &[u8]) -> Result<Vec<u8>, RenewError> {
+        let link = self.shared.current_link(self.shared.config.wait_for_link).await.ok_or(RenewError::NoTunnel)?;
+        let (mut send, mut recv) = link.conn.open_bi().await.map_err(|_| RenewError::NoTunnel)?;
+        let mut head = tunnel_proto::StreamHeader::Renew.to_bytes();
+        tunnel_proto::rpc::encode(request, &mut head).map_err(crate::rpc::RpcStreamError::from)?;
+        send.write_all(&head).await.map_err(crate::rpc::RpcStreamError::from)?;
+        let _ = send.finish();
+        Ok(crate::rpc::read(&mut recv).await?)
     }
 
     /// The local address of the QUIC socket.

@@ -12,9 +12,10 @@ use tracing::{info, warn};
 use tunnel_proto::{ApplianceId, Control};
 
 use crate::log_limit::LogLimit;
-use crate::{Credentials, Metrics, ServiceTable, TransportSettings, tls, transport};
+use crate::{Credentials, FleetHooks, Metrics, OpenFleet, ServiceTable, TransportSettings, tls, transport};
 
 mod connection;
+mod enroll;
 mod flows;
 pub(crate) mod streams;
 
@@ -40,6 +41,10 @@ pub struct HubConfig {
     pub reset_key: Option<[u8; 32]>,
     /// Name the hub gives itself in `Welcome` and logs.
     pub hub_id: String,
+    /// The fleet manager: revocation, enrollment, renewal.
+    pub hooks: Arc<dyn FleetHooks>,
+    /// How often live connections are checked against the deny-list.
+    pub revocation_sweep: Duration,
 }
 
 impl HubConfig {
@@ -58,6 +63,8 @@ impl HubConfig {
             max_flows: 1024,
             reset_key: None,
             hub_id: "hub".to_owned(),
+            hooks: Arc::new(OpenFleet),
+            revocation_sweep: Duration::from_secs(1),
         }
     }
 }
@@ -99,6 +106,8 @@ struct Shared {
     conn_closed: Notify,
     draining: AtomicBool,
     handshakes: Arc<Semaphore>,
+    enrollments: Arc<Semaphore>,
+    hooks: Arc<dyn FleetHooks>,
     next_id: AtomicU64,
     bad_peer_log: LogLimit,
 }
@@ -120,7 +129,7 @@ pub struct Hub;
 impl Hub {
     /// Binds the endpoint and starts accepting connections.
     pub fn bind(config: HubConfig, metrics: Metrics) -> Result<HubHandle, HubError> {
-        let crypto = tls::server_crypto(&config.credentials)?;
+        let crypto = tls::server_crypto(&config.credentials, config.hooks.clone())?;
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         server.transport_config(config.transport.quinn());
         // Address validation costs a round trip; it is worth it only under attack, so leave it
@@ -132,6 +141,8 @@ impl Hub {
         let shared = Arc::new(Shared {
             services: RwLock::new(Arc::new(config.services.clone())),
             handshakes: Arc::new(Semaphore::new(config.max_concurrent_handshakes.max(1))),
+            enrollments: Arc::new(Semaphore::new(32)),
+            hooks: config.hooks.clone(),
             config,
             endpoint,
             metrics,
@@ -142,6 +153,7 @@ impl Hub {
             bad_peer_log: LogLimit::new(Duration::from_secs(10), 20),
         });
         tokio::spawn(accept_loop(shared.clone()));
+        tokio::spawn(revocation_sweep(Arc::downgrade(&shared)));
         Ok(HubHandle { shared })
     }
 }
@@ -153,6 +165,27 @@ async fn accept_loop(shared: Arc<Shared>) {
             continue;
         }
         tokio::spawn(connection::run(shared.clone(), incoming));
+    }
+}
+
+/// Closes live connections of appliances revoked since they connected, wherever the
+/// revocation was made (another hub instance, the NOC).
+/// Holds the hub weakly, so a closed hub's socket is released at once.
+async fn revocation_sweep(shared: std::sync::Weak<Shared>) {
+    let Some(every) = shared.upgrade().map(|s| s.config.revocation_sweep) else { return };
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else { return };
+        let revoked: Vec<_> = lock(&shared.conns)
+            .values()
+            .filter(|r| shared.hooks.is_revoked(&r.appliance))
+            .map(|r| (r.appliance.clone(), r.conn.clone()))
+            .collect();
+        for (appliance, conn) in revoked {
+            warn!(%appliance, "appliance revoked; closing its connection");
+            conn.close(code(tunnel_proto::ErrorCode::Revoked), b"revoked");
+        }
     }
 }
 

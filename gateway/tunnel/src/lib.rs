@@ -14,8 +14,10 @@
 mod control;
 mod forward;
 pub mod gateway;
+mod hooks;
 pub mod hub;
 mod log_limit;
+mod rpc;
 mod udp;
 pub mod metrics;
 pub mod policy;
@@ -23,7 +25,10 @@ pub mod tls;
 pub mod transport;
 
 pub use control::ControlStreamError;
-pub use gateway::{ConnectError, Gateway, GatewayConfig, GatewayStatus};
+pub use rpc::RpcStreamError;
+pub mod enroll;
+pub use gateway::{ConnectError, Gateway, GatewayConfig, GatewayStatus, RenewError};
+pub use hooks::{EnrollSession, FleetHooks, OpenFleet};
 pub use hub::{ConnectionInfo, Hub, HubConfig, HubHandle};
 pub use metrics::Metrics;
 pub use policy::{AllowRule, Protocol, Service, ServiceTable};

@@ -6,7 +6,13 @@ use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+use rustls::DistinguishedName;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::UnixTime;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use tunnel_proto::ApplianceId;
+
+use crate::FleetHooks;
 
 /// Why certificates or keys could not be loaded or used.
 #[derive(Debug, thiserror::Error)]
@@ -98,18 +104,32 @@ fn root_store(roots: &[CertificateDer<'static>]) -> Result<rustls::RootCertStore
     Ok(store)
 }
 
-/// The hub's QUIC server crypto: client certificates are mandatory and must chain to the
-/// fleet CA.
-pub fn server_crypto(creds: &Credentials) -> Result<quinn::crypto::rustls::QuicServerConfig, TlsError> {
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(&creds.roots)?), provider()).build()?;
+/// The hub's QUIC server crypto. A client certificate must chain to the fleet CA and name an
+/// appliance that is not revoked. A client may present none only to enroll: the hub then
+/// accepts nothing but the enrollment protocol on that connection.
+pub fn server_crypto(creds: &Credentials, hooks: Arc<dyn FleetHooks>) -> Result<quinn::crypto::rustls::QuicServerConfig, TlsError> {
+    let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(&creds.roots)?), provider())
+        .allow_unauthenticated()
+        .build()?;
+    let verifier = Arc::new(FleetVerifier { inner, hooks });
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
         .with_single_cert(creds.chain.clone(), creds.key.clone_key())?;
-    config.alpn_protocols = vec![tunnel_proto::ALPN.to_vec()];
+    config.alpn_protocols = vec![tunnel_proto::ALPN.to_vec(), tunnel_proto::ALPN_ENROLL.to_vec()];
     // Session tickets let a reconnecting gateway resume with a cheaper handshake.
     config.send_tls13_tickets = 2;
     Ok(quinn::crypto::rustls::QuicServerConfig::try_from(config)?)
+}
+
+/// An enrolling appliance's QUIC client crypto: the pinned hub CA, no client certificate.
+pub fn enroll_crypto(hub_roots: &[CertificateDer<'static>]) -> Result<quinn::crypto::rustls::QuicClientConfig, TlsError> {
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(root_store(hub_roots)?)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![tunnel_proto::ALPN_ENROLL.to_vec()];
+    Ok(quinn::crypto::rustls::QuicClientConfig::try_from(config)?)
 }
 
 /// The gateway's QUIC client crypto: only the pinned hub CA is trusted.
@@ -138,4 +158,63 @@ pub fn peer_appliance(conn: &quinn::Connection) -> Result<ApplianceId, PeerIdent
         .and_then(|any| any.downcast::<Vec<CertificateDer<'static>>>().ok())
         .ok_or(PeerIdentityError::NoCertificate)?;
     Ok(pki::appliance_id_from_cert(chain.first().ok_or(PeerIdentityError::NoCertificate)?)?)
+}
+
+/// The fleet CA's verifier plus the live deny-list: a revoked appliance fails the handshake
+/// with a `certificate revoked` alert, whatever its certificate's validity.
+#[derive(Debug)]
+struct FleetVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+    hooks: Arc<dyn FleetHooks>,
+}
+
+impl ClientCertVerifier for FleetVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self.inner.verify_client_cert(end_entity, intermediates, now)?;
+        let id = pki::appliance_id_from_cert(end_entity)
+            .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure))?;
+        if self.hooks.is_revoked(&id) {
+            return Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Revoked));
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }

@@ -9,6 +9,8 @@ fn service_name() -> impl Strategy<Value = ServiceName> {
 fn header() -> impl Strategy<Value = StreamHeader> {
     prop_oneof![
         Just(StreamHeader::Control),
+        Just(StreamHeader::Enroll),
+        Just(StreamHeader::Renew),
         service_name().prop_map(StreamHeader::Service),
         (0..=crate::varint::MAX)
             .prop_map(|v| StreamHeader::Datagram(FlowId::new(v).expect("in range"))),

@@ -141,7 +141,8 @@ pub(super) async fn dial(shared: &Arc<Shared>, index: usize) -> Result<(Arc<Link
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| DialError::Resolve(target.clone()))?;
-    let conn = shared.endpoint.connect(addr, &shared.config.server_name)?.await?;
+    let client = shared.client.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let conn = shared.endpoint.connect_with(client, addr, &shared.config.server_name)?.await?;
     let (mut send, recv) = conn.open_bi().await?;
     let mut hello = StreamHeader::Control.to_bytes();
     Control::Hello { software: shared.config.software.clone() }.encode(&mut hello);

@@ -31,6 +31,8 @@ enum AdmitError {
     NotControl,
     #[error("first frame was {0}, not hello")]
     NotHello(&'static str),
+    #[error("a client certificate was presented for enrollment")]
+    WrongAlpn,
 }
 
 pub(super) async fn run(shared: Arc<Shared>, incoming: quinn::Incoming) {
@@ -40,7 +42,11 @@ pub(super) async fn run(shared: Arc<Shared>, incoming: quinn::Incoming) {
     let admitted = tokio::time::timeout(shared.config.handshake_timeout, admit(&shared, incoming)).await;
     drop(permit);
     let (conn, appliance, software, send, reader) = match admitted {
-        Ok(Ok(ok)) => ok,
+        Ok(Ok(Admission::Appliance(ok))) => ok,
+        Ok(Ok(Admission::Enrollment(conn))) => {
+            shared.metrics.handshake("enrollment");
+            return super::enroll::serve(shared, conn).await;
+        }
         Ok(Err(error)) => {
             shared.metrics.handshake("rejected");
             limited!(shared.bad_peer_log, warn!(%remote, error = %error_chain(&error), "appliance not admitted"));
@@ -59,11 +65,27 @@ pub(super) async fn run(shared: Arc<Shared>, incoming: quinn::Incoming) {
 
 type Admitted = (quinn::Connection, ApplianceId, String, quinn::SendStream, ControlReader);
 
-async fn admit(shared: &Shared, incoming: quinn::Incoming) -> Result<Admitted, AdmitError> {
+/// What a completed handshake turned out to be.
+enum Admission {
+    Appliance(Admitted),
+    /// No client certificate and the enrollment ALPN: enrollment only.
+    Enrollment(quinn::Connection),
+}
+
+async fn admit(shared: &Shared, incoming: quinn::Incoming) -> Result<Admission, AdmitError> {
     let conn = incoming.accept()?.await?;
-    let appliance = match tls::peer_appliance(&conn) {
-        Ok(id) => id,
-        Err(e) => {
+    let alpn = conn
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.protocol);
+    let appliance = match (tls::peer_appliance(&conn), alpn.as_deref()) {
+        (Ok(id), Some(tunnel_proto::ALPN)) => id,
+        (Err(tls::PeerIdentityError::NoCertificate), Some(tunnel_proto::ALPN_ENROLL)) => return Ok(Admission::Enrollment(conn)),
+        (Ok(_), _) => {
+            conn.close(code(ErrorCode::ProtocolViolation), b"enrollment is for appliances without a certificate");
+            return Err(AdmitError::WrongAlpn);
+        }
+        (Err(e), _) => {
             conn.close(code(ErrorCode::Forbidden), b"certificate names no appliance");
             return Err(e.into());
         }
@@ -85,7 +107,7 @@ async fn admit(shared: &Shared, incoming: quinn::Incoming) -> Result<Admitted, A
         }
     };
     control::write(&mut send, &Control::Welcome { hub: shared.config.hub_id.clone() }).await?;
-    Ok((conn, appliance, software, send, reader))
+    Ok(Admission::Appliance((conn, appliance, software, send, reader)))
 }
 
 async fn serve(
@@ -111,6 +133,7 @@ async fn serve(
         },
     );
     shared.metrics.connections.inc();
+    shared.hooks.connected(&appliance, conn.remote_address(), &software);
     info!(%appliance, remote = %conn.remote_address(), %software, conn_id = id, "appliance connected");
     // A connection admitted while the hub drains must move on at once.
     if shared.draining.load(Ordering::Acquire) {
@@ -134,6 +157,7 @@ async fn serve(
     flows.close_all();
     lock(&shared.conns).remove(&id);
     shared.metrics.connections.dec();
+    shared.hooks.disconnected(&appliance);
     let _ = shared.metrics.rtt_seconds.remove(&crate::metrics::PeerLabel { peer });
     shared.conn_closed.notify_waiters();
     info!(%appliance, conn_id = id, reason = ?conn.close_reason(), "appliance disconnected");

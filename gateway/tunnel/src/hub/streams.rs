@@ -56,8 +56,12 @@ pub(super) async fn accept_bi(shared: &Arc<Shared>, conn: &quinn::Connection, ap
 
 async fn serve_stream(shared: &Shared, appliance: &ApplianceId, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
     let header = tokio::time::timeout(shared.config.header_timeout, read_header(&mut recv)).await;
+    if shared.hooks.is_revoked(appliance) {
+        return forward::refuse(&mut send, &mut recv, ErrorCode::Revoked);
+    }
     let name = match header {
         Ok(Ok(StreamHeader::Service(name))) => name,
+        Ok(Ok(StreamHeader::Renew)) => return renew(shared, appliance, send, recv).await,
         Ok(Ok(other)) => return bad_header(shared, appliance, &mut send, &mut recv, &format!("{other:?} on a bidirectional stream")),
         Ok(Err(error)) => return bad_header(shared, appliance, &mut send, &mut recv, &error.to_string()),
         Err(_) => {
@@ -91,6 +95,20 @@ async fn serve_stream(shared: &Shared, appliance: &ApplianceId, mut send: quinn:
         Ok(moved) => shared.metrics.forwarded(name.as_str(), moved.out_of_quic, moved.into_quic),
         Err(SpliceError::PeerReset(code)) => debug!(%appliance, service = %name, %code, "gateway reset the stream"),
         Err(SpliceError::Io(error)) => debug!(%appliance, service = %name, %error, "stream ended with an error"),
+    }
+}
+
+/// One renewal exchange: a request frame in, the fleet manager's answer out.
+async fn renew(shared: &Shared, appliance: &ApplianceId, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    let Ok(Ok(request)) = tokio::time::timeout(shared.config.header_timeout, crate::rpc::read(&mut recv)).await else {
+        return forward::refuse(&mut send, &mut recv, ErrorCode::BadHeader);
+    };
+    let (hooks, id) = (shared.hooks.clone(), appliance.clone());
+    let Ok(reply) = tokio::task::spawn_blocking(move || hooks.renew(&id, &request)).await else {
+        return forward::refuse(&mut send, &mut recv, ErrorCode::Internal);
+    };
+    if crate::rpc::write(&mut send, &reply).await.is_ok() {
+        let _ = send.finish();
     }
 }
 
