@@ -59,6 +59,8 @@ pub enum IssueError {
     Random,
     #[error("key or certificate generation failed")]
     Generate(#[source] rcgen::Error),
+    #[error("the {0} key cannot issue certificates")]
+    WrongKeyRole(keys::KeyRole),
 }
 
 /// A leaf certificate with the key generated for it, both PEM.

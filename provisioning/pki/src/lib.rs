@@ -17,6 +17,7 @@ mod csr;
 pub mod enroll;
 pub mod fixture;
 mod identity;
+mod signer_ca;
 mod store;
 #[cfg(test)]
 mod test_util;
@@ -24,6 +25,7 @@ mod test_util;
 pub use ca::{Ca, IssueError, Issued};
 pub use csr::{KeyAndCsr, generate_key_and_csr};
 pub use fixture::Fleet as TestPki;
+pub use signer_ca::{Revoked, SignerCaError};
 pub use identity::{IdentityError, appliance_id_from_cert};
 pub use store::{StoreError, write_private, write_public};
 pub use tunnel_proto::ApplianceId;

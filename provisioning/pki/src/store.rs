@@ -34,6 +34,8 @@ pub enum StoreError {
         path: PathBuf,
         source: Option<rcgen::Error>,
     },
+    #[error("this CA's key lives in a key backend and cannot be written to a file")]
+    RemoteKey,
     #[error("key {} does not belong to certificate {}", key.display(), cert.display())]
     KeyMismatch { cert: PathBuf, key: PathBuf },
 }
@@ -42,6 +44,9 @@ impl Ca {
     /// Writes the certificate (mode 0644) and the key (mode 0600), each atomically. The key is
     /// written first, so a certificate on disk always has its key beside it.
     pub fn save(&self, cert_path: &Path, key_path: &Path) -> Result<(), StoreError> {
+        if self.is_remote() {
+            return Err(StoreError::RemoteKey);
+        }
         save_pair(
             cert_path,
             self.cert_pem().as_bytes(),
