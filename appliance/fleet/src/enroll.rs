@@ -1,0 +1,153 @@
+//! The hub's side of an enrollment exchange: look the code up, count the attempt, run the
+//! PAKE, and issue from the record once the appliance has proved it knows the code.
+
+use std::net::SocketAddr;
+
+use pki::enroll::{EnrollCode, HubEnrollment, Message, Refusal};
+use pki::ApplianceId;
+use tracing::{info, warn};
+use tunnel::EnrollSession;
+
+use crate::state::{self, ApplianceState};
+use crate::{Fleet, key};
+
+fn refuse(reason: Refusal) -> (Vec<u8>, Option<Box<dyn EnrollSession>>) {
+    (Message::Refused { reason }.encode(), None)
+}
+
+/// What looking a code up found.
+enum Lookup {
+    Go(EnrollCode, ApplianceId),
+    No(Refusal),
+}
+
+pub(crate) fn start(fleet: &Fleet, remote: SocketAddr, first: &[u8]) -> (Vec<u8>, Option<Box<dyn EnrollSession>>) {
+    let actor = format!("appliance@{remote}");
+    let (code_id, pake, unix_time) = match Message::decode(first) {
+        Ok(Message::Start { code_id, pake, unix_time, .. }) => (code_id, pake, unix_time),
+        _ => {
+            fleet.audit.record("enroll.attempt", &actor, "-", "malformed", serde_json::json!({}));
+            return refuse(Refusal::Malformed);
+        }
+    };
+    let now = state::now();
+    let skew = now.abs_diff(unix_time);
+    if skew > fleet.config.max_clock_skew.as_secs() {
+        fleet.audit.record("enroll.attempt", &actor, &code_id, "clock_skew", serde_json::json!({ "skew_s": skew }));
+        return refuse(Refusal::ClockSkew);
+    }
+    let max = fleet.config.max_attempts;
+    // Counting the attempt and deciding happen in one durable update, so no race between two
+    // hub instances can give a sixth try.
+    let lookup = fleet.update(|s| {
+        let Some(c) = s.codes.get_mut(&code_id) else { return Lookup::No(Refusal::WrongCode) };
+        if c.used {
+            return Lookup::No(Refusal::AlreadyUsed);
+        }
+        if c.expires <= now {
+            return Lookup::No(Refusal::Expired);
+        }
+        if c.attempts >= max {
+            return Lookup::No(Refusal::Exhausted);
+        }
+        c.attempts += 1;
+        match (EnrollCode::from_parts(&c.id, &c.secret), ApplianceId::new(&c.mission, &c.appliance)) {
+            (Ok(code), Ok(id)) => Lookup::Go(code, id),
+            _ => Lookup::No(Refusal::WrongCode),
+        }
+    });
+    let (code, id) = match lookup {
+        Ok(Lookup::Go(code, id)) => (code, id),
+        Ok(Lookup::No(reason)) => {
+            fleet.audit.record("enroll.attempt", &actor, &code_id, refusal_name(reason), serde_json::json!({}));
+            warn!(%remote, %code_id, reason = refusal_name(reason), "enrollment refused");
+            return refuse(reason);
+        }
+        Err(error) => {
+            warn!(%error, "enrollment state unavailable");
+            return refuse(Refusal::Unavailable);
+        }
+    };
+    match HubEnrollment::respond(&code, &pake) {
+        Ok((exchange, challenge)) => {
+            fleet.audit.record("enroll.attempt", &actor, &id.to_string(), "started", serde_json::json!({ "code_id": code_id }));
+            let Some(fleet) = fleet.me.upgrade() else { return refuse(Refusal::Unavailable) };
+            let session = Session { fleet, exchange, id, code_id, actor };
+            (challenge.encode(), Some(Box::new(session)))
+        }
+        Err(reason) => {
+            fleet.audit.record("enroll.attempt", &actor, &id.to_string(), refusal_name(reason), serde_json::json!({}));
+            refuse(reason)
+        }
+    }
+}
+
+struct Session {
+    fleet: std::sync::Arc<Fleet>,
+    exchange: HubEnrollment,
+    id: ApplianceId,
+    code_id: String,
+    actor: String,
+}
+
+impl EnrollSession for Session {
+    fn next(self: Box<Self>, message: &[u8]) -> (Vec<u8>, Option<Box<dyn EnrollSession>>) {
+        let Session { fleet, exchange, id, code_id, actor } = *self;
+        let subject = id.to_string();
+        let Ok(finish) = Message::decode(message) else {
+            fleet.audit.record("enroll.attempt", &actor, &subject, "malformed", serde_json::json!({}));
+            return refuse(Refusal::Malformed);
+        };
+        let csr_pem = match exchange.check_finish(finish) {
+            Ok(csr) => csr,
+            Err(reason) => {
+                fleet.audit.record("enroll.attempt", &actor, &subject, refusal_name(reason), serde_json::json!({ "code_id": code_id }));
+                warn!(appliance = %id, reason = refusal_name(reason), "enrollment refused");
+                return refuse(reason);
+            }
+        };
+        let (cert_pem, cert) = match fleet.issue(&id, &csr_pem) {
+            Ok(ok) => ok,
+            Err(pki::IssueError::Generate(_)) => {
+                fleet.audit.record("enroll.attempt", &actor, &subject, "unavailable", serde_json::json!({}));
+                return refuse(Refusal::Unavailable);
+            }
+            Err(error) => {
+                fleet.audit.record("enroll.attempt", &actor, &subject, "bad_csr", serde_json::json!({ "reason": error.to_string() }));
+                return refuse(Refusal::BadCsr);
+            }
+        };
+        let serial = cert.serial.clone();
+        let burned = fleet.update(|s| {
+            if let Some(c) = s.codes.get_mut(&code_id) {
+                c.used = true;
+            }
+            if let Some(a) = s.appliances.get_mut(&key(&id)) {
+                a.state = ApplianceState::Active;
+                a.enrolled_at = Some(state::now());
+                a.certificates.push(cert);
+            }
+        });
+        if burned.is_err() {
+            return refuse(Refusal::Unavailable);
+        }
+        fleet.audit.record("cert.issued", &actor, &subject, "ok", serde_json::json!({ "serial": serial, "via": "enrollment" }));
+        info!(appliance = %id, "appliance enrolled");
+        let chain = format!("{}{}", cert_pem, fleet.config.chain_pem);
+        let reply = exchange.issued(chain, fleet.config.hub_ca_pem.clone(), id.mission().to_owned(), id.appliance().to_owned());
+        (reply.encode(), None)
+    }
+}
+
+fn refusal_name(r: Refusal) -> &'static str {
+    match r {
+        Refusal::WrongCode => "wrong_code",
+        Refusal::Expired => "expired",
+        Refusal::AlreadyUsed => "already_used",
+        Refusal::Exhausted => "exhausted",
+        Refusal::BadCsr => "bad_csr",
+        Refusal::ClockSkew => "clock_skew",
+        Refusal::Malformed => "malformed",
+        Refusal::Unavailable => "unavailable",
+    }
+}
