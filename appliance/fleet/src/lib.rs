@@ -386,3 +386,16 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
+
+impl AuditSink for audit::AuditLog {
+    fn record(&self, kind: &str, actor: &str, subject: &str, outcome: &str, detail: serde_json::Value) {
+        let mut event = audit::Event::new(kind, actor, subject, outcome);
+        if let serde_json::Value::Object(map) = detail {
+            event.detail = map;
+        }
+        if let Err(error) = self.append(event) {
+            // The event is lost only if the disk is; say so loudly.
+            tracing::error!(%error, kind, subject, "audit log write failed");
+        }
+    }
+}

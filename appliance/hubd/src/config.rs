@@ -33,6 +33,11 @@ pub struct Config {
     pub drain_grace: Duration,
     /// The built-in status page, offered to gateways as an ordinary service.
     pub status_page: Option<StatusPage>,
+    /// Fleet PKI: issuing CA, enrollment, renewal, revocation, audit. Without it the hub
+    /// admits every certificate of its fleet CA and enrols nobody.
+    pub pki: Option<PkiSection>,
+    /// The NOC API (mutual TLS with operator certificates).
+    pub noc: Option<NocSection>,
     /// Services gateways may reach, by name. Default deny.
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceEntry>,
@@ -77,6 +82,45 @@ impl Default for Limits {
     }
 }
 
+/// `[pki]`. Keys are referenced (`keystore:DIR/ROLE.key` or `pkcs11:token=…;object=…`),
+/// never inlined.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkiSection {
+    /// The issuing CA's key (role fleet-issuing).
+    pub issuing_key: String,
+    /// The issuing CA's certificate.
+    pub issuing_cert: PathBuf,
+    /// The CA gateways pin for the hub, handed over at enrollment.
+    pub hub_ca: PathBuf,
+    /// Where the fleet's records live (shared by hub instances on one host).
+    pub fleet_dir: PathBuf,
+    /// The hash-chained audit log.
+    pub audit_log: PathBuf,
+    /// The audit-checkpoint key.
+    pub audit_key: String,
+    #[serde(default = "default_leaf", with = "humantime_serde")]
+    pub leaf_lifetime: Duration,
+    #[serde(default = "default_code", with = "humantime_serde")]
+    pub code_lifetime: Duration,
+}
+
+fn default_leaf() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn default_code() -> Duration {
+    Duration::from_secs(14 * 86_400)
+}
+
+/// `[noc]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NocSection {
+    pub listen: SocketAddr,
+    /// CA that operator certificates chain to.
+    pub operator_ca: PathBuf,
+}
+
 /// `[status_page]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +161,11 @@ impl Config {
         let config: Self = daemon::config::parse(text, origin)?;
         config.transport.validate(origin)?;
         config.service_table(origin)?;
+        if let Some(pki) = &config.pki {
+            for (key, value) in [("pki.issuing_key", &pki.issuing_key), ("pki.audit_key", &pki.audit_key)] {
+                value.parse::<keys::KeyRef>().map_err(|e| ConfigError::invalid(origin, key, e))?;
+            }
+        }
         if config.limits.max_concurrent_handshakes == 0 {
             return Err(ConfigError::invalid(origin, "limits.max_concurrent_handshakes", "must be at least 1"));
         }
@@ -130,6 +179,19 @@ impl Config {
         let mut config = Self::parse(&text, &origin)?;
         for p in [&mut config.tls.fleet_ca, &mut config.tls.cert, &mut config.tls.key, &mut config.state_dir] {
             *p = daemon::config::relative_to(path, p);
+        }
+        if let Some(pki) = &mut config.pki {
+            for p in [&mut pki.issuing_cert, &mut pki.hub_ca, &mut pki.fleet_dir, &mut pki.audit_log] {
+                *p = daemon::config::relative_to(path, p);
+            }
+            for k in [&mut pki.issuing_key, &mut pki.audit_key] {
+                if let Some(rest) = k.strip_prefix("keystore:") {
+                    *k = format!("keystore:{}", daemon::config::relative_to(path, std::path::Path::new(rest)).display());
+                }
+            }
+        }
+        if let Some(noc) = &mut config.noc {
+            noc.operator_ca = daemon::config::relative_to(path, &noc.operator_ca);
         }
         Ok(config)
     }

@@ -2,6 +2,8 @@
 //! status page, drain gracefully on SIGTERM. Wiring only; the tunnel crate owns the protocol.
 
 pub mod config;
+pub mod noc;
+pub mod pki;
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use tunnel::{Credentials, Hub, HubConfig, HubHandle, Metrics};
 pub use config::Config;
 
 /// Builds the tunnel's configuration from the file's, creating the reset key on first start.
-pub fn hub_config(config: &Config) -> anyhow::Result<HubConfig> {
+pub fn hub_config(config: &Config, hooks: Option<Arc<dyn tunnel::FleetHooks>>) -> anyhow::Result<HubConfig> {
     let t = &config.tls;
     let creds = Credentials::from_files(&t.fleet_ca, &t.cert, &t.key).context("loading the hub's TLS files")?;
     let services = config.service_table("hubd.toml")?;
@@ -27,6 +29,9 @@ pub fn hub_config(config: &Config) -> anyhow::Result<HubConfig> {
     h.flow_idle_timeout = l.flow_idle_timeout;
     h.max_flows = l.max_flows;
     h.hub_id = config.hub_id.clone();
+    if let Some(hooks) = hooks {
+        h.hooks = hooks;
+    }
     // Persisted so that after a crash the new process resets stale connections at once.
     h.reset_key = Some(daemon::secret::load_or_create(&config.state_dir.join("reset.key")).context("loading the stateless-reset key")?);
     Ok(h)
@@ -50,8 +55,23 @@ pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) ->
 /// Binds the endpoint, the status page and the admin endpoint.
 pub async fn start(config: &Config) -> anyhow::Result<HubHandle> {
     let metrics = Metrics::default();
-    let hub = Hub::bind(hub_config(config)?, metrics.clone()).context("starting the tunnel endpoint")?;
+    let fleet = match &config.pki {
+        Some(section) => Some(pki::open(section)?),
+        None => None,
+    };
+    let hooks = fleet.as_ref().map(|(f, _)| f.clone() as Arc<dyn tunnel::FleetHooks>);
+    let hub = Hub::bind(hub_config(config, hooks)?, metrics.clone()).context("starting the tunnel endpoint")?;
     info!(listen = %hub.local_addr()?, hub_id = %config.hub_id, "hub listening");
+
+    if let Some((fleet, _audit)) = &fleet {
+        tokio::spawn(pki::refresh(fleet.clone()));
+        if let Some(noc) = &config.noc {
+            let tls = noc::tls_config(&config.tls.cert, &config.tls.key, &noc.operator_ca)?;
+            let listener = tokio::net::TcpListener::bind(noc.listen).await.with_context(|| format!("binding the NOC API on {}", noc.listen))?;
+            info!(listen = %noc.listen, "NOC API (operator certificates only)");
+            tokio::spawn(noc::serve(listener, tls, fleet.clone(), hub.clone()));
+        }
+    }
 
     if let Some(page) = &config.status_page {
         let listener = tokio::net::TcpListener::bind(page.listen).await.with_context(|| format!("binding the status page on {}", page.listen))?;

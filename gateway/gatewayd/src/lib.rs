@@ -3,6 +3,8 @@
 //! protocol.
 
 pub mod config;
+pub mod enroll;
+pub mod renew;
 
 use std::sync::Arc;
 
@@ -29,8 +31,37 @@ pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
     Ok(g)
 }
 
-/// Runs the daemon until `stop` resolves.
+/// Runs the daemon until `stop` resolves. An appliance without a certificate first waits for
+/// its enrollment code (from `gatewayd enroll CODE` or the code file) and enrols.
 pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    tokio::pin!(stop);
+    if !enroll::is_enrolled(&config) {
+        let file = enroll::code_file(&config);
+        let status = format!("enrollment pending: run `gatewayd enroll CODE` or write the code to {}", file.display());
+        info!("{status}");
+        daemon::notify::ready(&status);
+        loop {
+            if let Some(code) = enroll::take_code_file(&file)? {
+                match enroll::enroll(&config, &code).await {
+                    Ok(enrolled) => {
+                        info!(mission = %enrolled.mission, appliance = %enrolled.appliance, "enrolled");
+                        break;
+                    }
+                    Err(error) => {
+                        warn!(%error, "enrollment failed");
+                        daemon::notify::status(&format!("enrollment failed: {error}"));
+                    }
+                }
+            }
+            if enroll::is_enrolled(&config) {
+                break;
+            }
+            tokio::select! {
+                _ = &mut stop => return Ok(()),
+                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            }
+        }
+    }
     let metrics = Metrics::default();
     let gateway = Gateway::new(gateway_config(&config)?, metrics.clone()).context("starting the tunnel endpoint")?;
 
@@ -63,6 +94,13 @@ pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) ->
     tasks.spawn(async move { admin.serve(admin_listener).await });
 
     gateway.start();
+    tasks.spawn({
+        let (config, gateway) = (config.clone(), gateway.clone());
+        async move {
+            renew::run(config, gateway).await;
+            Ok(())
+        }
+    });
     daemon::notify::ready("connecting to the hub");
     let mut ready = gateway.watch_ready();
     let status = async {
@@ -76,7 +114,7 @@ pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) ->
     };
 
     tokio::select! {
-        _ = stop => info!("stopping"),
+        _ = &mut stop => info!("stopping"),
         _ = status => {}
         _ = daemon::notify::watchdog() => {}
         Some(done) = tasks.join_next() => {

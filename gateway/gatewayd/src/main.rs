@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// Embassy gateway daemon: tunnels local services to the Legătura hub over QUIC with mutual TLS.
 #[derive(Debug, Parser)]
@@ -15,6 +15,17 @@ struct Args {
     /// Check the configuration and exit.
     #[arg(long)]
     check: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Enrol this appliance with the one-time code from the NOC, then exit.
+    Enroll {
+        /// The code, e.g. K7QF-2M9X-HT4A-W8RC-J.
+        code: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +42,18 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Enroll { code }) = args.command {
+        return match runtime.block_on(gatewayd::enroll::enroll(&config, &code)) {
+            Ok(enrolled) => {
+                say(&format!("enrolled as {}/{}; start the daemon to bring the tunnel up", enrolled.mission, enrolled.appliance));
+                std::process::ExitCode::SUCCESS
+            }
+            Err(error) => {
+                say(&format!("enrollment failed: {error}"));
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let result = runtime.block_on(gatewayd::run(config, async {
         daemon::shutdown_signal().await;
     }));
@@ -41,4 +64,9 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+#[allow(clippy::print_stderr)]
+fn say(text: &str) {
+    eprintln!("{text}");
 }

@@ -49,6 +49,42 @@ pub fn generate_key_and_csr(id: &ApplianceId) -> Result<KeyAndCsr, IssueError> {
     })
 }
 
+/// A CSR for a key the appliance already holds (renewal keeps the key).
+pub fn csr_for_key(key_pem: &str, id: &ApplianceId) -> Result<String, IssueError> {
+    let key = rcgen::KeyPair::from_pem(key_pem).map_err(IssueError::Generate)?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = common_name_only(&id.to_string());
+    params.subject_alt_names = vec![identity_san(id)?];
+    let csr = params.serialize_request(&key).map_err(IssueError::Generate)?;
+    csr.pem().map_err(IssueError::Generate)
+}
+
+/// What the fleet manager and the renewal schedule need to know of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertInfo {
+    /// Serial number, big-endian bytes.
+    pub serial: Vec<u8>,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+/// Reads the serial and validity of the first certificate in `pem`.
+pub fn cert_info(pem: &str) -> Result<CertInfo, IssueError> {
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).map_err(IssueError::CsrNotPem)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| {
+        IssueError::CsrMalformed(match e {
+            x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e,
+            x509_parser::nom::Err::Incomplete(_) => X509Error::InvalidCertificate,
+        })
+    })?;
+    let validity = cert.validity();
+    Ok(CertInfo {
+        serial: cert.raw_serial().to_vec(),
+        not_before: validity.not_before.to_datetime(),
+        not_after: validity.not_after.to_datetime(),
+    })
+}
+
 impl Ca {
     /// A client certificate for the appliance `id` from its CSR, valid from five minutes ago for
     /// `validity`, extended key usage `clientAuth`. Returns the certificate PEM.

@@ -1,0 +1,117 @@
+//! First boot: enrol with a one-time code. The key is generated here and never leaves; the
+//! certificate comes back over a PAKE-protected exchange with the hub.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use pki::enroll::{EnrollCode, EnrollError, Enrolled, GatewayEnrollment, Message};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use tunnel::enroll::EnrollChannel;
+
+use crate::Config;
+
+/// Why enrollment failed, in words for the person at the embassy.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollFailure {
+    #[error("{0}")]
+    Code(#[from] pki::enroll::CodeError),
+    #[error("hub refused: {0}")]
+    Refused(#[from] EnrollError),
+    #[error("cannot reach the hub at {hub}: {reason}")]
+    Unreachable { hub: String, reason: String },
+    #[error("{0}")]
+    Local(String),
+}
+
+/// Enrols with `typed` (the code as the person typed it): generates the key in the TLS key
+/// path (mode 0600), runs the exchange with the first hub that answers, and writes the
+/// certificate chain and the hub CA where the configuration says.
+pub async fn enroll(config: &Config, typed: &str) -> Result<Enrolled, EnrollFailure> {
+    let code = EnrollCode::parse(typed)?;
+    let hub_ca = std::fs::read_to_string(&config.tls.hub_ca)
+        .map_err(|e| EnrollFailure::Local(format!("cannot read the pinned hub CA {}: {e}", config.tls.hub_ca.display())))?;
+    let roots: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(hub_ca.as_bytes()).filter_map(Result::ok).collect();
+    if roots.is_empty() {
+        return Err(EnrollFailure::Local(format!("{} holds no certificate", config.tls.hub_ca.display())));
+    }
+    // A placeholder identity: the hub builds the certificate from its own record.
+    let placeholder = pki::ApplianceId::new("enrolling", "appliance").map_err(|e| EnrollFailure::Local(e.to_string()))?;
+    let key_and_csr = pki::generate_key_and_csr(&placeholder).map_err(|e| EnrollFailure::Local(e.to_string()))?;
+
+    let mut last = None;
+    for hub in &config.hubs {
+        match exchange(hub, &config.server_name, &roots, &code, &key_and_csr.csr_pem).await {
+            Ok(enrolled) => {
+                save(config, &key_and_csr.key_pem, &enrolled).map_err(|e| EnrollFailure::Local(format!("{e:#}")))?;
+                return Ok(enrolled);
+            }
+            // The hub said no: another hub would say the same.
+            Err(e @ EnrollFailure::Refused(_)) => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| EnrollFailure::Local("no hub configured".into())))
+}
+
+async fn exchange(hub: &str, server_name: &str, roots: &[CertificateDer<'static>], code: &EnrollCode, csr: &str) -> Result<Enrolled, EnrollFailure> {
+    let unreachable = |e: &dyn std::fmt::Display| EnrollFailure::Unreachable { hub: hub.to_owned(), reason: e.to_string() };
+    let bind = "0.0.0.0:0".parse().map_err(|e: std::net::AddrParseError| EnrollFailure::Local(e.to_string()))?;
+    let mut channel = EnrollChannel::connect(hub, server_name, roots, bind).await.map_err(|e| unreachable(&chain(&e)))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (state, start) = GatewayEnrollment::start(code, concat!("gatewayd/", env!("CARGO_PKG_VERSION")), now);
+    let reply = channel.exchange(&start.encode()).await.map_err(|e| unreachable(&chain(&e)))?;
+    let reply = Message::decode(&reply).map_err(|e| EnrollFailure::Local(format!("hub sent a malformed answer: {e}")))?;
+    let (waiting, finish) = state.finish(reply, csr)?;
+    let reply = channel.exchange(&finish.encode()).await.map_err(|e| unreachable(&chain(&e)))?;
+    let reply = Message::decode(&reply).map_err(|e| EnrollFailure::Local(format!("hub sent a malformed answer: {e}")))?;
+    let enrolled = waiting.accept(reply)?;
+    channel.close().await;
+    Ok(enrolled)
+}
+
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}
+
+fn save(config: &Config, key_pem: &str, enrolled: &Enrolled) -> anyhow::Result<()> {
+    for path in [&config.tls.key, &config.tls.cert] {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    // Key first: a certificate on disk always has its key beside it.
+    pki::write_private(&config.tls.key, key_pem.as_bytes()).with_context(|| format!("writing {}", config.tls.key.display()))?;
+    pki::write_public(&config.tls.cert, enrolled.cert_pem.as_bytes()).with_context(|| format!("writing {}", config.tls.cert.display()))?;
+    Ok(())
+}
+
+/// A code left in a file by provisioning: read once, then deleted whatever the outcome, so it
+/// never lingers on disk.
+pub fn take_code_file(path: &Path) -> anyhow::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            std::fs::remove_file(path).with_context(|| format!("deleting {}", path.display()))?;
+            Ok(Some(text.trim().to_owned()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Whether the appliance already holds a certificate and key.
+pub fn is_enrolled(config: &Config) -> bool {
+    config.tls.cert.exists() && config.tls.key.exists()
+}
+
+/// The code-file location the daemon checks at start.
+pub fn code_file(config: &Config) -> PathBuf {
+    config.tls.key.with_file_name("enroll.code")
+}
