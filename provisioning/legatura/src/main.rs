@@ -1,6 +1,9 @@
 //! `legatura`, the operator CLI. `legatura up` runs the whole platform on this machine with
 //! embedded defaults: a hub and one enrolled embassy gateway, with a development CA.
 
+mod ca;
+mod fleet;
+mod noc;
 mod up;
 
 use std::path::PathBuf;
@@ -22,10 +25,70 @@ enum Command {
         /// Where keys, certificates, configuration and state live.
         #[arg(long, default_value = "legatura-data")]
         data: PathBuf,
-        /// Use five consecutive ports from here instead of the defaults (4433/udp, 9100, 9180,
-        /// 9101, 8080).
+        /// Use six consecutive ports from here instead of the defaults (4433/udp, 9100, 9180,
+        /// 9101, 8080, 9443).
         #[arg(long)]
         port_base: Option<u16>,
+    },
+    /// The certificate authority.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
+    /// The appliance fleet, through the hub's NOC API.
+    Fleet {
+        /// The data directory holding the operator's credentials and the NOC address.
+        #[arg(long, default_value = "legatura-data", global = true)]
+        data: PathBuf,
+        #[command(subcommand)]
+        command: FleetCommand,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CaCommand {
+    /// Create the root CA, the issuing CA (key in the key store), the hub's certificate and the
+    /// first operator's certificate.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// DNS names of the hub.
+        #[arg(long, default_value = "hub.legatura")]
+        hub_name: Vec<String>,
+        #[arg(long, default_value = "noc")]
+        operator: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FleetCommand {
+    /// Create a one-time enrollment code for an appliance at a mission.
+    Enroll {
+        #[arg(long)]
+        mission: String,
+        #[arg(long)]
+        appliance: String,
+    },
+    /// Revoke an appliance (`PAR-01` or `paris/PAR-01`): every hub refuses it within seconds.
+    Revoke { appliance: String },
+    /// List every appliance.
+    Ls,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the chain and the checkpoint signatures; name the first broken entry.
+    Verify {
+        #[arg(default_value = "legatura-data/hub/audit.log")]
+        log: PathBuf,
+        /// The audit-checkpoint public key (hex).
+        #[arg(long, default_value = "legatura-data/pki/audit.pub")]
+        key: PathBuf,
     },
 }
 
@@ -34,6 +97,24 @@ fn main() -> std::process::ExitCode {
     daemon::logging::init();
     let result = match cli.command {
         Command::Up { data, port_base } => up::run(&data, up::Ports::new(port_base)),
+        Command::Ca { command: CaCommand::Init { dir, hub_name, operator } } => {
+            let names: Vec<&str> = hub_name.iter().map(String::as_str).collect();
+            ca::init(&dir, &names, &operator).map(|_| say(&format!("PKI created in {}; move root.key offline.", dir.display())))
+        }
+        Command::Fleet { data, command } => runtime().and_then(|rt| {
+            rt.block_on(async {
+                match command {
+                    FleetCommand::Enroll { mission, appliance } => fleet::enroll(&data, &mission, &appliance).await.map(|code| {
+                        say(&format!("Enrollment code for {mission}/{appliance} (single use, expires in 14 days):\n\n    {code}\n"))
+                    }),
+                    FleetCommand::Revoke { appliance } => fleet::revoke(&data, &appliance)
+                        .await
+                        .map(|n| say(&format!("{appliance} revoked; {n} live connection(s) closed at this hub, the others follow within seconds"))),
+                    FleetCommand::Ls => fleet::ls(&data).await,
+                }
+            })
+        }),
+        Command::Audit { command: AuditCommand::Verify { log, key } } => fleet::audit_verify(&log, &key),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -45,4 +126,13 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+#[allow(clippy::print_stdout)]
+pub(crate) fn say(text: &str) {
+    println!("{text}");
 }

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use pki::{ApplianceId, Ca};
 use tokio::sync::watch;
 
 const MISSION: &str = "demo";
@@ -23,18 +22,20 @@ pub(crate) struct Ports {
     status_page: u16,
     gateway_admin: u16,
     console: u16,
+    noc: u16,
 }
 
 impl Ports {
     pub(crate) fn new(base: Option<u16>) -> Self {
         match base {
-            None => Self { hub_quic: 4433, hub_admin: 9100, status_page: 9180, gateway_admin: 9101, console: 8080 },
+            None => Self { hub_quic: 4433, hub_admin: 9100, status_page: 9180, gateway_admin: 9101, console: 8080, noc: 9443 },
             Some(b) => Self {
                 hub_quic: b,
                 hub_admin: b.saturating_add(1),
                 status_page: b.saturating_add(2),
                 gateway_admin: b.saturating_add(3),
                 console: b.saturating_add(4),
+                noc: b.saturating_add(5),
             },
         }
     }
@@ -45,16 +46,24 @@ pub(crate) fn run(data: &Path, ports: Ports) -> anyhow::Result<()> {
     let hub_config = hubd::Config::load(&data.join("hub/hubd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let gw_config = gatewayd::Config::load(&data.join("gateway/gatewayd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
-    runtime.block_on(serve(hub_config, gw_config, ports))
+    runtime.block_on(serve(data, hub_config, gw_config, ports))
 }
 
-async fn serve(hub_config: hubd::Config, gw_config: gatewayd::Config, ports: Ports) -> anyhow::Result<()> {
+async fn serve(data: &Path, hub_config: hubd::Config, gw_config: gatewayd::Config, ports: Ports) -> anyhow::Result<()> {
     let (stop_gw_tx, stop_gw) = watch::channel(false);
     let (stop_hub_tx, stop_hub) = watch::channel(false);
     let wait = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
     let hub = tokio::spawn(hubd::run(hub_config, wait(stop_hub)));
+
+    // The gateway enrols the way an embassy box does: the NOC creates a one-time code, and the
+    // appliance uses it on first start.
+    if !gatewayd::enroll::is_enrolled(&gw_config) {
+        let code = enrollment_code(data).await?;
+        say(&format!("Enrollment code for {MISSION}/{APPLIANCE}: {code} (handed to the gateway, which enrols with it now)"));
+        pki::write_private(&gatewayd::enroll::code_file(&gw_config), code.as_bytes())?;
+    }
     let gateway = tokio::spawn(gatewayd::run(gw_config, wait(stop_gw)));
 
     let ready = wait_ready(ports.gateway_admin).await;
@@ -64,6 +73,10 @@ async fn serve(hub_config: hubd::Config, gw_config: gatewayd::Config, ports: Por
         ports.console,
         ports.gateway_admin,
         ports.hub_admin,
+    ));
+    say(&format!(
+        "  The fleet (NOC API, operator certificate):     legatura fleet ls --data {}\n",
+        data.display()
     ));
 
     tokio::select! {
@@ -91,6 +104,20 @@ async fn gateway_or_hub_exit(
     }
 }
 
+/// Asks the running hub's NOC API for the demo appliance's code, waiting for the API to come
+/// up.
+async fn enrollment_code(data: &Path) -> anyhow::Result<String> {
+    let mut last = None;
+    for _ in 0..50 {
+        match crate::fleet::enroll(data, MISSION, APPLIANCE).await {
+            Ok(code) => return Ok(code),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("NOC API unreachable")).context("creating the demo appliance's enrollment code"))
+}
+
 /// Polls the gateway's `/readyz` for up to 10 s.
 async fn wait_ready(admin_port: u16) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -108,42 +135,24 @@ async fn wait_ready(admin_port: u16) -> bool {
     false
 }
 
-#[allow(clippy::print_stdout)]
-fn say(text: &str) {
-    println!("{text}");
-}
+use crate::say;
 
-/// Creates what is missing: the CA, the hub's certificate, the gateway's key (generated on the
-/// gateway's side) and certificate, and both configuration files.
+/// Creates what is missing: the PKI (root, issuing CA in the key store, hub and operator
+/// certificates), both configuration files, and the gateway's pinned hub CA. The gateway's
+/// own key and certificate come later, from enrollment.
 fn provision(data: &Path, ports: Ports) -> anyhow::Result<()> {
     let (pki_dir, hub_dir, gw_dir) = (data.join("pki"), data.join("hub"), data.join("gateway"));
-    for dir in [&pki_dir, &hub_dir, &gw_dir] {
+    for dir in [&hub_dir, &gw_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let (ca_cert, ca_key) = (pki_dir.join("fleet-ca.pem"), pki_dir.join("fleet-ca.key"));
-    let ca = if ca_cert.exists() {
-        Ca::load(&ca_cert, &ca_key).context("loading the development CA")?
-    } else {
-        let ca = Ca::generate("Legătura development fleet CA", Duration::from_secs(5 * 365 * 86_400))?;
-        ca.save(&ca_cert, &ca_key)?;
-        ca
-    };
-    if !hub_dir.join("hub.pem").exists() {
-        let issued = ca.issue_server(&[HUB_NAME, "localhost"], Duration::from_secs(365 * 86_400))?;
-        issued.save(&hub_dir.join("hub.pem"), &hub_dir.join("hub.key"))?;
-        pki::write_public(&hub_dir.join("fleet-ca.pem"), ca.cert_pem().as_bytes())?;
+    if !pki_dir.join("root.pem").exists() {
+        crate::ca::init(&pki_dir, &[HUB_NAME, "localhost"], "noc")?;
     }
-    if !gw_dir.join("gateway.pem").exists() {
-        let id = ApplianceId::new(MISSION, APPLIANCE)?;
-        // The key is made on the gateway's side; only the CSR travels to the CA.
-        let key_and_csr = pki::generate_key_and_csr(&id)?;
-        pki::write_private(&gw_dir.join("gateway.key"), key_and_csr.key_pem.as_bytes())?;
-        let cert = ca.sign_appliance_csr(&key_and_csr.csr_pem, &id, Duration::from_secs(365 * 86_400))?;
-        pki::write_public(&gw_dir.join("gateway.pem"), cert.as_bytes())?;
-        pki::write_public(&gw_dir.join("hub-ca.pem"), ca.cert_pem().as_bytes())?;
-    }
+    let root = std::fs::read_to_string(pki_dir.join("root.pem")).context("reading the root CA")?;
+    write_once(&gw_dir.join("hub-ca.pem"), &root)?;
     write_once(&hub_dir.join("hubd.toml"), &hub_toml(ports))?;
     write_once(&gw_dir.join("gatewayd.toml"), &gateway_toml(ports))?;
+    write_once(&data.join("noc-address"), &format!("127.0.0.1:{}\n", ports.noc))?;
     Ok(())
 }
 
@@ -164,9 +173,23 @@ state_dir = "state"
 drain_grace = "5s"
 
 [tls]
-fleet_ca = "fleet-ca.pem"
-cert = "hub.pem"
-key = "hub.key"
+fleet_ca = "../pki/root.pem"
+cert = "../pki/hub.pem"
+key = "../pki/hub.key"
+
+# The fleet PKI: the issuing CA's key stays in the key store (or an HSM: pkcs11:token=…).
+[pki]
+issuing_key = "keystore:../pki/keys/fleet-issuing.key"
+issuing_cert = "../pki/issuing.pem"
+hub_ca = "../pki/root.pem"
+fleet_dir = "fleet"
+audit_log = "audit.log"
+audit_key = "keystore:../pki/keys/audit-checkpoint.key"
+
+# The NOC API: operator certificates only.
+[noc]
+listen = "127.0.0.1:{noc}"
+operator_ca = "../pki/root.pem"
 
 [status_page]
 listen = "127.0.0.1:{status}"
@@ -180,6 +203,7 @@ allow = ["*"]
         quic = p.hub_quic,
         admin = p.hub_admin,
         status = p.status_page,
+        noc = p.noc,
     )
 }
 

@@ -63,10 +63,26 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
 
     // Keys are private to their owner.
     use std::os::unix::fs::PermissionsExt;
-    for key in ["pki/fleet-ca.key", "hub/hub.key", "gateway/gateway.key"] {
+    for key in ["pki/root.key", "pki/hub.key", "pki/operator.key", "gateway/gateway.key", "pki/keys/fleet-issuing.key"] {
         let mode = std::fs::metadata(data.path().join(key)).expect(key).permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{key}");
     }
+
+    // The gateway enrolled with a one-time code: the NOC sees it active, and the audit log
+    // that recorded it verifies.
+    let legatura = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_legatura")).args(args).output().expect("runs");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let data_arg = data.path().to_str().expect("utf-8 path");
+    let (ok, ls) = legatura(&["fleet", "ls", "--data", data_arg]);
+    assert!(ok, "{ls}");
+    let row = ls.lines().find(|l| l.contains("DEMO-01")).unwrap_or_else(|| panic!("no DEMO-01 in {ls}"));
+    assert!(row.contains("active") && row.contains("now"), "{row}");
+    let log = data.path().join("hub/audit.log");
+    let key = data.path().join("pki/audit.pub");
+    let (ok, verdict) = legatura(&["audit", "verify", log.to_str().expect("utf-8"), "--key", key.to_str().expect("utf-8")]);
+    assert!(ok && verdict.contains("audit log intact"), "{verdict}");
 
     kill(Pid::from_raw(up.0.id() as i32), Signal::SIGINT).expect("signal");
     let deadline = Instant::now() + Duration::from_secs(15);

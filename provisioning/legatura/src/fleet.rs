@@ -1,0 +1,106 @@
+//! `legatura fleet …` and `legatura audit verify`.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::noc::NocClient;
+use crate::say;
+
+/// Asks the hub for a one-time enrollment code and prints it.
+pub(crate) async fn enroll(data: &Path, mission: &str, appliance: &str) -> anyhow::Result<String> {
+    let noc = NocClient::from_data(data)?;
+    let (status, body) = noc.request("POST", "/v1/enrollments", Some(serde_json::json!({ "mission": mission, "appliance": appliance }))).await?;
+    let value: serde_json::Value = serde_json::from_slice(&body).context("the hub's answer")?;
+    if status != 200 {
+        anyhow::bail!("the hub refused: {}", value["error"].as_str().unwrap_or("unknown error"));
+    }
+    let code = value["code"].as_str().context("no code in the answer")?.to_owned();
+    Ok(code)
+}
+
+/// Revokes `target` (`mission/appliance`, or an appliance id unique across missions).
+pub(crate) async fn revoke(data: &Path, target: &str) -> anyhow::Result<u64> {
+    let noc = NocClient::from_data(data)?;
+    let (mission, appliance) = match target.split_once('/') {
+        Some((m, a)) => (m.to_owned(), a.to_owned()),
+        None => {
+            let all = list(&noc).await?;
+            let matches: Vec<_> = all.iter().filter(|a| a["appliance"] == target).collect();
+            match matches.as_slice() {
+                [one] => (one["mission"].as_str().unwrap_or_default().to_owned(), target.to_owned()),
+                [] => anyhow::bail!("no appliance {target}"),
+                _ => anyhow::bail!("{target} exists at several missions; name it as MISSION/{target}"),
+            }
+        }
+    };
+    let (status, body) = noc.request("POST", "/v1/revocations", Some(serde_json::json!({ "mission": mission, "appliance": appliance }))).await?;
+    let value: serde_json::Value = serde_json::from_slice(&body).context("the hub's answer")?;
+    if status != 200 {
+        anyhow::bail!("the hub refused: {}", value["error"].as_str().unwrap_or("unknown error"));
+    }
+    Ok(value["disconnected"].as_u64().unwrap_or(0))
+}
+
+async fn list(noc: &NocClient) -> anyhow::Result<Vec<serde_json::Value>> {
+    let (status, body) = noc.request("GET", "/v1/appliances", None).await?;
+    if status != 200 {
+        anyhow::bail!("the hub answered {status}");
+    }
+    Ok(serde_json::from_slice(&body).context("the hub's answer")?)
+}
+
+/// Prints the fleet as a table.
+pub(crate) async fn ls(data: &Path) -> anyhow::Result<()> {
+    let noc = NocClient::from_data(data)?;
+    let all = list(&noc).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ago = |t: &serde_json::Value| t.as_i64().map(|t| human(now - t) + " ago").unwrap_or_else(|| "never".into());
+    let until = |t: &serde_json::Value| t.as_i64().map(|t| if t > now { format!("in {}", human(t - now)) } else { "EXPIRED".into() }).unwrap_or_else(|| "-".into());
+    let mut out = format!("{:<12} {:<12} {:<8} {:<10} {:<10} {:<14} {:<16} {}\n", "MISSION", "APPLIANCE", "STATE", "TRANSPORT", "LAST SEEN", "CERT EXPIRES", "SOFTWARE", "FROM");
+    for a in &all {
+        let seen = if a["connected"].as_bool() == Some(true) { "now".to_owned() } else { ago(&a["last_seen"]) };
+        out.push_str(&format!(
+            "{:<12} {:<12} {:<8} {:<10} {:<10} {:<14} {:<16} {}\n",
+            a["mission"].as_str().unwrap_or("-"),
+            a["appliance"].as_str().unwrap_or("-"),
+            a["state"].as_str().unwrap_or("-"),
+            a["transport"].as_str().unwrap_or("-"),
+            seen,
+            until(&a["cert_not_after"]),
+            a["software"].as_str().unwrap_or("-"),
+            a["remote"].as_str().unwrap_or("-"),
+        ));
+    }
+    say(out.trim_end());
+    Ok(())
+}
+
+fn human(s: i64) -> String {
+    match s {
+        ..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// Verifies the audit log against the audit-checkpoint public key.
+pub(crate) fn audit_verify(log: &Path, public_key_hex: &Path) -> anyhow::Result<()> {
+    let hex = std::fs::read_to_string(public_key_hex).with_context(|| format!("reading {}", public_key_hex.display()))?;
+    let key = unhex(hex.trim()).context("the audit public key is not hex")?;
+    match audit::verify(log, &[key]) {
+        Ok(report) => {
+            say(&format!(
+                "audit log intact: {} entries, {} signed checkpoints, last entry {}, {} entries after the last checkpoint",
+                report.entries, report.checkpoints, report.last_seq, report.after_last_checkpoint
+            ));
+            Ok(())
+        }
+        Err(error) => anyhow::bail!("audit log BROKEN: {error}"),
+    }
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
+}
