@@ -39,7 +39,7 @@ pub fn hub_config(config: &Config, hooks: Option<Arc<dyn tunnel::FleetHooks>>) -
 
 /// A started hub: its handle, and a future that runs until shut down.
 pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-    let hub = start(&config).await?;
+    let (hub, audit) = start(&config).await?;
     daemon::notify::ready(&format!("serving on {}", config.listen));
     tokio::select! {
         _ = stop => {}
@@ -48,12 +48,35 @@ pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) ->
     daemon::notify::stopping();
     info!(grace_s = config.drain_grace.as_secs(), "draining");
     let cut = hub.drain(config.drain_grace).await;
+    if let Some(audit) = audit {
+        // Seal what happened since the last checkpoint before going down.
+        checkpoint(&audit).await;
+    }
     info!(connections_cut = cut, "stopped");
     Ok(())
 }
 
+async fn checkpoint(audit: &Arc<audit::AuditLog>) {
+    let audit = audit.clone();
+    match tokio::task::spawn_blocking(move || audit.checkpoint()).await {
+        Ok(Ok(_)) | Ok(Err(audit::CheckpointError::Empty)) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "audit checkpoint failed; it will be retried"),
+        Err(error) => tracing::warn!(%error, "audit checkpoint task failed"),
+    }
+}
+
+/// Signs a checkpoint every few minutes, so a quiet log is sealed too.
+async fn checkpoints(audit: Arc<audit::AuditLog>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        checkpoint(&audit).await;
+    }
+}
+
 /// Binds the endpoint, the status page and the admin endpoint.
-pub async fn start(config: &Config) -> anyhow::Result<HubHandle> {
+pub async fn start(config: &Config) -> anyhow::Result<(HubHandle, Option<Arc<audit::AuditLog>>)> {
     let metrics = Metrics::default();
     let fleet = match &config.pki {
         Some(section) => Some(pki::open(section)?),
@@ -63,8 +86,9 @@ pub async fn start(config: &Config) -> anyhow::Result<HubHandle> {
     let hub = Hub::bind(hub_config(config, hooks)?, metrics.clone()).context("starting the tunnel endpoint")?;
     info!(listen = %hub.local_addr()?, hub_id = %config.hub_id, "hub listening");
 
-    if let Some((fleet, _audit)) = &fleet {
+    if let Some((fleet, audit)) = &fleet {
         tokio::spawn(pki::refresh(fleet.clone()));
+        tokio::spawn(checkpoints(audit.clone()));
         if let Some(noc) = &config.noc {
             let tls = noc::tls_config(&config.tls.cert, &config.tls.key, &noc.operator_ca)?;
             let listener = tokio::net::TcpListener::bind(noc.listen).await.with_context(|| format!("binding the NOC API on {}", noc.listen))?;
@@ -95,5 +119,5 @@ pub async fn start(config: &Config) -> anyhow::Result<HubHandle> {
     );
     let listener = tokio::net::TcpListener::bind(config.admin).await.with_context(|| format!("binding admin {}", config.admin))?;
     tokio::spawn(async move { admin.serve(listener).await });
-    Ok(hub)
+    Ok((hub, fleet.map(|(_, audit)| audit)))
 }

@@ -95,11 +95,22 @@ fn check_buffers(socket: &Socket) {
 
 /// An endpoint config whose stateless-reset key survives restarts, so that gateways learn at
 /// once that a restarted hub forgot their connection instead of waiting for the idle timeout.
+///
+/// Both keys must survive: quinn's default connection-id generator authenticates the ids it
+/// issues with a key made fresh per process, and a restarted hub silently drops packets whose
+/// ids it cannot authenticate, before any reset is considered. So the id key is derived from
+/// the persisted secret too.
 pub(crate) fn endpoint_config(reset_key: Option<&[u8; 32]>) -> quinn::EndpointConfig {
     match reset_key {
         Some(secret) => {
             let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
-            quinn::EndpointConfig::new(Arc::new(key))
+            let tag = ring::hmac::sign(&key, b"legatura connection-id key");
+            let mut cid_key = [0u8; 8];
+            cid_key.copy_from_slice(&tag.as_ref()[..8]);
+            let cid_key = u64::from_le_bytes(cid_key);
+            let mut config = quinn::EndpointConfig::new(Arc::new(key));
+            config.cid_generator(move || Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key)));
+            config
         }
         None => quinn::EndpointConfig::default(),
     }

@@ -68,15 +68,12 @@ async fn serve(data: &Path, hub_config: hubd::Config, gw_config: gatewayd::Confi
 
     let ready = wait_ready(ports.gateway_admin).await;
     say(&format!(
-        "\nLegătura is up{}.\n\n  Hub status page, through the embassy gateway:  http://127.0.0.1:{}/\n  Gateway readiness and metrics:                 http://127.0.0.1:{}/readyz  /metrics  /status\n  Hub admin:                                     http://127.0.0.1:{}/status\n\nPress Ctrl-C to stop.\n",
+        "\nLegătura is up{}.\n\n  Hub status page, through the embassy gateway:  http://127.0.0.1:{}/\n  Gateway readiness and metrics:                 http://127.0.0.1:{}/readyz  /metrics  /status\n  Hub admin:                                     http://127.0.0.1:{}/status\n  The fleet (NOC API, operator certificate):     legatura fleet ls --data {}\n\nPress Ctrl-C to stop.\n",
         if ready { "" } else { " (the tunnel is still connecting; see the log)" },
         ports.console,
         ports.gateway_admin,
         ports.hub_admin,
-    ));
-    say(&format!(
-        "  The fleet (NOC API, operator certificate):     legatura fleet ls --data {}\n",
-        data.display()
+        data.display(),
     ));
 
     tokio::select! {

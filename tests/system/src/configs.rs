@@ -82,7 +82,11 @@ impl GatewaySpec {
     /// The file's text; `server_name` is left at its default, `hub.legatura`.
     pub fn to_toml(&self) -> String {
         let hubs: Vec<String> = self.hubs.iter().map(|h| format!("\"{h}\"")).collect();
-        let mut out = format!("hubs = [{}]\nadmin = \"{}\"\n\n", hubs.join(", "), self.admin);
+        let mut out = format!(
+            "hubs = [{}]\nadmin = \"{}\"\n\n",
+            hubs.join(", "),
+            self.admin
+        );
         out += &format!(
             "[tls]\nhub_ca = {}\ncert = {}\nkey = {}\n\n{TRANSPORT}\n",
             path(&self.tls.ca),

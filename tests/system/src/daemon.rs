@@ -37,13 +37,26 @@ impl Daemon {
             .arg(&path)
             .arg("--config")
             .arg(config)
-            .env("RUST_LOG", std::env::var("LEGATURA_SYSTEM_LOG").unwrap_or_else(|_| "info".to_owned()))
+            .env(
+                "RUST_LOG",
+                std::env::var("LEGATURA_SYSTEM_LOG").unwrap_or_else(|_| "info".to_owned()),
+            )
             .stdin(Stdio::null())
-            .stdout(File::create(&stdout).with_context(|| format!("creating {}", stdout.display()))?)
-            .stderr(File::create(&stderr).with_context(|| format!("creating {}", stderr.display()))?)
+            .stdout(
+                File::create(&stdout).with_context(|| format!("creating {}", stdout.display()))?,
+            )
+            .stderr(
+                File::create(&stderr).with_context(|| format!("creating {}", stderr.display()))?,
+            )
             .spawn()
             .with_context(|| format!("starting {} in {ns}", path.display()))?;
-        Ok(Daemon { label: label.to_owned(), child, stdout, stderr, status: None })
+        Ok(Daemon {
+            label: label.to_owned(),
+            child,
+            stdout,
+            stderr,
+            status: None,
+        })
     }
 
     /// The name its logs carry.
@@ -61,7 +74,8 @@ impl Daemon {
         if self.try_status()?.is_some() {
             bail!("{} already exited ({:?})", self.label, self.status);
         }
-        kill(Pid::from_raw(self.pid()), signal).with_context(|| format!("sending {signal} to {}", self.label))
+        kill(Pid::from_raw(self.pid()), signal)
+            .with_context(|| format!("sending {signal} to {}", self.label))
     }
 
     /// SIGTERM: a graceful stop (hubd drains).
@@ -74,8 +88,12 @@ impl Daemon {
         if let Some(status) = self.try_status()? {
             return Ok(status);
         }
-        kill(Pid::from_raw(self.pid()), Signal::SIGKILL).with_context(|| format!("killing {}", self.label))?;
-        let status = self.child.wait().with_context(|| format!("reaping {}", self.label))?;
+        kill(Pid::from_raw(self.pid()), Signal::SIGKILL)
+            .with_context(|| format!("killing {}", self.label))?;
+        let status = self
+            .child
+            .wait()
+            .with_context(|| format!("reaping {}", self.label))?;
         self.status = Some(status);
         Ok(status)
     }
@@ -83,7 +101,10 @@ impl Daemon {
     /// The exit status if the process has exited.
     pub fn try_status(&mut self) -> Result<Option<ExitStatus>> {
         if self.status.is_none() {
-            self.status = self.child.try_wait().with_context(|| format!("checking on {}", self.label))?;
+            self.status = self
+                .child
+                .try_wait()
+                .with_context(|| format!("checking on {}", self.label))?;
         }
         Ok(self.status)
     }
@@ -106,7 +127,11 @@ impl Daemon {
     pub fn check_running(&mut self) -> Result<()> {
         match self.try_status()? {
             None => Ok(()),
-            Some(status) => bail!("{} exited early ({status}); its log ends:\n{}", self.label, tail(&self.stderr, 10)),
+            Some(status) => bail!(
+                "{} exited early ({status}); its log ends:\n{}",
+                self.label,
+                tail(&self.stderr, 10)
+            ),
         }
     }
 
@@ -121,7 +146,10 @@ impl Daemon {
         for path in [&self.stderr, &self.stdout] {
             let text = tail(path, TAIL_LINES);
             if !text.is_empty() {
-                eprintln!("----- {} (last {TAIL_LINES} lines) -----\n{text}", path.display());
+                eprintln!(
+                    "----- {} (last {TAIL_LINES} lines) -----\n{text}",
+                    path.display()
+                );
             }
         }
     }

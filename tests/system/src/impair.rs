@@ -56,7 +56,12 @@ struct Datagram {
 
 impl Relay {
     /// Listens on `listen` inside `ns` and relays to `upstream`, impairing each direction.
-    pub fn start(ns: &str, listen: SocketAddr, upstream: SocketAddr, each_way: Impairment) -> Result<Relay> {
+    pub fn start(
+        ns: &str,
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        each_way: Impairment,
+    ) -> Result<Relay> {
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let (up_tx, up_line) = delay_line();
@@ -65,7 +70,8 @@ impl Relay {
         let (ns, front_stop, front_counters) = (ns.to_owned(), stop.clone(), counters.clone());
         let front = std::thread::spawn(move || {
             let bound = enter(&ns).and_then(|()| {
-                let socket = UdpSocket::bind(listen).with_context(|| format!("binding relay {listen}"))?;
+                let socket =
+                    UdpSocket::bind(listen).with_context(|| format!("binding relay {listen}"))?;
                 socket.set_read_timeout(Some(Duration::from_millis(50)))?;
                 Ok(Arc::new(socket))
             });
@@ -79,16 +85,35 @@ impl Relay {
                     return;
                 }
             };
-            let relay = Front { front, upstream, each_way, stop: front_stop, counters: front_counters, up_tx, down_tx };
+            let relay = Front {
+                front,
+                upstream,
+                each_way,
+                stop: front_stop,
+                counters: front_counters,
+                up_tx,
+                down_tx,
+            };
             relay.run();
         });
         bound_rx.recv().context("relay thread died")??;
-        Ok(Relay { listen, stop, counters, threads: vec![front, up_line, down_line] })
+        Ok(Relay {
+            listen,
+            stop,
+            counters,
+            threads: vec![front, up_line, down_line],
+        })
     }
 
     /// Where gateways should send.
     pub fn listen(&self) -> SocketAddr {
         self.listen
+    }
+
+    /// Datagrams dropped so far, both directions.
+    pub fn dropped(&self) -> u64 {
+        self.counters.up_lost.load(Ordering::Relaxed)
+            + self.counters.down_lost.load(Ordering::Relaxed)
     }
 
     /// A one-line summary of what the relay forwarded and dropped.
@@ -130,7 +155,9 @@ impl Front {
         let readers = Mutex::new(Vec::new());
         let mut buf = vec![0u8; 65_536];
         while !self.stop.load(Ordering::Acquire) {
-            let Ok((n, client)) = self.front.recv_from(&mut buf) else { continue };
+            let Ok((n, client)) = self.front.recv_from(&mut buf) else {
+                continue;
+            };
             let back = match clients.get(&client) {
                 Some(back) => back.clone(),
                 None => match self.open_back(client, &readers) {
@@ -144,7 +171,12 @@ impl Front {
             }
             self.counters.up.fetch_add(1, Ordering::Relaxed);
             let due = Instant::now() + self.each_way.delay;
-            let _ = self.up_tx.send(Datagram { due, socket: back, to: None, bytes: buf[..n].to_vec() });
+            let _ = self.up_tx.send(Datagram {
+                due,
+                socket: back,
+                to: None,
+                bytes: buf[..n].to_vec(),
+            });
         }
         for reader in readers.into_inner().unwrap_or_else(|e| e.into_inner()) {
             let _ = reader.join();
@@ -152,7 +184,11 @@ impl Front {
     }
 
     /// A socket towards the hub for `client`, and a thread relaying what comes back.
-    fn open_back(&self, client: SocketAddr, readers: &Mutex<Vec<JoinHandle<()>>>) -> Result<Arc<UdpSocket>> {
+    fn open_back(
+        &self,
+        client: SocketAddr,
+        readers: &Mutex<Vec<JoinHandle<()>>>,
+    ) -> Result<Arc<UdpSocket>> {
         // This thread is inside the relay's namespace, so the new socket is too.
         let back = UdpSocket::bind(("0.0.0.0", 0))?;
         back.connect(self.upstream)?;
@@ -163,17 +199,27 @@ impl Front {
         let reader = std::thread::spawn(move || {
             let mut buf = vec![0u8; 65_536];
             while !stop.load(Ordering::Acquire) {
-                let Ok(n) = socket.recv(&mut buf) else { continue };
+                let Ok(n) = socket.recv(&mut buf) else {
+                    continue;
+                };
                 if rand::thread_rng().gen_bool(each_way.loss) {
                     counters.down_lost.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 counters.down.fetch_add(1, Ordering::Relaxed);
                 let due = Instant::now() + each_way.delay;
-                let _ = tx.send(Datagram { due, socket: front.clone(), to: Some(client), bytes: buf[..n].to_vec() });
+                let _ = tx.send(Datagram {
+                    due,
+                    socket: front.clone(),
+                    to: Some(client),
+                    bytes: buf[..n].to_vec(),
+                });
             }
         });
-        readers.lock().unwrap_or_else(|e| e.into_inner()).push(reader);
+        readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(reader);
         Ok(back)
     }
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    Bin, Daemon, Fleet, GatewaySpec, HubSpec, ListenSpec, Net, ServiceSpec, Upstream, http_get, request_line, status,
+    Bin, Daemon, Fleet, GatewaySpec, HubSpec, ListenSpec, Net, ServiceSpec, Upstream, bin_path,
+    http_get, request_line, status,
 };
 
 /// The hub host's name in every lab.
@@ -48,6 +49,7 @@ pub struct HubNode {
 pub struct GatewayNode {
     pub daemon: Daemon,
     pub spec: GatewaySpec,
+    pub host: String,
     pub ns: String,
     /// The gateway's local listener for the `echo` service.
     pub echo: SocketAddr,
@@ -62,12 +64,19 @@ fn local(port: u16) -> SocketAddr {
 impl Lab {
     /// `hosts` besides [`HUB_HOST`], which is always created first (address `.1`).
     pub fn new(hosts: &[&str]) -> Result<Lab> {
+        // Missing binaries fail the test before anything is set up.
+        bin_path(Bin::Hubd);
+        bin_path(Bin::Gatewayd);
         let mut all = vec![HUB_HOST];
         all.extend_from_slice(hosts);
         let net = Net::new(&all)?;
         let fleet = Fleet::new(net.dir())?;
         let upstream = Upstream::start(net.ns(HUB_HOST), local(7007), local(7008))?;
-        Ok(Lab { upstream, fleet, net })
+        Ok(Lab {
+            upstream,
+            fleet,
+            net,
+        })
     }
 
     /// Starts hub `name` (its id too) on `port`, admin on `127.0.0.1:<admin_port>`, state in
@@ -81,8 +90,16 @@ impl Lab {
             state_dir: dir.join(format!("{name}-state")),
             tls: self.fleet.hub(name)?,
             services: vec![
-                ServiceSpec { name: "echo".into(), protocol: "tcp", upstream: self.upstream.tcp() },
-                ServiceSpec { name: "uecho".into(), protocol: "udp", upstream: self.upstream.udp() },
+                ServiceSpec {
+                    name: "echo".into(),
+                    protocol: "tcp",
+                    upstream: self.upstream.tcp(),
+                },
+                ServiceSpec {
+                    name: "uecho".into(),
+                    protocol: "udp",
+                    upstream: self.upstream.udp(),
+                },
             ],
         };
         let config = dir.join(format!("{name}.toml"));
@@ -90,19 +107,41 @@ impl Lab {
         let ns = self.net.ns(HUB_HOST).to_owned();
         let daemon = Daemon::start(&ns, Bin::Hubd, &config, &dir, name)?;
         let addr = SocketAddr::from((self.net.ip(HUB_HOST), port));
-        Ok(HubNode { daemon, spec, name: name.to_owned(), ns, config, dir, starts: 1, addr })
+        Ok(HubNode {
+            daemon,
+            spec,
+            name: name.to_owned(),
+            ns,
+            config,
+            dir,
+            starts: 1,
+            addr,
+        })
     }
 
     /// A gateway configuration for `mission/appliance` (its certificate issued now) dialing
     /// `hubs`, with the `echo` and `uecho` listeners.
-    pub fn gateway_spec(&self, mission: &str, appliance: &str, hubs: &[SocketAddr]) -> Result<GatewaySpec> {
+    pub fn gateway_spec(
+        &self,
+        mission: &str,
+        appliance: &str,
+        hubs: &[SocketAddr],
+    ) -> Result<GatewaySpec> {
         Ok(GatewaySpec {
             hubs: hubs.to_vec(),
             admin: local(9101),
             tls: self.fleet.appliance(mission, appliance)?,
             listeners: vec![
-                ListenSpec { service: "echo".into(), tcp: Some(local(7000)), udp: None },
-                ListenSpec { service: "uecho".into(), tcp: None, udp: Some(local(7001)) },
+                ListenSpec {
+                    service: "echo".into(),
+                    tcp: Some(local(7000)),
+                    udp: None,
+                },
+                ListenSpec {
+                    service: "uecho".into(),
+                    tcp: None,
+                    udp: Some(local(7001)),
+                },
             ],
             handshake_timeout: "1s",
         })
@@ -115,14 +154,34 @@ impl Lab {
         std::fs::write(&config, spec.to_toml()).context("writing gatewayd.toml")?;
         let ns = self.net.ns(host).to_owned();
         let daemon = Daemon::start(&ns, Bin::Gatewayd, &config, dir, &format!("gw-{host}"))?;
-        let echo = spec.listeners.iter().find_map(|l| l.tcp).unwrap_or(local(7000));
-        let uecho = spec.listeners.iter().find_map(|l| l.udp).unwrap_or(local(7001));
-        Ok(GatewayNode { daemon, spec, ns, echo, uecho })
+        let echo = spec
+            .listeners
+            .iter()
+            .find_map(|l| l.tcp)
+            .unwrap_or(local(7000));
+        let uecho = spec
+            .listeners
+            .iter()
+            .find_map(|l| l.udp)
+            .unwrap_or(local(7001));
+        Ok(GatewayNode {
+            daemon,
+            spec,
+            host: host.to_owned(),
+            ns,
+            echo,
+            uecho,
+        })
     }
 }
 
 /// Polls `/readyz` of a daemon until 200, failing at once if the daemon exits.
-fn wait_ready(daemon: &mut Daemon, ns: &str, admin: SocketAddr, timeout: Duration) -> Result<Duration> {
+fn wait_ready(
+    daemon: &mut Daemon,
+    ns: &str,
+    admin: SocketAddr,
+    timeout: Duration,
+) -> Result<Duration> {
     let started = Instant::now();
     let mut last = String::from("no answer");
     while started.elapsed() < timeout {
@@ -134,7 +193,10 @@ fn wait_ready(daemon: &mut Daemon, ns: &str, admin: SocketAddr, timeout: Duratio
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    bail!("{} not ready after {timeout:?}; /readyz: {last}", daemon.label())
+    bail!(
+        "{} not ready after {timeout:?}; /readyz: {last}",
+        daemon.label()
+    )
 }
 
 impl HubNode {
@@ -142,7 +204,10 @@ impl HubNode {
     /// (kill or wait for it first). Logs go to `<name>.<n>.stderr`.
     pub fn restart(&mut self) -> Result<()> {
         if self.daemon.try_status()?.is_none() {
-            bail!("{} is still running; stop it before restarting", self.daemon.label());
+            bail!(
+                "{} is still running; stop it before restarting",
+                self.daemon.label()
+            );
         }
         self.starts += 1;
         let label = format!("{}.{}", self.name, self.starts);
@@ -159,10 +224,18 @@ impl HubNode {
     /// The admitted appliances as `/status` lists them, `mission/appliance`, sorted.
     pub fn appliances(&self) -> Result<Vec<String>> {
         let doc = status(&self.ns, self.spec.admin)?;
-        let rows = doc["appliances"].as_array().with_context(|| format!("no appliances in /status: {doc}"))?;
+        let rows = doc["appliances"]
+            .as_array()
+            .with_context(|| format!("no appliances in /status: {doc}"))?;
         let mut ids: Vec<String> = rows
             .iter()
-            .map(|r| format!("{}/{}", r["mission"].as_str().unwrap_or("?"), r["appliance"].as_str().unwrap_or("?")))
+            .map(|r| {
+                format!(
+                    "{}/{}",
+                    r["mission"].as_str().unwrap_or("?"),
+                    r["appliance"].as_str().unwrap_or("?")
+                )
+            })
             .collect();
         ids.sort();
         Ok(ids)

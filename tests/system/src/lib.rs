@@ -9,13 +9,16 @@
 //! - The test process does its own network I/O inside a namespace with [`in_ns`]: a scoped
 //!   thread enters the namespace (`setns`) and runs ordinary blocking `std::net` code there.
 //!   Admin probes, clients, the [`Upstream`] servers and the impairment [`Relay`] all work so.
+//!   The daemons' admin endpoints therefore stay on `127.0.0.1`, as in production: a probe
+//!   enters the daemon's namespace rather than the endpoint being exposed on the bridge.
 //! - [`Daemon`] runs a binary under `ip netns exec`, logging to files in the test's directory.
 //! - [`Lab`] wires the usual scene: a fleet CA, a hub host with an upstream, hubs and gateways.
 //!
 //! Invariants:
 //! - every namespace, process and thread a test starts is gone when its owner is dropped:
 //!   processes are killed by PID before their namespace is deleted;
-//! - packets never leave the namespaces a test creates: every address used lives inside them;
+//! - packets never leave the namespaces a test creates: every address used lives inside them
+//!   (the config-error test, which runs the binaries outside any namespace, uses loopback only);
 //! - a missing capability (root, `ip netns`, a daemon binary) fails the test loudly, naming
 //!   what is missing and how to get it; nothing passes by skipping;
 //! - when a test fails, the tail of every daemon's log is printed and the test directory kept.
@@ -31,13 +34,13 @@ mod probe;
 mod upstream;
 
 pub use bins::{Bin, bin_path, require_namespaces};
-pub use certs::{Fleet, TlsFiles};
+pub use certs::{Fleet, HUB_NAME, TlsFiles};
 pub use configs::{GatewaySpec, HubSpec, ListenSpec, ServiceSpec};
 pub use daemon::Daemon;
 pub use impair::{Impairment, Relay};
 pub use lab::{GatewayNode, HUB_HOST, HubNode, Lab};
 pub use net::{Net, in_ns};
-pub use probe::{http_get, request_line, status, wait_ready};
+pub use probe::{LoopReport, RequestLoop, http_get, request_line, status, wait_ready};
 pub use upstream::{Upstream, pattern};
 
 use std::time::{Duration, Instant};

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,7 +27,7 @@ pub struct Net {
     hosts: BTreeMap<String, (String, Ipv4Addr)>,
     subnet: [u8; 3],
     /// The test's directory (configs, certificates, logs); kept when the test fails.
-    dir: Option<tempfile::TempDir>,
+    dir: tempfile::TempDir,
 }
 
 impl Net {
@@ -44,8 +44,17 @@ impl Net {
         // Only the namespaces of this topology ever see these addresses; the subnet differs
         // per test to keep logs of parallel tests apart.
         let subnet = [10, 100 + (pid % 100) as u8, (n % 250) as u8];
-        let dir = tempfile::Builder::new().prefix(&format!("{tag}-")).tempdir().context("creating the test directory")?;
-        let mut net = Net { switch: format!("{tag}-sw"), tag, hosts: BTreeMap::new(), subnet, dir: Some(dir) };
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{tag}-"))
+            .tempdir()
+            .context("creating the test directory")?;
+        let mut net = Net {
+            switch: format!("{tag}-sw"),
+            tag,
+            hosts: BTreeMap::new(),
+            subnet,
+            dir,
+        };
 
         ip(&["netns", "add", &net.switch])?;
         ip(&["-n", &net.switch, "link", "set", "lo", "up"])?;
@@ -69,9 +78,39 @@ impl Net {
         self.hosts.insert(host.to_owned(), (ns.clone(), addr));
         ip(&["netns", "add", &ns])?;
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
-        ip(&["-n", &self.switch, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
-        ip(&["-n", &self.switch, "link", "set", &port, "master", "br0", "up"])?;
-        ip(&["-n", &ns, "addr", "add", &format!("{addr}/24"), "dev", "eth0"])?;
+        ip(&[
+            "-n",
+            &self.switch,
+            "link",
+            "add",
+            &port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &ns,
+        ])?;
+        ip(&[
+            "-n",
+            &self.switch,
+            "link",
+            "set",
+            &port,
+            "master",
+            "br0",
+            "up",
+        ])?;
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            "eth0",
+        ])?;
         ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
         Ok(())
     }
@@ -102,7 +141,7 @@ impl Net {
 
     /// The test's directory.
     pub fn dir(&self) -> &Path {
-        self.dir.as_ref().map_or(Path::new("/nonexistent"), |d| d.path())
+        self.dir.path()
     }
 
     /// Runs `f` in a thread inside `host`'s namespace, and returns what it returns.
@@ -118,13 +157,14 @@ impl Drop for Net {
         for ns in all {
             delete_namespace(ns);
         }
-        if std::thread::panicking()
-            && let Some(dir) = self.dir.take()
-        {
-            let kept: PathBuf = dir.keep();
+        if std::thread::panicking() {
+            self.dir.disable_cleanup(true);
             #[allow(clippy::print_stderr)]
             {
-                eprintln!("system test failed; configs and logs kept in {}", kept.display());
+                eprintln!(
+                    "system test failed; configs and logs kept in {}",
+                    self.dir.path().display()
+                );
             }
         }
     }
@@ -149,14 +189,22 @@ pub fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> Result<T> + Send) -> Result<
 pub(crate) fn enter(ns: &str) -> Result<()> {
     let path = Path::new("/run/netns").join(ns);
     let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-    setns(&file, CloneFlags::CLONE_NEWNET).with_context(|| format!("entering network namespace {ns}"))
+    setns(&file, CloneFlags::CLONE_NEWNET)
+        .with_context(|| format!("entering network namespace {ns}"))
 }
 
 /// Runs `ip ARGS…`, failing with its stderr.
 fn ip(args: &[&str]) -> Result<()> {
-    let out = Command::new("ip").args(args).output().context("running `ip` (iproute2)")?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running `ip` (iproute2)")?;
     if !out.status.success() {
-        bail!("`ip {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -165,8 +213,14 @@ fn ip(args: &[&str]) -> Result<()> {
 /// the namespace. Best effort: it runs in Drop.
 fn delete_namespace(ns: &str) {
     if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        for pid in String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
     let _ = Command::new("ip").args(["netns", "del", ns]).output();
@@ -175,10 +229,17 @@ fn delete_namespace(ns: &str) {
 /// Deletes namespaces left by system-test processes that no longer exist (a run killed before
 /// its Drop ran).
 fn remove_leftovers() {
-    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else { return };
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Some(name) = line.split_whitespace().next() else { continue };
-        let owner = name.strip_prefix(PREFIX).and_then(|rest| rest.split_once('x')).and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
+        let owner = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split_once('x'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
         if let Some(pid) = owner
             && pid != std::process::id()
             && !Path::new(&format!("/proc/{pid}")).exists()

@@ -6,11 +6,15 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use crate::in_ns;
+use crate::net::enter;
 
 /// Admin probes: the daemon is on the same host, it answers at once or not at all.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -21,11 +25,17 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn http_get(ns: &str, addr: SocketAddr, path: &str) -> Result<(u16, String)> {
     in_ns(ns, || {
         let mut s = connect(addr, ADMIN_TIMEOUT)?;
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())?;
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )?;
         let mut raw = Vec::new();
-        s.read_to_end(&mut raw).with_context(|| format!("reading the answer to GET {path}"))?;
+        s.read_to_end(&mut raw)
+            .with_context(|| format!("reading the answer to GET {path}"))?;
         let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text.split_once("\r\n\r\n").with_context(|| format!("no HTTP head in {text:?}"))?;
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .with_context(|| format!("no HTTP head in {text:?}"))?;
         let code = head
             .split_whitespace()
             .nth(1)
@@ -68,9 +78,12 @@ pub fn request_line(ns: &str, addr: SocketAddr, line: &str) -> Result<String> {
 /// As [`request_line`], from a thread already inside the namespace.
 pub(crate) fn exchange(addr: SocketAddr, line: &str) -> Result<String> {
     let mut s = connect(addr, REQUEST_TIMEOUT)?;
-    s.write_all(format!("{line}\n").as_bytes()).with_context(|| format!("sending to {addr}"))?;
+    s.write_all(format!("{line}\n").as_bytes())
+        .with_context(|| format!("sending to {addr}"))?;
     let mut reply = String::new();
-    BufReader::new(s).read_line(&mut reply).with_context(|| format!("reading the reply from {addr}"))?;
+    BufReader::new(s)
+        .read_line(&mut reply)
+        .with_context(|| format!("reading the reply from {addr}"))?;
     match reply.strip_suffix('\n') {
         Some(reply) => Ok(reply.to_owned()),
         None => bail!("connection to {addr} closed without a reply line (got {reply:?})"),
@@ -78,8 +91,93 @@ pub(crate) fn exchange(addr: SocketAddr, line: &str) -> Result<String> {
 }
 
 pub(crate) fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream> {
-    let s = TcpStream::connect_timeout(&addr, timeout).with_context(|| format!("connecting to {addr}"))?;
+    let s = TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("connecting to {addr}"))?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
     Ok(s)
+}
+
+/// What a [`RequestLoop`] saw.
+#[derive(Debug, Default)]
+pub struct LoopReport {
+    pub ok: u64,
+    /// Each failed request: when (since the loop started) and why.
+    pub failures: Vec<String>,
+    /// The slowest successful request.
+    pub slowest: Duration,
+}
+
+/// Sequential one-line requests, each on a new connection, from a thread inside a namespace,
+/// until [`RequestLoop::finish`]. Request `n` is `req <n>` and must be answered `echo: req <n>`.
+#[derive(Debug)]
+pub struct RequestLoop {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    thread: Option<JoinHandle<Result<LoopReport>>>,
+}
+
+impl RequestLoop {
+    /// Starts requesting `addr` from inside `ns`.
+    pub fn start(ns: &str, addr: SocketAddr) -> RequestLoop {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let (ns, thread_stop, thread_ok) = (ns.to_owned(), stop.clone(), ok.clone());
+        let thread = std::thread::spawn(move || {
+            enter(&ns)?;
+            let started = Instant::now();
+            let mut report = LoopReport::default();
+            for n in 0u64.. {
+                if thread_stop.load(Ordering::Acquire) {
+                    break;
+                }
+                let sent = Instant::now();
+                let expected = format!("echo: req {n}");
+                match exchange(addr, &format!("req {n}")) {
+                    Ok(reply) if reply == expected => {
+                        report.ok += 1;
+                        report.slowest = report.slowest.max(sent.elapsed());
+                        thread_ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(reply) => report.failures.push(format!(
+                        "{:?}: req {n}: wrong reply {reply:?}",
+                        sent - started
+                    )),
+                    Err(error) => report
+                        .failures
+                        .push(format!("{:?}: req {n}: {error:#}", sent - started)),
+                }
+            }
+            Ok(report)
+        });
+        RequestLoop {
+            stop,
+            ok,
+            thread: Some(thread),
+        }
+    }
+
+    /// Requests answered correctly so far.
+    pub fn ok_so_far(&self) -> u64 {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// Stops after the request in flight and reports.
+    pub fn finish(mut self) -> Result<LoopReport> {
+        self.stop.store(true, Ordering::Release);
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(report)) => report,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => bail!("request loop already finished"),
+        }
+    }
+}
+
+impl Drop for RequestLoop {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }

@@ -33,8 +33,10 @@ impl Upstream {
     /// Binds `tcp` and `udp` inside `ns` and serves them from background threads.
     pub fn start(ns: &str, tcp: SocketAddr, udp: SocketAddr) -> Result<Upstream> {
         let (listener, socket) = in_ns(ns, || {
-            let listener = TcpListener::bind(tcp).with_context(|| format!("binding upstream {tcp}"))?;
-            let socket = UdpSocket::bind(udp).with_context(|| format!("binding upstream {udp}/udp"))?;
+            let listener =
+                TcpListener::bind(tcp).with_context(|| format!("binding upstream {tcp}"))?;
+            let socket =
+                UdpSocket::bind(udp).with_context(|| format!("binding upstream {udp}/udp"))?;
             socket.set_read_timeout(Some(Duration::from_millis(100)))?;
             Ok((listener, socket))
         })?;
@@ -44,7 +46,13 @@ impl Upstream {
             std::thread::spawn(move || accept_loop(&listener, &tcp_stop)),
             std::thread::spawn(move || udp_echo(&socket, &udp_stop)),
         ];
-        Ok(Upstream { ns: ns.to_owned(), tcp, udp, stop, threads })
+        Ok(Upstream {
+            ns: ns.to_owned(),
+            tcp,
+            udp,
+            stop,
+            threads,
+        })
     }
 
     /// The TCP service's address (inside the hub's namespace).
@@ -63,7 +71,9 @@ impl Drop for Upstream {
         self.stop.store(true, Ordering::Release);
         // Wake the blocking accept; if the namespace is already gone, so is the listener's use.
         let tcp = self.tcp;
-        let _ = in_ns(&self.ns, || Ok(TcpStream::connect_timeout(&tcp, Duration::from_secs(1))?));
+        let _ = in_ns(&self.ns, || {
+            Ok(TcpStream::connect_timeout(&tcp, Duration::from_secs(1))?)
+        });
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -84,13 +94,19 @@ fn accept_loop(listener: &TcpListener, stop: &AtomicBool) {
 
 fn serve(conn: TcpStream) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(60)));
-    let Ok(mut out) = conn.try_clone() else { return };
+    let Ok(mut out) = conn.try_clone() else {
+        return;
+    };
     let mut lines = BufReader::new(conn);
     let mut line = String::new();
     while matches!(lines.read_line(&mut line), Ok(n) if n > 0) {
         let text = line.trim_end_matches(['\r', '\n']);
         let mut words = text.split(' ');
-        let reply = match (words.next(), words.next().and_then(|n| n.parse().ok()), words.next().and_then(|s| s.parse().ok())) {
+        let reply = match (
+            words.next(),
+            words.next().and_then(|n| n.parse().ok()),
+            words.next().and_then(|s| s.parse().ok()),
+        ) {
             (Some("blob"), Some(len), Some(seed)) => {
                 let _ = out.write_all(&pattern(seed, len));
                 return;
@@ -128,4 +144,3 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
     out.truncate(len);
     out
 }
-
