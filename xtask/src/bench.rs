@@ -29,11 +29,18 @@ struct Bench {
 }
 
 /// Every benchmark; adding one is adding a line.
-const BENCHES: &[Bench] = &[Bench {
-    name: "tunnel",
-    package: "tunnel-bench",
-    about: "TCP and UDP through the tunnel, against stunnel over the same links",
-}];
+const BENCHES: &[Bench] = &[
+    Bench {
+        name: "tunnel",
+        package: "tunnel-bench",
+        about: "TCP and UDP through the tunnel, against stunnel over the same links",
+    },
+    Bench {
+        name: "pki",
+        package: "pki-bench",
+        about: "issuance and signing in SoftHSM2 vs the key store; enrollment; revocation",
+    },
+];
 
 pub(crate) fn run(args: &Args) -> Result<()> {
     let Some(name) = args.name.as_deref() else {

@@ -22,6 +22,8 @@ const PACKAGES: &[&str] = &[
     "psmisc",
     // System TLS roots, so cargo and pip can fetch over HTTPS on a fresh image.
     "ca-certificates",
+    // SoftHSM2: the PKCS#11 token that the hardware/keys tests create and sign with.
+    "softhsm2",
 ];
 
 /// Installs the missing [`PACKAGES`]; touches apt only when something is missing.
