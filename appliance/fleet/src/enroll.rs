@@ -3,8 +3,8 @@
 
 use std::net::SocketAddr;
 
-use pki::enroll::{EnrollCode, HubEnrollment, Message, Refusal};
 use pki::ApplianceId;
+use pki::enroll::{EnrollCode, HubEnrollment, Message, Refusal};
 use tracing::{info, warn};
 use tunnel::EnrollSession;
 
@@ -21,26 +21,49 @@ enum Lookup {
     No(Refusal),
 }
 
-pub(crate) fn start(fleet: &Fleet, remote: SocketAddr, first: &[u8]) -> (Vec<u8>, Option<Box<dyn EnrollSession>>) {
+pub(crate) fn start(
+    fleet: &Fleet,
+    remote: SocketAddr,
+    first: &[u8],
+) -> (Vec<u8>, Option<Box<dyn EnrollSession>>) {
     let actor = format!("appliance@{remote}");
     let (code_id, pake, unix_time) = match Message::decode(first) {
-        Ok(Message::Start { code_id, pake, unix_time, .. }) => (code_id, pake, unix_time),
+        Ok(Message::Start {
+            code_id,
+            pake,
+            unix_time,
+            ..
+        }) => (code_id, pake, unix_time),
         _ => {
-            fleet.audit.record("enroll.attempt", &actor, "-", "malformed", serde_json::json!({}));
+            fleet.audit.record(
+                "enroll.attempt",
+                &actor,
+                "-",
+                "malformed",
+                serde_json::json!({}),
+            );
             return refuse(Refusal::Malformed);
         }
     };
     let now = state::now();
     let skew = now.abs_diff(unix_time);
     if skew > fleet.config.max_clock_skew.as_secs() {
-        fleet.audit.record("enroll.attempt", &actor, &code_id, "clock_skew", serde_json::json!({ "skew_s": skew }));
+        fleet.audit.record(
+            "enroll.attempt",
+            &actor,
+            &code_id,
+            "clock_skew",
+            serde_json::json!({ "skew_s": skew }),
+        );
         return refuse(Refusal::ClockSkew);
     }
     let max = fleet.config.max_attempts;
     // Counting the attempt and deciding happen in one durable update, so no race between two
     // hub instances can give a sixth try.
     let lookup = fleet.update(|s| {
-        let Some(c) = s.codes.get_mut(&code_id) else { return Lookup::No(Refusal::WrongCode) };
+        let Some(c) = s.codes.get_mut(&code_id) else {
+            return Lookup::No(Refusal::WrongCode);
+        };
         if c.used {
             return Lookup::No(Refusal::AlreadyUsed);
         }
@@ -51,7 +74,10 @@ pub(crate) fn start(fleet: &Fleet, remote: SocketAddr, first: &[u8]) -> (Vec<u8>
             return Lookup::No(Refusal::Exhausted);
         }
         c.attempts += 1;
-        match (EnrollCode::from_parts(&c.id, &c.secret), ApplianceId::new(&c.mission, &c.appliance)) {
+        match (
+            EnrollCode::from_parts(&c.id, &c.secret),
+            ApplianceId::new(&c.mission, &c.appliance),
+        ) {
             (Ok(code), Ok(id)) => Lookup::Go(code, id),
             _ => Lookup::No(Refusal::WrongCode),
         }
@@ -59,7 +85,13 @@ pub(crate) fn start(fleet: &Fleet, remote: SocketAddr, first: &[u8]) -> (Vec<u8>
     let (code, id) = match lookup {
         Ok(Lookup::Go(code, id)) => (code, id),
         Ok(Lookup::No(reason)) => {
-            fleet.audit.record("enroll.attempt", &actor, &code_id, refusal_name(reason), serde_json::json!({}));
+            fleet.audit.record(
+                "enroll.attempt",
+                &actor,
+                &code_id,
+                refusal_name(reason),
+                serde_json::json!({}),
+            );
             warn!(%remote, %code_id, reason = refusal_name(reason), "enrollment refused");
             return refuse(reason);
         }
@@ -70,13 +102,33 @@ pub(crate) fn start(fleet: &Fleet, remote: SocketAddr, first: &[u8]) -> (Vec<u8>
     };
     match HubEnrollment::respond(&code, &pake) {
         Ok((exchange, challenge)) => {
-            fleet.audit.record("enroll.attempt", &actor, &id.to_string(), "started", serde_json::json!({ "code_id": code_id }));
-            let Some(fleet) = fleet.me.upgrade() else { return refuse(Refusal::Unavailable) };
-            let session = Session { fleet, exchange, id, code_id, actor };
+            fleet.audit.record(
+                "enroll.attempt",
+                &actor,
+                &id.to_string(),
+                "started",
+                serde_json::json!({ "code_id": code_id }),
+            );
+            let Some(fleet) = fleet.me.upgrade() else {
+                return refuse(Refusal::Unavailable);
+            };
+            let session = Session {
+                fleet,
+                exchange,
+                id,
+                code_id,
+                actor,
+            };
             (challenge.encode(), Some(Box::new(session)))
         }
         Err(reason) => {
-            fleet.audit.record("enroll.attempt", &actor, &id.to_string(), refusal_name(reason), serde_json::json!({}));
+            fleet.audit.record(
+                "enroll.attempt",
+                &actor,
+                &id.to_string(),
+                refusal_name(reason),
+                serde_json::json!({}),
+            );
             refuse(reason)
         }
     }
@@ -92,16 +144,34 @@ struct Session {
 
 impl EnrollSession for Session {
     fn next(self: Box<Self>, message: &[u8]) -> (Vec<u8>, Option<Box<dyn EnrollSession>>) {
-        let Session { fleet, exchange, id, code_id, actor } = *self;
+        let Session {
+            fleet,
+            exchange,
+            id,
+            code_id,
+            actor,
+        } = *self;
         let subject = id.to_string();
         let Ok(finish) = Message::decode(message) else {
-            fleet.audit.record("enroll.attempt", &actor, &subject, "malformed", serde_json::json!({}));
+            fleet.audit.record(
+                "enroll.attempt",
+                &actor,
+                &subject,
+                "malformed",
+                serde_json::json!({}),
+            );
             return refuse(Refusal::Malformed);
         };
         let csr_pem = match exchange.check_finish(finish) {
             Ok(csr) => csr,
             Err(reason) => {
-                fleet.audit.record("enroll.attempt", &actor, &subject, refusal_name(reason), serde_json::json!({ "code_id": code_id }));
+                fleet.audit.record(
+                    "enroll.attempt",
+                    &actor,
+                    &subject,
+                    refusal_name(reason),
+                    serde_json::json!({ "code_id": code_id }),
+                );
                 warn!(appliance = %id, reason = refusal_name(reason), "enrollment refused");
                 return refuse(reason);
             }
@@ -109,11 +179,23 @@ impl EnrollSession for Session {
         let (cert_pem, cert) = match fleet.issue(&id, &csr_pem) {
             Ok(ok) => ok,
             Err(pki::IssueError::Generate(_)) => {
-                fleet.audit.record("enroll.attempt", &actor, &subject, "unavailable", serde_json::json!({}));
+                fleet.audit.record(
+                    "enroll.attempt",
+                    &actor,
+                    &subject,
+                    "unavailable",
+                    serde_json::json!({}),
+                );
                 return refuse(Refusal::Unavailable);
             }
             Err(error) => {
-                fleet.audit.record("enroll.attempt", &actor, &subject, "bad_csr", serde_json::json!({ "reason": error.to_string() }));
+                fleet.audit.record(
+                    "enroll.attempt",
+                    &actor,
+                    &subject,
+                    "bad_csr",
+                    serde_json::json!({ "reason": error.to_string() }),
+                );
                 return refuse(Refusal::BadCsr);
             }
         };
@@ -131,10 +213,21 @@ impl EnrollSession for Session {
         if burned.is_err() {
             return refuse(Refusal::Unavailable);
         }
-        fleet.audit.record("cert.issued", &actor, &subject, "ok", serde_json::json!({ "serial": serial, "via": "enrollment" }));
+        fleet.audit.record(
+            "cert.issued",
+            &actor,
+            &subject,
+            "ok",
+            serde_json::json!({ "serial": serial, "via": "enrollment" }),
+        );
         info!(appliance = %id, "appliance enrolled");
         let chain = format!("{}{}", cert_pem, fleet.config.chain_pem);
-        let reply = exchange.issued(chain, fleet.config.hub_ca_pem.clone(), id.mission().to_owned(), id.appliance().to_owned());
+        let reply = exchange.issued(
+            chain,
+            fleet.config.hub_ca_pem.clone(),
+            id.mission().to_owned(),
+            id.appliance().to_owned(),
+        );
         (reply.encode(), None)
     }
 }

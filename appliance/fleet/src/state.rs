@@ -82,9 +82,15 @@ pub struct State {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot access fleet state {path}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("fleet state {path} is corrupt")]
-    Corrupt { path: PathBuf, source: serde_json::Error },
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("cannot lock fleet state")]
     Lock(#[source] nix::Error),
 }
@@ -98,34 +104,55 @@ pub(crate) struct Store {
 
 impl Store {
     pub(crate) fn new(dir: &Path) -> Result<Self, StateError> {
-        std::fs::create_dir_all(dir).map_err(|source| StateError::Io { path: dir.to_owned(), source })?;
-        Ok(Self { path: dir.join("fleet.json"), lock: dir.join("fleet.lock") })
+        std::fs::create_dir_all(dir).map_err(|source| StateError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            path: dir.join("fleet.json"),
+            lock: dir.join("fleet.lock"),
+        })
     }
 
     /// The file's modification time, to notice another instance's writes.
     pub(crate) fn modified(&self) -> Option<SystemTime> {
-        std::fs::metadata(&self.path).and_then(|m| m.modified()).ok()
+        std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok()
     }
 
     pub(crate) fn load(&self) -> Result<State, StateError> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path: self.path.clone(), source }),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt {
+                path: self.path.clone(),
+                source,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(source) => Err(StateError::Io { path: self.path.clone(), source }),
+            Err(source) => Err(StateError::Io {
+                path: self.path.clone(),
+                source,
+            }),
         }
     }
 
     /// Reads the latest state, applies `change`, and writes it back durably, all under the
     /// exclusive lock. Returns the new state and what `change` returned.
-    pub(crate) fn update<T>(&self, change: impl FnOnce(&mut State) -> T) -> Result<(State, T), StateError> {
+    pub(crate) fn update<T>(
+        &self,
+        change: impl FnOnce(&mut State) -> T,
+    ) -> Result<(State, T), StateError> {
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
             .open(&self.lock)
-            .map_err(|source| StateError::Io { path: self.lock.clone(), source })?;
-        let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| StateError::Lock(e))?;
+            .map_err(|source| StateError::Io {
+                path: self.lock.clone(),
+                source,
+            })?;
+        let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| StateError::Lock(e))?;
         let mut state = self.load()?;
         let out = change(&mut state);
         self.write(&state)?;
@@ -133,10 +160,22 @@ impl Store {
     }
 
     fn write(&self, state: &State) -> Result<(), StateError> {
-        let io = |source| StateError::Io { path: self.path.clone(), source };
+        let io = |source| StateError::Io {
+            path: self.path.clone(),
+            source,
+        };
         let tmp = self.path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec_pretty(state).map_err(|source| StateError::Corrupt { path: self.path.clone(), source })?;
-        let mut file = OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&tmp).map_err(io)?;
+        let bytes = serde_json::to_vec_pretty(state).map_err(|source| StateError::Corrupt {
+            path: self.path.clone(),
+            source,
+        })?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
         file.write_all(&bytes).map_err(io)?;
         file.sync_all().map_err(io)?;
         std::fs::rename(&tmp, &self.path).map_err(io)?;

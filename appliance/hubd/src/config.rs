@@ -162,12 +162,21 @@ impl Config {
         config.transport.validate(origin)?;
         config.service_table(origin)?;
         if let Some(pki) = &config.pki {
-            for (key, value) in [("pki.issuing_key", &pki.issuing_key), ("pki.audit_key", &pki.audit_key)] {
-                value.parse::<keys::KeyRef>().map_err(|e| ConfigError::invalid(origin, key, e))?;
+            for (key, value) in [
+                ("pki.issuing_key", &pki.issuing_key),
+                ("pki.audit_key", &pki.audit_key),
+            ] {
+                value
+                    .parse::<keys::KeyRef>()
+                    .map_err(|e| ConfigError::invalid(origin, key, e))?;
             }
         }
         if config.limits.max_concurrent_handshakes == 0 {
-            return Err(ConfigError::invalid(origin, "limits.max_concurrent_handshakes", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                origin,
+                "limits.max_concurrent_handshakes",
+                "must be at least 1",
+            ));
         }
         Ok(config)
     }
@@ -175,18 +184,34 @@ impl Config {
     /// Loads a file; relative paths in it are taken relative to the file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError { origin: origin.clone(), message: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
         let mut config = Self::parse(&text, &origin)?;
-        for p in [&mut config.tls.fleet_ca, &mut config.tls.cert, &mut config.tls.key, &mut config.state_dir] {
+        for p in [
+            &mut config.tls.fleet_ca,
+            &mut config.tls.cert,
+            &mut config.tls.key,
+            &mut config.state_dir,
+        ] {
             *p = daemon::config::relative_to(path, p);
         }
         if let Some(pki) = &mut config.pki {
-            for p in [&mut pki.issuing_cert, &mut pki.hub_ca, &mut pki.fleet_dir, &mut pki.audit_log] {
+            for p in [
+                &mut pki.issuing_cert,
+                &mut pki.hub_ca,
+                &mut pki.fleet_dir,
+                &mut pki.audit_log,
+            ] {
                 *p = daemon::config::relative_to(path, p);
             }
             for k in [&mut pki.issuing_key, &mut pki.audit_key] {
                 if let Some(rest) = k.strip_prefix("keystore:") {
-                    *k = format!("keystore:{}", daemon::config::relative_to(path, std::path::Path::new(rest)).display());
+                    *k = format!(
+                        "keystore:{}",
+                        daemon::config::relative_to(path, std::path::Path::new(rest)).display()
+                    );
                 }
             }
         }
@@ -201,14 +226,28 @@ impl Config {
         let mut services = Vec::new();
         for (i, s) in self.services.iter().enumerate() {
             let key = |field: &str| format!("service[{i}].{field}");
-            let name = ServiceName::new(&s.name).map_err(|e| ConfigError::invalid(origin, &key("name"), e))?;
+            let name = ServiceName::new(&s.name)
+                .map_err(|e| ConfigError::invalid(origin, &key("name"), e))?;
             let protocol = match s.protocol.as_str() {
                 "tcp" => Protocol::Tcp,
                 "udp" => Protocol::Udp,
-                other => return Err(ConfigError::invalid(origin, &key("protocol"), format!("{other:?}: use \"tcp\" or \"udp\""))),
+                other => {
+                    return Err(ConfigError::invalid(
+                        origin,
+                        &key("protocol"),
+                        format!("{other:?}: use \"tcp\" or \"udp\""),
+                    ));
+                }
             };
-            if s.upstream.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()) {
-                return Err(ConfigError::invalid(origin, &key("upstream"), format!("{:?} is not host:port", s.upstream)));
+            if s.upstream
+                .rsplit_once(':')
+                .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+            {
+                return Err(ConfigError::invalid(
+                    origin,
+                    &key("upstream"),
+                    format!("{:?} is not host:port", s.upstream),
+                ));
             }
             let allow = s
                 .allow
@@ -216,7 +255,12 @@ impl Config {
                 .map(|r| r.parse::<AllowRule>())
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ConfigError::invalid(origin, &key("allow"), e))?;
-            services.push(Service { name, protocol, upstream: s.upstream.clone(), allow });
+            services.push(Service {
+                name,
+                protocol,
+                upstream: s.upstream.clone(),
+                allow,
+            });
         }
         ServiceTable::new(services).map_err(|e| ConfigError::invalid(origin, "service", e))
     }

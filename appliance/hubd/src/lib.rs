@@ -15,9 +15,13 @@ use tunnel::{Credentials, Hub, HubConfig, HubHandle, Metrics};
 pub use config::Config;
 
 /// Builds the tunnel's configuration from the file's, creating the reset key on first start.
-pub fn hub_config(config: &Config, hooks: Option<Arc<dyn tunnel::FleetHooks>>) -> anyhow::Result<HubConfig> {
+pub fn hub_config(
+    config: &Config,
+    hooks: Option<Arc<dyn tunnel::FleetHooks>>,
+) -> anyhow::Result<HubConfig> {
     let t = &config.tls;
-    let creds = Credentials::from_files(&t.fleet_ca, &t.cert, &t.key).context("loading the hub's TLS files")?;
+    let creds = Credentials::from_files(&t.fleet_ca, &t.cert, &t.key)
+        .context("loading the hub's TLS files")?;
     let services = config.service_table("hubd.toml")?;
     let mut h = HubConfig::new(config.listen, creds, services);
     h.transport = config.transport.settings();
@@ -33,12 +37,18 @@ pub fn hub_config(config: &Config, hooks: Option<Arc<dyn tunnel::FleetHooks>>) -
         h.hooks = hooks;
     }
     // Persisted so that after a crash the new process resets stale connections at once.
-    h.reset_key = Some(daemon::secret::load_or_create(&config.state_dir.join("reset.key")).context("loading the stateless-reset key")?);
+    h.reset_key = Some(
+        daemon::secret::load_or_create(&config.state_dir.join("reset.key"))
+            .context("loading the stateless-reset key")?,
+    );
     Ok(h)
 }
 
 /// A started hub: its handle, and a future that runs until shut down.
-pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let (hub, audit) = start(&config).await?;
     daemon::notify::ready(&format!("serving on {}", config.listen));
     tokio::select! {
@@ -82,8 +92,11 @@ pub async fn start(config: &Config) -> anyhow::Result<(HubHandle, Option<Arc<aud
         Some(section) => Some(pki::open(section)?),
         None => None,
     };
-    let hooks = fleet.as_ref().map(|(f, _)| f.clone() as Arc<dyn tunnel::FleetHooks>);
-    let hub = Hub::bind(hub_config(config, hooks)?, metrics.clone()).context("starting the tunnel endpoint")?;
+    let hooks = fleet
+        .as_ref()
+        .map(|(f, _)| f.clone() as Arc<dyn tunnel::FleetHooks>);
+    let hub = Hub::bind(hub_config(config, hooks)?, metrics.clone())
+        .context("starting the tunnel endpoint")?;
     info!(listen = %hub.local_addr()?, hub_id = %config.hub_id, "hub listening");
 
     if let Some((fleet, audit)) = &fleet {
@@ -91,14 +104,18 @@ pub async fn start(config: &Config) -> anyhow::Result<(HubHandle, Option<Arc<aud
         tokio::spawn(checkpoints(audit.clone()));
         if let Some(noc) = &config.noc {
             let tls = noc::tls_config(&config.tls.cert, &config.tls.key, &noc.operator_ca)?;
-            let listener = tokio::net::TcpListener::bind(noc.listen).await.with_context(|| format!("binding the NOC API on {}", noc.listen))?;
+            let listener = tokio::net::TcpListener::bind(noc.listen)
+                .await
+                .with_context(|| format!("binding the NOC API on {}", noc.listen))?;
             info!(listen = %noc.listen, "NOC API (operator certificates only)");
             tokio::spawn(noc::serve(listener, tls, fleet.clone(), hub.clone()));
         }
     }
 
     if let Some(page) = &config.status_page {
-        let listener = tokio::net::TcpListener::bind(page.listen).await.with_context(|| format!("binding the status page on {}", page.listen))?;
+        let listener = tokio::net::TcpListener::bind(page.listen)
+            .await
+            .with_context(|| format!("binding the status page on {}", page.listen))?;
         let router = statuspage::router(hub.clone(), config.hub_id.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
     }
@@ -108,7 +125,13 @@ pub async fn start(config: &Config) -> anyhow::Result<(HubHandle, Option<Arc<aud
     let (ready_hub, status_hub, hub_id) = (hub.clone(), hub.clone(), config.hub_id.clone());
     let admin = admin::Admin::new(
         registry,
-        Arc::new(move || if ready_hub.is_draining() { Err("draining".into()) } else { Ok(()) }),
+        Arc::new(move || {
+            if ready_hub.is_draining() {
+                Err("draining".into())
+            } else {
+                Ok(())
+            }
+        }),
         Arc::new(move || {
             serde_json::json!({
                 "hub_id": hub_id,
@@ -117,7 +140,9 @@ pub async fn start(config: &Config) -> anyhow::Result<(HubHandle, Option<Arc<aud
             })
         }),
     );
-    let listener = tokio::net::TcpListener::bind(config.admin).await.with_context(|| format!("binding admin {}", config.admin))?;
+    let listener = tokio::net::TcpListener::bind(config.admin)
+        .await
+        .with_context(|| format!("binding admin {}", config.admin))?;
     tokio::spawn(async move { admin.serve(listener).await });
     Ok((hub, fleet.map(|(_, audit)| audit)))
 }

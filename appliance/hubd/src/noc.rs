@@ -9,11 +9,11 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::Router;
 use axum::extract::{Extension, Json, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use fleet::Fleet;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
@@ -40,14 +40,23 @@ struct Target {
 }
 
 /// TLS for the NOC API: the hub's certificate, operator client certificates mandatory.
-pub fn tls_config(cert: &std::path::Path, key: &std::path::Path, operator_ca: &std::path::Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    let creds = tunnel::Credentials::from_files(operator_ca, cert, key).context("loading the NOC API's TLS files")?;
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    operator_ca: &std::path::Path,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let creds = tunnel::Credentials::from_files(operator_ca, cert, key)
+        .context("loading the NOC API's TLS files")?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for root in &creds.roots {
         roots.add(root.clone())?;
     }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()?;
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
@@ -56,7 +65,12 @@ pub fn tls_config(cert: &std::path::Path, key: &std::path::Path, operator_ca: &s
 }
 
 /// Serves the API until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<rustls::ServerConfig>, fleet: Arc<Fleet>, hub: HubHandle) {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    fleet: Arc<Fleet>,
+    hub: HubHandle,
+) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let router = Router::new()
         .route("/v1/enrollments", post(enroll))
@@ -65,34 +79,51 @@ pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<rustls::ServerCon
         .route("/v1/crl", get(crl))
         .with_state(Noc { fleet, hub });
     loop {
-        let Ok((tcp, remote)) = listener.accept().await else { continue };
+        let Ok((tcp, remote)) = listener.accept().await else {
+            continue;
+        };
         let (acceptor, router) = (acceptor.clone(), router.clone());
         tokio::spawn(async move {
-            let Ok(Ok(stream)) = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await else {
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp))
+                    .await
+            else {
                 return;
             };
-            let operator = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first().map(CertificateDer::as_ref).and_then(pki::operator_from_cert));
+            let operator = stream.get_ref().1.peer_certificates().and_then(|c| {
+                c.first()
+                    .map(CertificateDer::as_ref)
+                    .and_then(pki::operator_from_cert)
+            });
             let Some(operator) = operator else {
                 warn!(%remote, "NOC API: client certificate names no operator; refused");
                 return;
             };
             let service = TowerToHyperService::new(router.layer(Extension(Operator(operator))));
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (status, Json(serde_json::json!({ "error": message.to_string() }))).into_response()
+    (
+        status,
+        Json(serde_json::json!({ "error": message.to_string() })),
+    )
+        .into_response()
 }
 
-async fn enroll(State(noc): State<Noc>, Extension(Operator(op)): Extension<Operator>, Json(t): Json<Target>) -> Response {
+async fn enroll(
+    State(noc): State<Noc>,
+    Extension(Operator(op)): Extension<Operator>,
+    Json(t): Json<Target>,
+) -> Response {
     let fleet = noc.fleet.clone();
-    let result = tokio::task::spawn_blocking(move || fleet.create_enrollment(&t.mission, &t.appliance, &op)).await;
+    let result =
+        tokio::task::spawn_blocking(move || fleet.create_enrollment(&t.mission, &t.appliance, &op))
+            .await;
     match result {
         Ok(Ok(code)) => Json(serde_json::json!({ "code": code.to_string() })).into_response(),
         Ok(Err(e @ fleet::FleetError::AlreadyActive(_))) => error(StatusCode::CONFLICT, e),
@@ -102,7 +133,11 @@ async fn enroll(State(noc): State<Noc>, Extension(Operator(op)): Extension<Opera
     }
 }
 
-async fn revoke(State(noc): State<Noc>, Extension(Operator(op)): Extension<Operator>, Json(t): Json<Target>) -> Response {
+async fn revoke(
+    State(noc): State<Noc>,
+    Extension(Operator(op)): Extension<Operator>,
+    Json(t): Json<Target>,
+) -> Response {
     let fleet = noc.fleet.clone();
     let (mission, appliance) = (t.mission.clone(), t.appliance.clone());
     let result = tokio::task::spawn_blocking(move || fleet.revoke(&mission, &appliance, &op)).await;
@@ -129,7 +164,11 @@ async fn list(State(noc): State<Noc>) -> Response {
 async fn crl(State(noc): State<Noc>) -> Response {
     let fleet = noc.fleet.clone();
     match tokio::task::spawn_blocking(move || fleet.crl_pem()).await {
-        Ok(Ok(pem)) => ([(axum::http::header::CONTENT_TYPE, "application/pkix-crl")], pem).into_response(),
+        Ok(Ok(pem)) => (
+            [(axum::http::header::CONTENT_TYPE, "application/pkix-crl")],
+            pem,
+        )
+            .into_response(),
         Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }

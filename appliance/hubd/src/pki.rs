@@ -14,12 +14,19 @@ use crate::config::PkiSection;
 pub fn open(section: &PkiSection) -> anyhow::Result<(Arc<Fleet>, Arc<audit::AuditLog>)> {
     let issuing_ref: KeyRef = section.issuing_key.parse().context("pki.issuing_key")?;
     let audit_ref: KeyRef = section.audit_key.parse().context("pki.audit_key")?;
-    let issuing = keys::open_signer(&issuing_ref, KeyRole::FleetIssuing).context("opening the issuing CA key")?;
-    let audit_signer = keys::open_signer(&audit_ref, KeyRole::AuditCheckpoint).context("opening the audit-checkpoint key")?;
-    let chain_pem = std::fs::read_to_string(&section.issuing_cert).with_context(|| format!("reading {}", section.issuing_cert.display()))?;
-    let hub_ca_pem = std::fs::read_to_string(&section.hub_ca).with_context(|| format!("reading {}", section.hub_ca.display()))?;
+    let issuing = keys::open_signer(&issuing_ref, KeyRole::FleetIssuing)
+        .context("opening the issuing CA key")?;
+    let audit_signer = keys::open_signer(&audit_ref, KeyRole::AuditCheckpoint)
+        .context("opening the audit-checkpoint key")?;
+    let chain_pem = std::fs::read_to_string(&section.issuing_cert)
+        .with_context(|| format!("reading {}", section.issuing_cert.display()))?;
+    let hub_ca_pem = std::fs::read_to_string(&section.hub_ca)
+        .with_context(|| format!("reading {}", section.hub_ca.display()))?;
     let ca = pki::Ca::with_signer(&chain_pem, issuing).context("building the issuing CA")?;
-    let audit = Arc::new(audit::AuditLog::open(&section.audit_log, audit_signer, 100).context("opening the audit log")?);
+    let audit = Arc::new(
+        audit::AuditLog::open(&section.audit_log, audit_signer, 100)
+            .context("opening the audit log")?,
+    );
     let mut config = FleetConfig::new(section.fleet_dir.clone(), hub_ca_pem, chain_pem);
     config.leaf_lifetime = section.leaf_lifetime;
     config.code_lifetime = section.code_lifetime;

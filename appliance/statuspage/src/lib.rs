@@ -70,7 +70,10 @@ async fn html(State(page): State<Page>) -> impl IntoResponse {
         Ok(body) => (StatusCode::OK, Html(body)),
         Err(error) => {
             tracing::error!(%error, "status page template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, Html("status page unavailable".to_owned()))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("status page unavailable".to_owned()),
+            )
         }
     }
 }
@@ -116,7 +119,10 @@ mod tests {
             software: "x\"y".into(),
         };
         let out = env
-            .render_str(TEMPLATE, minijinja::context! { hub_id => "h", appliances => vec![row], draining => false })
+            .render_str(
+                TEMPLATE,
+                minijinja::context! { hub_id => "h", appliances => vec![row], draining => false },
+            )
             .expect("renders");
         assert!(out.contains("&lt;script&gt;") && !out.contains("<script>"));
         assert!(out.contains("1 appliance connection up"));

@@ -39,7 +39,11 @@ impl std::fmt::Debug for Admin {
 
 impl Admin {
     pub fn new(registry: Registry, ready: ReadyFn, status: StatusFn) -> Self {
-        Self { registry: Arc::new(registry), ready, status }
+        Self {
+            registry: Arc::new(registry),
+            ready,
+            status,
+        }
     }
 
     /// The routes, for embedding or testing.
@@ -66,15 +70,29 @@ impl Admin {
 async fn readyz(State(admin): State<Admin>) -> impl IntoResponse {
     match (admin.ready)() {
         Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
-        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        ),
     }
 }
 
 async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
     let mut text = String::new();
     match prometheus_client::encoding::text::encode(&mut text, &admin.registry) {
-        Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], String::new()),
+        Ok(()) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        ),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain")],
+            String::new(),
+        ),
     }
 }
 
@@ -90,7 +108,11 @@ mod tests {
 
     async fn get(addr: std::net::SocketAddr, path: &str) -> String {
         let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("write");
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("write");
         let mut out = String::new();
         s.read_to_string(&mut out).await.expect("read");
         out
@@ -106,7 +128,13 @@ mod tests {
         let ready_flag = up.clone();
         let admin = Admin::new(
             registry,
-            Arc::new(move || if ready_flag.load(Ordering::Relaxed) { Ok(()) } else { Err("no tunnel".into()) }),
+            Arc::new(move || {
+                if ready_flag.load(Ordering::Relaxed) {
+                    Ok(())
+                } else {
+                    Err("no tunnel".into())
+                }
+            }),
             Arc::new(|| serde_json::json!({"tunnel": "down"})),
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -114,7 +142,10 @@ mod tests {
         tokio::spawn(admin.serve(listener));
 
         let r = get(addr, "/readyz").await;
-        assert!(r.starts_with("HTTP/1.1 503") && r.contains("not ready: no tunnel"), "{r}");
+        assert!(
+            r.starts_with("HTTP/1.1 503") && r.contains("not ready: no tunnel"),
+            "{r}"
+        );
         up.store(true, Ordering::Relaxed);
         assert!(get(addr, "/readyz").await.starts_with("HTTP/1.1 200"));
         assert!(get(addr, "/metrics").await.contains("demo_total 1"));

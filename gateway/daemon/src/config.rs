@@ -21,7 +21,10 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about `key` found after parsing (a semantic check).
     pub fn invalid(origin: impl Into<String>, key: &str, why: impl std::fmt::Display) -> Self {
-        Self { origin: origin.into(), message: format!("invalid `{key}`: {why}") }
+        Self {
+            origin: origin.into(),
+            message: format!("invalid `{key}`: {why}"),
+        }
     }
 
     /// Prints the error as one line and exits with [`EX_CONFIG`].
@@ -37,7 +40,13 @@ impl ConfigError {
 /// Parses TOML text; `origin` names it in errors (usually the file path).
 pub fn parse<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|span| text.as_bytes()[..span.start.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1);
+        let line = e.span().map(|span| {
+            text.as_bytes()[..span.start.min(text.len())]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1
+        });
         let message = e.message().replace('\n', " ");
         ConfigError {
             origin: origin.to_owned(),
@@ -52,7 +61,10 @@ pub fn parse<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigE
 /// Reads and parses a TOML file.
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError { origin: origin.clone(), message: format!("cannot read: {e}") })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        origin: origin.clone(),
+        message: format!("cannot read: {e}"),
+    })?;
     parse(&text, &origin)
 }
 
@@ -100,10 +112,18 @@ impl TransportSection {
     /// Checks the values make sense together.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         if self.keepalive.is_zero() || self.keepalive >= self.idle_timeout {
-            return Err(ConfigError::invalid(origin, "transport.keepalive", "must be above zero and below transport.idle_timeout"));
+            return Err(ConfigError::invalid(
+                origin,
+                "transport.keepalive",
+                "must be above zero and below transport.idle_timeout",
+            ));
         }
         if self.max_streams < 1 {
-            return Err(ConfigError::invalid(origin, "transport.max_streams", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                origin,
+                "transport.max_streams",
+                "must be at least 1",
+            ));
         }
         if self.stream_window < 65_536 || self.connection_window < self.stream_window {
             return Err(ConfigError::invalid(
@@ -142,15 +162,26 @@ mod tests {
 
     #[test]
     fn unknown_key_is_one_line_naming_line_and_key() {
-        let err = parse::<Sample>("name = \"x\"\n\n[transport]\nkeeplive = \"5s\"\n", "gw.toml").expect_err("typo");
+        let err = parse::<Sample>(
+            "name = \"x\"\n\n[transport]\nkeeplive = \"5s\"\n",
+            "gw.toml",
+        )
+        .expect_err("typo");
         let line = err.to_string();
         assert!(!line.contains('\n'), "{line}");
-        assert!(line.starts_with("gw.toml: line 4: unknown field `keeplive`"), "{line}");
+        assert!(
+            line.starts_with("gw.toml: line 4: unknown field `keeplive`"),
+            "{line}"
+        );
     }
 
     #[test]
     fn bad_duration_names_the_key() {
-        let err = parse::<Sample>("name = \"x\"\n[transport]\nkeepalive = \"soon\"\n", "gw.toml").expect_err("bad value");
+        let err = parse::<Sample>(
+            "name = \"x\"\n[transport]\nkeepalive = \"soon\"\n",
+            "gw.toml",
+        )
+        .expect_err("bad value");
         assert!(err.to_string().contains("line 3"), "{err}");
     }
 
@@ -165,13 +196,26 @@ mod tests {
     fn transport_defaults_are_valid_and_nonsense_is_not() {
         let s: Sample = parse("name = \"x\"\n", "t").expect("defaults");
         assert!(s.transport.validate("t").is_ok());
-        let s: Sample = parse("name = \"x\"\n[transport]\nkeepalive = \"40s\"\n", "t").expect("parses");
-        assert!(s.transport.validate("t").expect_err("keepalive ≥ idle").to_string().contains("transport.keepalive"));
+        let s: Sample =
+            parse("name = \"x\"\n[transport]\nkeepalive = \"40s\"\n", "t").expect("parses");
+        assert!(
+            s.transport
+                .validate("t")
+                .expect_err("keepalive ≥ idle")
+                .to_string()
+                .contains("transport.keepalive")
+        );
     }
 
     #[test]
     fn relative_paths_follow_the_config_file() {
-        assert_eq!(relative_to(Path::new("/etc/l/gw.toml"), Path::new("ca.pem")), PathBuf::from("/etc/l/ca.pem"));
-        assert_eq!(relative_to(Path::new("/etc/l/gw.toml"), Path::new("/x/ca.pem")), PathBuf::from("/x/ca.pem"));
+        assert_eq!(
+            relative_to(Path::new("/etc/l/gw.toml"), Path::new("ca.pem")),
+            PathBuf::from("/etc/l/ca.pem")
+        );
+        assert_eq!(
+            relative_to(Path::new("/etc/l/gw.toml"), Path::new("/x/ca.pem")),
+            PathBuf::from("/x/ca.pem")
+        );
     }
 }

@@ -23,7 +23,10 @@ pub enum Stop {
 /// Resolves on SIGTERM or SIGINT.
 pub async fn shutdown_signal() -> Stop {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers the daemon can still be stopped by SIGKILL; never resolve.
         return std::future::pending().await;
     };

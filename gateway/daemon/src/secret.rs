@@ -10,7 +10,10 @@ use rand::RngCore;
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("cannot read or create {path}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} must hold exactly 32 bytes")]
     Length { path: String },
     #[error("{path} is readable by others (mode {mode:o}); fix with chmod 600")]
@@ -20,14 +23,19 @@ pub enum SecretError {
 /// Reads the 32-byte secret at `path`, creating it (mode 0600, in a new file) if absent.
 pub fn load_or_create(path: &Path) -> Result<[u8; 32], SecretError> {
     let name = path.display().to_string();
-    let io = |source| SecretError::Io { path: name.clone(), source };
+    let io = |source| SecretError::Io {
+        path: name.clone(),
+        source,
+    };
     match std::fs::read(path) {
         Ok(bytes) => {
             let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(SecretError::Permissions { path: name, mode });
             }
-            bytes.try_into().map_err(|_| SecretError::Length { path: name })
+            bytes
+                .try_into()
+                .map_err(|_| SecretError::Length { path: name })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
@@ -35,7 +43,12 @@ pub fn load_or_create(path: &Path) -> Result<[u8; 32], SecretError> {
             }
             let mut secret = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut secret);
-            let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(io)?;
             file.write_all(&secret).map_err(io)?;
             file.sync_all().map_err(io)?;
             Ok(secret)
@@ -53,7 +66,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state/reset.key");
         let first = load_or_create(&path).expect("created");
-        assert_eq!(std::fs::metadata(&path).expect("exists").permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path)
+                .expect("exists")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
         assert_eq!(load_or_create(&path).expect("read back"), first);
     }
 
@@ -63,9 +83,15 @@ mod tests {
         let path = dir.path().join("k");
         std::fs::write(&path, [0u8; 32]).expect("write");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        assert!(matches!(load_or_create(&path), Err(SecretError::Permissions { .. })));
+        assert!(matches!(
+            load_or_create(&path),
+            Err(SecretError::Permissions { .. })
+        ));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         std::fs::write(&path, [0u8; 5]).expect("write");
-        assert!(matches!(load_or_create(&path), Err(SecretError::Length { .. })));
+        assert!(matches!(
+            load_or_create(&path),
+            Err(SecretError::Length { .. })
+        ));
     }
 }

@@ -107,9 +107,16 @@ impl Config {
     /// Loads a file; relative paths in it are taken relative to the file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError { origin: origin.clone(), message: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
         let mut config = Self::parse(&text, &origin)?;
-        for p in [&mut config.tls.hub_ca, &mut config.tls.cert, &mut config.tls.key] {
+        for p in [
+            &mut config.tls.hub_ca,
+            &mut config.tls.cert,
+            &mut config.tls.key,
+        ] {
             *p = daemon::config::relative_to(path, p);
         }
         Ok(config)
@@ -117,17 +124,33 @@ impl Config {
 
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         if self.hubs.is_empty() {
-            return Err(ConfigError::invalid(origin, "hubs", "list at least one hub address"));
+            return Err(ConfigError::invalid(
+                origin,
+                "hubs",
+                "list at least one hub address",
+            ));
         }
-        if let Some(bad) = self.hubs.iter().find(|h| h.rsplit_once(':').is_none_or(|(_, port)| port.parse::<u16>().is_err())) {
-            return Err(ConfigError::invalid(origin, "hubs", format!("{bad:?} is not host:port")));
+        if let Some(bad) = self.hubs.iter().find(|h| {
+            h.rsplit_once(':')
+                .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+        }) {
+            return Err(ConfigError::invalid(
+                origin,
+                "hubs",
+                format!("{bad:?} is not host:port"),
+            ));
         }
         self.transport.validate(origin)?;
         for (i, l) in self.listeners.iter().enumerate() {
             let key = format!("listen[{i}]");
-            ServiceName::new(&l.service).map_err(|e| ConfigError::invalid(origin, &format!("{key}.service"), e))?;
+            ServiceName::new(&l.service)
+                .map_err(|e| ConfigError::invalid(origin, &format!("{key}.service"), e))?;
             if l.tcp.is_none() && l.udp.is_none() {
-                return Err(ConfigError::invalid(origin, &key, "give a tcp or udp address (or both)"));
+                return Err(ConfigError::invalid(
+                    origin,
+                    &key,
+                    "give a tcp or udp address (or both)",
+                ));
             }
         }
         Ok(())

@@ -29,21 +29,41 @@ pub enum EnrollFailure {
 /// certificate chain and the hub CA where the configuration says.
 pub async fn enroll(config: &Config, typed: &str) -> Result<Enrolled, EnrollFailure> {
     let code = EnrollCode::parse(typed)?;
-    let hub_ca = std::fs::read_to_string(&config.tls.hub_ca)
-        .map_err(|e| EnrollFailure::Local(format!("cannot read the pinned hub CA {}: {e}", config.tls.hub_ca.display())))?;
-    let roots: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(hub_ca.as_bytes()).filter_map(Result::ok).collect();
+    let hub_ca = std::fs::read_to_string(&config.tls.hub_ca).map_err(|e| {
+        EnrollFailure::Local(format!(
+            "cannot read the pinned hub CA {}: {e}",
+            config.tls.hub_ca.display()
+        ))
+    })?;
+    let roots: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(hub_ca.as_bytes())
+        .filter_map(Result::ok)
+        .collect();
     if roots.is_empty() {
-        return Err(EnrollFailure::Local(format!("{} holds no certificate", config.tls.hub_ca.display())));
+        return Err(EnrollFailure::Local(format!(
+            "{} holds no certificate",
+            config.tls.hub_ca.display()
+        )));
     }
     // A placeholder identity: the hub builds the certificate from its own record.
-    let placeholder = pki::ApplianceId::new("enrolling", "appliance").map_err(|e| EnrollFailure::Local(e.to_string()))?;
-    let key_and_csr = pki::generate_key_and_csr(&placeholder).map_err(|e| EnrollFailure::Local(e.to_string()))?;
+    let placeholder = pki::ApplianceId::new("enrolling", "appliance")
+        .map_err(|e| EnrollFailure::Local(e.to_string()))?;
+    let key_and_csr =
+        pki::generate_key_and_csr(&placeholder).map_err(|e| EnrollFailure::Local(e.to_string()))?;
 
     let mut last = None;
     for hub in &config.hubs {
-        match exchange(hub, &config.server_name, &roots, &code, &key_and_csr.csr_pem).await {
+        match exchange(
+            hub,
+            &config.server_name,
+            &roots,
+            &code,
+            &key_and_csr.csr_pem,
+        )
+        .await
+        {
             Ok(enrolled) => {
-                save(config, &key_and_csr.key_pem, &enrolled).map_err(|e| EnrollFailure::Local(format!("{e:#}")))?;
+                save(config, &key_and_csr.key_pem, &enrolled)
+                    .map_err(|e| EnrollFailure::Local(format!("{e:#}")))?;
                 return Ok(enrolled);
             }
             // The hub said no: another hub would say the same.
@@ -54,17 +74,39 @@ pub async fn enroll(config: &Config, typed: &str) -> Result<Enrolled, EnrollFail
     Err(last.unwrap_or_else(|| EnrollFailure::Local("no hub configured".into())))
 }
 
-async fn exchange(hub: &str, server_name: &str, roots: &[CertificateDer<'static>], code: &EnrollCode, csr: &str) -> Result<Enrolled, EnrollFailure> {
-    let unreachable = |e: &dyn std::fmt::Display| EnrollFailure::Unreachable { hub: hub.to_owned(), reason: e.to_string() };
-    let bind = "0.0.0.0:0".parse().map_err(|e: std::net::AddrParseError| EnrollFailure::Local(e.to_string()))?;
-    let mut channel = EnrollChannel::connect(hub, server_name, roots, bind).await.map_err(|e| unreachable(&chain(&e)))?;
+async fn exchange(
+    hub: &str,
+    server_name: &str,
+    roots: &[CertificateDer<'static>],
+    code: &EnrollCode,
+    csr: &str,
+) -> Result<Enrolled, EnrollFailure> {
+    let unreachable = |e: &dyn std::fmt::Display| EnrollFailure::Unreachable {
+        hub: hub.to_owned(),
+        reason: e.to_string(),
+    };
+    let bind = "0.0.0.0:0"
+        .parse()
+        .map_err(|e: std::net::AddrParseError| EnrollFailure::Local(e.to_string()))?;
+    let mut channel = EnrollChannel::connect(hub, server_name, roots, bind)
+        .await
+        .map_err(|e| unreachable(&chain(&e)))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let (state, start) = GatewayEnrollment::start(code, concat!("gatewayd/", env!("CARGO_PKG_VERSION")), now);
-    let reply = channel.exchange(&start.encode()).await.map_err(|e| unreachable(&chain(&e)))?;
-    let reply = Message::decode(&reply).map_err(|e| EnrollFailure::Local(format!("hub sent a malformed answer: {e}")))?;
+    let (state, start) =
+        GatewayEnrollment::start(code, concat!("gatewayd/", env!("CARGO_PKG_VERSION")), now);
+    let reply = channel
+        .exchange(&start.encode())
+        .await
+        .map_err(|e| unreachable(&chain(&e)))?;
+    let reply = Message::decode(&reply)
+        .map_err(|e| EnrollFailure::Local(format!("hub sent a malformed answer: {e}")))?;
     let (waiting, finish) = state.finish(reply, csr)?;
-    let reply = channel.exchange(&finish.encode()).await.map_err(|e| unreachable(&chain(&e)))?;
-    let reply = Message::decode(&reply).map_err(|e| EnrollFailure::Local(format!("hub sent a malformed answer: {e}")))?;
+    let reply = channel
+        .exchange(&finish.encode())
+        .await
+        .map_err(|e| unreachable(&chain(&e)))?;
+    let reply = Message::decode(&reply)
+        .map_err(|e| EnrollFailure::Local(format!("hub sent a malformed answer: {e}")))?;
     let enrolled = waiting.accept(reply)?;
     channel.close().await;
     Ok(enrolled)
@@ -88,8 +130,10 @@ fn save(config: &Config, key_pem: &str, enrolled: &Enrolled) -> anyhow::Result<(
         }
     }
     // Key first: a certificate on disk always has its key beside it.
-    pki::write_private(&config.tls.key, key_pem.as_bytes()).with_context(|| format!("writing {}", config.tls.key.display()))?;
-    pki::write_public(&config.tls.cert, enrolled.cert_pem.as_bytes()).with_context(|| format!("writing {}", config.tls.cert.display()))?;
+    pki::write_private(&config.tls.key, key_pem.as_bytes())
+        .with_context(|| format!("writing {}", config.tls.key.display()))?;
+    pki::write_public(&config.tls.cert, enrolled.cert_pem.as_bytes())
+        .with_context(|| format!("writing {}", config.tls.cert.display()))?;
     Ok(())
 }
 

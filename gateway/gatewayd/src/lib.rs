@@ -18,7 +18,8 @@ pub use config::Config;
 /// Builds the tunnel's configuration from the file's.
 pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
     let t = &config.tls;
-    let creds = Credentials::from_files(&t.hub_ca, &t.cert, &t.key).context("loading the gateway's TLS files")?;
+    let creds = Credentials::from_files(&t.hub_ca, &t.cert, &t.key)
+        .context("loading the gateway's TLS files")?;
     let mut g = GatewayConfig::new(config.hubs.clone(), config.server_name.clone(), creds);
     g.transport = config.transport.settings();
     let r = &config.reconnect;
@@ -33,11 +34,17 @@ pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
 
 /// Runs the daemon until `stop` resolves. An appliance without a certificate first waits for
 /// its enrollment code (from `gatewayd enroll CODE` or the code file) and enrols.
-pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     tokio::pin!(stop);
     if !enroll::is_enrolled(&config) {
         let file = enroll::code_file(&config);
-        let status = format!("enrollment pending: run `gatewayd enroll CODE` or write the code to {}", file.display());
+        let status = format!(
+            "enrollment pending: run `gatewayd enroll CODE` or write the code to {}",
+            file.display()
+        );
         info!("{status}");
         daemon::notify::ready(&status);
         loop {
@@ -63,19 +70,24 @@ pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) ->
         }
     }
     let metrics = Metrics::default();
-    let gateway = Gateway::new(gateway_config(&config)?, metrics.clone()).context("starting the tunnel endpoint")?;
+    let gateway = Gateway::new(gateway_config(&config)?, metrics.clone())
+        .context("starting the tunnel endpoint")?;
 
     // Bind every listener before declaring readiness, so a port clash fails the start.
     let mut tasks = tokio::task::JoinSet::new();
     for (service, tcp, udp) in config.services() {
         if let Some(addr) = tcp {
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr} for service {service}"))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr} for service {service}"))?;
             info!(%service, %addr, "TCP listener");
             let (gw, service) = (gateway.clone(), service.clone());
             tasks.spawn(async move { gw.serve_tcp(listener, service).await });
         }
         if let Some(addr) = udp {
-            let socket = tokio::net::UdpSocket::bind(addr).await.with_context(|| format!("binding {addr}/udp for service {service}"))?;
+            let socket = tokio::net::UdpSocket::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}/udp for service {service}"))?;
             info!(%service, %addr, "UDP listener");
             let (gw, service) = (gateway.clone(), service.clone());
             tasks.spawn(async move { gw.serve_udp(socket, service).await });
@@ -87,10 +99,18 @@ pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) ->
     let (ready_gw, status_gw) = (gateway.clone(), gateway.clone());
     let admin = admin::Admin::new(
         registry,
-        Arc::new(move || if ready_gw.is_ready() { Ok(()) } else { Err("no admitted tunnel to a hub".into()) }),
+        Arc::new(move || {
+            if ready_gw.is_ready() {
+                Ok(())
+            } else {
+                Err("no admitted tunnel to a hub".into())
+            }
+        }),
         Arc::new(move || status_json(&status_gw)),
     );
-    let admin_listener = tokio::net::TcpListener::bind(config.admin).await.with_context(|| format!("binding admin {}", config.admin))?;
+    let admin_listener = tokio::net::TcpListener::bind(config.admin)
+        .await
+        .with_context(|| format!("binding admin {}", config.admin))?;
     tasks.spawn(async move { admin.serve(admin_listener).await });
 
     gateway.start();
@@ -106,7 +126,11 @@ pub async fn run(config: Config, stop: impl std::future::Future<Output = ()>) ->
     let status = async {
         loop {
             let up = *ready.borrow_and_update();
-            daemon::notify::status(if up { "tunnel up" } else { "tunnel down; reconnecting" });
+            daemon::notify::status(if up {
+                "tunnel up"
+            } else {
+                "tunnel down; reconnecting"
+            });
             if ready.changed().await.is_err() {
                 return;
             }

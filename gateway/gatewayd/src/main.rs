@@ -45,7 +45,10 @@ fn main() -> std::process::ExitCode {
     if let Some(Command::Enroll { code }) = args.command {
         return match runtime.block_on(gatewayd::enroll::enroll(&config, &code)) {
             Ok(enrolled) => {
-                say(&format!("enrolled as {}/{}; start the daemon to bring the tunnel up", enrolled.mission, enrolled.appliance));
+                say(&format!(
+                    "enrolled as {}/{}; start the daemon to bring the tunnel up",
+                    enrolled.mission, enrolled.appliance
+                ));
                 std::process::ExitCode::SUCCESS
             }
             Err(error) => {

@@ -18,7 +18,11 @@ const RETRY_MAX: Duration = Duration::from_secs(900);
 
 /// When to renew a certificate valid from `not_before` to `not_after`: at 2/3 of its lifetime,
 /// give or take 5 % of it.
-pub fn renew_at(not_before: time::OffsetDateTime, not_after: time::OffsetDateTime, unit: f64) -> time::OffsetDateTime {
+pub fn renew_at(
+    not_before: time::OffsetDateTime,
+    not_after: time::OffsetDateTime,
+    unit: f64,
+) -> time::OffsetDateTime {
     let life = not_after - not_before;
     let jitter = life * 0.1 * (unit.clamp(0.0, 1.0) - 0.5);
     not_before + life * (2.0 / 3.0) + jitter
@@ -54,13 +58,24 @@ pub async fn run(config: Config, gateway: Gateway) {
 fn next_wait(config: &Config) -> anyhow::Result<Duration> {
     let pem = std::fs::read_to_string(&config.tls.cert)?;
     let info = pki::cert_info(&pem)?;
-    let at = renew_at(info.not_before, info.not_after, rand::thread_rng().r#gen::<f64>());
+    let at = renew_at(
+        info.not_before,
+        info.not_after,
+        rand::thread_rng().r#gen::<f64>(),
+    );
     let now = time::OffsetDateTime::now_utc();
-    Ok(if at <= now { Duration::ZERO } else { (at - now).try_into().unwrap_or(RETRY_MAX) })
+    Ok(if at <= now {
+        Duration::ZERO
+    } else {
+        (at - now).try_into().unwrap_or(RETRY_MAX)
+    })
 }
 
 /// One renewal: CSR for the held key, exchange, write, swap. Returns the new expiry.
-pub async fn renew_once(config: &Config, gateway: &Gateway) -> anyhow::Result<time::OffsetDateTime> {
+pub async fn renew_once(
+    config: &Config,
+    gateway: &Gateway,
+) -> anyhow::Result<time::OffsetDateTime> {
     let key_pem = std::fs::read_to_string(&config.tls.key)?;
     let cert_pem = std::fs::read_to_string(&config.tls.cert)?;
     let der = rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes())?;
@@ -68,9 +83,16 @@ pub async fn renew_once(config: &Config, gateway: &Gateway) -> anyhow::Result<ti
     let csr_pem = pki::csr_for_key(&key_pem, &id)?;
     let reply = gateway.renew(&RenewRequest { csr_pem }.encode()).await?;
     match RenewResponse::decode(&reply)? {
-        RenewResponse::Issued { cert_pem, chain_pem } => {
+        RenewResponse::Issued {
+            cert_pem,
+            chain_pem,
+        } => {
             let chain = format!("{cert_pem}{chain_pem}");
-            let creds = Credentials::from_pem(&std::fs::read_to_string(&config.tls.hub_ca)?, &chain, &key_pem)?;
+            let creds = Credentials::from_pem(
+                &std::fs::read_to_string(&config.tls.hub_ca)?,
+                &chain,
+                &key_pem,
+            )?;
             pki::write_public(&config.tls.cert, chain.as_bytes())?;
             gateway.set_credentials(&creds)?;
             Ok(pki::cert_info(&cert_pem)?.not_after)
@@ -78,7 +100,6 @@ pub async fn renew_once(config: &Config, gateway: &Gateway) -> anyhow::Result<ti
         RenewResponse::Refused { reason, .. } => anyhow::bail!("hub refused renewal: {reason}"),
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -91,7 +112,13 @@ mod tests {
         assert_eq!(renew_at(start, end, 0.5), start + time::Duration::hours(16));
         let early = renew_at(start, end, 0.0);
         let late = renew_at(start, end, 1.0);
-        assert!(early >= start + time::Duration::minutes(16 * 60 - 73) && early < start + time::Duration::hours(16));
-        assert!(late > start + time::Duration::hours(16) && late <= start + time::Duration::minutes(16 * 60 + 73));
+        assert!(
+            early >= start + time::Duration::minutes(16 * 60 - 73)
+                && early < start + time::Duration::hours(16)
+        );
+        assert!(
+            late > start + time::Duration::hours(16)
+                && late <= start + time::Duration::minutes(16 * 60 + 73)
+        );
     }
 }

@@ -26,12 +26,19 @@ pub fn encode(body: &[u8], out: &mut Vec<u8>) -> Result<(), RpcError> {
 /// The body length announced by a 4-byte prefix, checked against the bound.
 pub fn body_len(prefix: [u8; 4]) -> Result<usize, RpcError> {
     let len = u32::from_be_bytes(prefix) as usize;
-    if len > MAX_RPC { Err(RpcError::TooLong(len)) } else { Ok(len) }
+    if len > MAX_RPC {
+        Err(RpcError::TooLong(len))
+    } else {
+        Ok(len)
+    }
 }
 
 /// Splits one frame off the front of `buf`.
 pub fn decode(buf: &[u8]) -> Result<(&[u8], usize), RpcError> {
-    let prefix: [u8; 4] = buf.get(..4).and_then(|p| p.try_into().ok()).ok_or(RpcError::Incomplete)?;
+    let prefix: [u8; 4] = buf
+        .get(..4)
+        .and_then(|p| p.try_into().ok())
+        .ok_or(RpcError::Incomplete)?;
     let len = body_len(prefix)?;
     let body = buf.get(4..4 + len).ok_or(RpcError::Incomplete)?;
     Ok((body, 4 + len))
@@ -56,7 +63,13 @@ mod tests {
 
     #[test]
     fn oversized_frames_are_refused_both_ways() {
-        assert_eq!(encode(&vec![0; MAX_RPC + 1], &mut Vec::new()), Err(RpcError::TooLong(MAX_RPC + 1)));
-        assert_eq!(decode(&[0xff, 0xff, 0xff, 0xff]), Err(RpcError::TooLong(0xffff_ffff)));
+        assert_eq!(
+            encode(&vec![0; MAX_RPC + 1], &mut Vec::new()),
+            Err(RpcError::TooLong(MAX_RPC + 1))
+        );
+        assert_eq!(
+            decode(&[0xff, 0xff, 0xff, 0xff]),
+            Err(RpcError::TooLong(0xffff_ffff))
+        );
     }
 }

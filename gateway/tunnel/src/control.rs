@@ -25,7 +25,10 @@ pub(crate) struct ControlReader {
 
 impl ControlReader {
     pub(crate) fn new(stream: RecvStream, leftover: Vec<u8>) -> Self {
-        Self { stream, buf: leftover }
+        Self {
+            stream,
+            buf: leftover,
+        }
     }
 
     /// The next known frame; unknown frame types (from a newer peer) are skipped.
@@ -54,7 +57,10 @@ impl ControlReader {
 }
 
 /// Writes one frame.
-pub(crate) async fn write(stream: &mut SendStream, frame: &Control) -> Result<(), ControlStreamError> {
+pub(crate) async fn write(
+    stream: &mut SendStream,
+    frame: &Control,
+) -> Result<(), ControlStreamError> {
     stream.write_all(&frame.to_bytes()).await?;
     Ok(())
 }

@@ -41,18 +41,30 @@ pub enum EnrollConnectError {
 
 impl EnrollChannel {
     /// Connects to `hub` (`host:port`), trusting only `hub_roots` for the hub's certificate.
-    pub async fn connect(hub: &str, server_name: &str, hub_roots: &[CertificateDer<'static>], bind: SocketAddr) -> Result<Self, EnrollConnectError> {
+    pub async fn connect(
+        hub: &str,
+        server_name: &str,
+        hub_roots: &[CertificateDer<'static>],
+        bind: SocketAddr,
+    ) -> Result<Self, EnrollConnectError> {
         let addr = tokio::net::lookup_host(hub)
             .await
             .ok()
             .and_then(|mut a| a.next())
             .ok_or_else(|| EnrollConnectError::Resolve(hub.to_owned()))?;
         let socket = transport::bind_udp(bind).map_err(EnrollConnectError::Bind)?;
-        let endpoint = transport::endpoint(quinn::EndpointConfig::default(), None, socket).map_err(EnrollConnectError::Bind)?;
+        let endpoint = transport::endpoint(quinn::EndpointConfig::default(), None, socket)
+            .map_err(EnrollConnectError::Bind)?;
         let client = quinn::ClientConfig::new(Arc::new(tls::enroll_crypto(hub_roots)?));
         let conn = endpoint.connect_with(client, addr, server_name)?.await?;
         let (send, recv) = conn.open_bi().await?;
-        Ok(Self { endpoint, conn, send, recv, header_sent: false })
+        Ok(Self {
+            endpoint,
+            conn,
+            send,
+            recv,
+            header_sent: false,
+        })
     }
 
     /// Sends one message and waits for the hub's answer.
@@ -63,14 +75,21 @@ impl EnrollChannel {
             self.header_sent = true;
         }
         tunnel_proto::rpc::encode(message, &mut out).map_err(rpc::RpcStreamError::from)?;
-        self.send.write_all(&out).await.map_err(rpc::RpcStreamError::from)?;
+        self.send
+            .write_all(&out)
+            .await
+            .map_err(rpc::RpcStreamError::from)?;
         Ok(rpc::read(&mut self.recv).await?)
     }
 
     /// Ends the exchange politely.
     pub async fn close(mut self) {
         let _ = self.send.finish();
-        self.conn.close(quinn::VarInt::from_u32(ErrorCode::NoError.to_u32()), b"enrolled");
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.endpoint.wait_idle()).await;
+        self.conn.close(
+            quinn::VarInt::from_u32(ErrorCode::NoError.to_u32()),
+            b"enrolled",
+        );
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.endpoint.wait_idle())
+            .await;
     }
 }

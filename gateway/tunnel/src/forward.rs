@@ -29,13 +29,20 @@ pub(crate) enum SpliceError {
 
 /// Copies until both directions have finished. On a local failure the QUIC stream is reset so
 /// the far end learns at once.
-pub(crate) async fn splice<T>(tcp: &mut T, send: SendStream, recv: RecvStream) -> Result<Moved, SpliceError>
+pub(crate) async fn splice<T>(
+    tcp: &mut T,
+    send: SendStream,
+    recv: RecvStream,
+) -> Result<Moved, SpliceError>
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
     let mut quic = tokio::io::join(recv, send);
     match tokio::io::copy_bidirectional_with_sizes(tcp, &mut quic, BUF, BUF).await {
-        Ok((into_quic, out_of_quic)) => Ok(Moved { into_quic, out_of_quic }),
+        Ok((into_quic, out_of_quic)) => Ok(Moved {
+            into_quic,
+            out_of_quic,
+        }),
         Err(error) => {
             if let Some(code) = peer_code(&error) {
                 return Err(SpliceError::PeerReset(code));

@@ -82,7 +82,10 @@ pub enum GatewayError {
     #[error("invalid TLS credentials")]
     Tls(#[from] tls::TlsError),
     #[error("cannot bind {addr}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("no hub address configured")]
     NoHubs,
 }
@@ -96,7 +99,10 @@ pub enum RenewError {
     Rpc(#[from] crate::rpc::RpcStreamError),
 }
 
-fn client_config(credentials: &Credentials, transport: &TransportSettings) -> Result<quinn::ClientConfig, tls::TlsError> {
+fn client_config(
+    credentials: &Credentials,
+    transport: &TransportSettings,
+) -> Result<quinn::ClientConfig, tls::TlsError> {
     let mut client = quinn::ClientConfig::new(Arc::new(tls::client_crypto(credentials)?));
     client.transport_config(transport.quinn());
     Ok(client)
@@ -137,9 +143,15 @@ impl Gateway {
             return Err(GatewayError::NoHubs);
         }
         let client = client_config(&config.credentials, &config.transport)?;
-        let socket = transport::bind_udp(config.bind).map_err(|source| GatewayError::Bind { addr: config.bind, source })?;
+        let socket = transport::bind_udp(config.bind).map_err(|source| GatewayError::Bind {
+            addr: config.bind,
+            source,
+        })?;
         let endpoint = transport::endpoint(transport::endpoint_config(None), None, socket)
-            .map_err(|source| GatewayError::Bind { addr: config.bind, source })?;
+            .map_err(|source| GatewayError::Bind {
+                addr: config.bind,
+                source,
+            })?;
         let shared = Arc::new(Shared {
             client: std::sync::Mutex::new(client),
             config,
@@ -161,7 +173,11 @@ impl Gateway {
 
     /// True while an admitted connection to a hub is up.
     pub fn is_ready(&self) -> bool {
-        self.shared.link.borrow().as_ref().is_some_and(|l| l.conn.close_reason().is_none())
+        self.shared
+            .link
+            .borrow()
+            .as_ref()
+            .is_some_and(|l| l.conn.close_reason().is_none())
     }
 
     /// A receiver that changes whenever readiness may have changed.
@@ -194,7 +210,13 @@ impl Gateway {
                 up_for: Some(l.since.elapsed()),
                 rtt: Some(l.conn.rtt()),
             },
-            None => GatewayStatus { connected: false, hub: None, hub_id: None, up_for: None, rtt: None },
+            None => GatewayStatus {
+                connected: false,
+                hub: None,
+                hub_id: None,
+                up_for: None,
+                rtt: None,
+            },
         }
     }
 
@@ -208,11 +230,21 @@ impl Gateway {
 
     /// One renewal exchange with the hub over the live tunnel: `request` out, the answer back.
     pub async fn renew(&self, request: &[u8]) -> Result<Vec<u8>, RenewError> {
-        let link = self.shared.current_link(self.shared.config.wait_for_link).await.ok_or(RenewError::NoTunnel)?;
-        let (mut send, mut recv) = link.conn.open_bi().await.map_err(|_| RenewError::NoTunnel)?;
+        let link = self
+            .shared
+            .current_link(self.shared.config.wait_for_link)
+            .await
+            .ok_or(RenewError::NoTunnel)?;
+        let (mut send, mut recv) = link
+            .conn
+            .open_bi()
+            .await
+            .map_err(|_| RenewError::NoTunnel)?;
         let mut head = tunnel_proto::StreamHeader::Renew.to_bytes();
         tunnel_proto::rpc::encode(request, &mut head).map_err(crate::rpc::RpcStreamError::from)?;
-        send.write_all(&head).await.map_err(crate::rpc::RpcStreamError::from)?;
+        send.write_all(&head)
+            .await
+            .map_err(crate::rpc::RpcStreamError::from)?;
         let _ = send.finish();
         Ok(crate::rpc::read(&mut recv).await?)
     }
@@ -226,9 +258,13 @@ impl Gateway {
     pub async fn shutdown(&self) {
         self.shared.shutdown.send_replace(true);
         if let Some(link) = self.shared.link.send_replace(None) {
-            link.conn.close(quinn::VarInt::from_u32(ErrorCode::Shutdown.to_u32()), b"gateway shutting down");
+            link.conn.close(
+                quinn::VarInt::from_u32(ErrorCode::Shutdown.to_u32()),
+                b"gateway shutting down",
+            );
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.shared.endpoint.wait_idle()).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), self.shared.endpoint.wait_idle()).await;
     }
 
     /// One dial attempt to the first hub, without the supervisor: handshake, `Hello`, and the
@@ -236,7 +272,10 @@ impl Gateway {
     /// certificate makes this fail at once, not on a later stream.
     pub async fn connect_once(&self) -> Result<String, ConnectError> {
         let (link, _events) = link::dial(&self.shared, 0).await?;
-        link.conn.close(quinn::VarInt::from_u32(ErrorCode::NoError.to_u32()), b"probe");
+        link.conn.close(
+            quinn::VarInt::from_u32(ErrorCode::NoError.to_u32()),
+            b"probe",
+        );
         Ok(link.hub_id.clone())
     }
 
@@ -249,7 +288,11 @@ impl Shared {
     /// The current link, waiting up to `wait` for one to come up.
     async fn current_link(&self, wait: Duration) -> Option<Arc<Link>> {
         let mut rx = self.link.subscribe();
-        let found = tokio::time::timeout(wait, rx.wait_for(|l| l.as_ref().is_some_and(|l| l.conn.close_reason().is_none()))).await;
+        let found = tokio::time::timeout(
+            wait,
+            rx.wait_for(|l| l.as_ref().is_some_and(|l| l.conn.close_reason().is_none())),
+        )
+        .await;
         match found {
             Ok(Ok(link)) => link.clone(),
             _ => None,
@@ -302,12 +345,19 @@ async fn supervise(shared: Arc<Shared>) {
             }
             LinkEvent::Wedged => {
                 warn!(hub = %link.hub, "tunnel unresponsive; replacing the connection");
-                link.conn.close(quinn::VarInt::from_u32(ErrorCode::Wedged.to_u32()), b"watchdog");
+                link.conn.close(
+                    quinn::VarInt::from_u32(ErrorCode::Wedged.to_u32()),
+                    b"watchdog",
+                );
                 shared.clear_link(link.id);
                 backoff.connection_ended(link.since.elapsed());
             }
             LinkEvent::Lost => {
-                let reason = link.conn.close_reason().map(|r| r.to_string()).unwrap_or_default();
+                let reason = link
+                    .conn
+                    .close_reason()
+                    .map(|r| r.to_string())
+                    .unwrap_or_default();
                 warn!(hub = %link.hub, %reason, up_s = link.since.elapsed().as_secs(), "tunnel lost; reconnecting");
                 shared.clear_link(link.id);
                 backoff.connection_ended(link.since.elapsed());

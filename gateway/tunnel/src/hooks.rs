@@ -32,9 +32,16 @@ pub trait FleetHooks: Send + Sync + fmt::Debug + 'static {
 
     /// The first enrollment message of an unauthenticated client. Returns the reply, and a
     /// session for the next message when the exchange continues.
-    fn enroll(&self, remote: SocketAddr, first: &[u8]) -> (Vec<u8>, Option<Box<dyn EnrollSession>>) {
+    fn enroll(
+        &self,
+        remote: SocketAddr,
+        first: &[u8],
+    ) -> (Vec<u8>, Option<Box<dyn EnrollSession>>) {
         let _ = (remote, first);
-        (b"{\"type\":\"refused\",\"reason\":\"unavailable\"}".to_vec(), None)
+        (
+            b"{\"type\":\"refused\",\"reason\":\"unavailable\"}".to_vec(),
+            None,
+        )
     }
 
     /// A renewal request from an admitted appliance; returns the reply.

@@ -12,7 +12,9 @@ use tracing::{info, warn};
 use tunnel_proto::{ApplianceId, Control};
 
 use crate::log_limit::LogLimit;
-use crate::{Credentials, FleetHooks, Metrics, OpenFleet, ServiceTable, TransportSettings, tls, transport};
+use crate::{
+    Credentials, FleetHooks, Metrics, OpenFleet, ServiceTable, TransportSettings, tls, transport,
+};
 
 mod connection;
 mod enroll;
@@ -75,7 +77,10 @@ pub enum HubError {
     #[error("invalid TLS credentials")]
     Tls(#[from] tls::TlsError),
     #[error("cannot bind {addr}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// What the status page and the NOC see of one admitted connection.
@@ -135,9 +140,19 @@ impl Hub {
         // Address validation costs a round trip; it is worth it only under attack, so leave it
         // to the handshake limit instead.
         server.migration(true);
-        let socket = transport::bind_udp(config.listen).map_err(|source| HubError::Bind { addr: config.listen, source })?;
-        let endpoint = transport::endpoint(transport::endpoint_config(config.reset_key.as_ref()), Some(server), socket)
-            .map_err(|source| HubError::Bind { addr: config.listen, source })?;
+        let socket = transport::bind_udp(config.listen).map_err(|source| HubError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let endpoint = transport::endpoint(
+            transport::endpoint_config(config.reset_key.as_ref()),
+            Some(server),
+            socket,
+        )
+        .map_err(|source| HubError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let shared = Arc::new(Shared {
             services: RwLock::new(Arc::new(config.services.clone())),
             handshakes: Arc::new(Semaphore::new(config.max_concurrent_handshakes.max(1))),
@@ -172,11 +187,15 @@ async fn accept_loop(shared: Arc<Shared>) {
 /// revocation was made (another hub instance, the NOC).
 /// Holds the hub weakly, so a closed hub's socket is released at once.
 async fn revocation_sweep(shared: std::sync::Weak<Shared>) {
-    let Some(every) = shared.upgrade().map(|s| s.config.revocation_sweep) else { return };
+    let Some(every) = shared.upgrade().map(|s| s.config.revocation_sweep) else {
+        return;
+    };
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let Some(shared) = shared.upgrade() else { return };
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
         let revoked: Vec<_> = lock(&shared.conns)
             .values()
             .filter(|r| shared.hooks.is_revoked(&r.appliance))
@@ -216,7 +235,11 @@ impl HubHandle {
 
     /// Replaces the service table; new streams and flows see it at once.
     pub fn set_services(&self, services: ServiceTable) {
-        *self.shared.services.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(services);
+        *self
+            .shared
+            .services
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(services);
     }
 
     /// Graceful drain: refuse new connections, tell every gateway to move (`GoAway`), let
@@ -225,10 +248,19 @@ impl HubHandle {
     pub async fn drain(&self, grace: Duration) -> usize {
         let shared = &self.shared;
         shared.draining.store(true, Ordering::Release);
-        let senders: Vec<_> = lock(&shared.conns).values().map(|r| r.control.clone()).collect();
-        info!(connections = senders.len(), grace_s = grace.as_secs_f64(), "draining: asking gateways to move");
+        let senders: Vec<_> = lock(&shared.conns)
+            .values()
+            .map(|r| r.control.clone())
+            .collect();
+        info!(
+            connections = senders.len(),
+            grace_s = grace.as_secs_f64(),
+            "draining: asking gateways to move"
+        );
         for tx in senders {
-            let _ = tx.try_send(Control::GoAway { reconnect_after_ms: 0 });
+            let _ = tx.try_send(Control::GoAway {
+                reconnect_after_ms: 0,
+            });
         }
         let deadline = Instant::now() + grace;
         loop {
@@ -236,16 +268,28 @@ impl HubHandle {
             if lock(&shared.conns).is_empty() {
                 break;
             }
-            if tokio::time::timeout_at(deadline.into(), closed).await.is_err() {
+            if tokio::time::timeout_at(deadline.into(), closed)
+                .await
+                .is_err()
+            {
                 break;
             }
         }
-        let left: Vec<_> = lock(&shared.conns).values().map(|r| r.conn.clone()).collect();
+        let left: Vec<_> = lock(&shared.conns)
+            .values()
+            .map(|r| r.conn.clone())
+            .collect();
         for conn in &left {
-            conn.close(code(tunnel_proto::ErrorCode::GoingAway), b"hub shutting down");
+            conn.close(
+                code(tunnel_proto::ErrorCode::GoingAway),
+                b"hub shutting down",
+            );
         }
         if !left.is_empty() {
-            warn!(connections = left.len(), "drain grace expired; closed remaining connections");
+            warn!(
+                connections = left.len(),
+                "drain grace expired; closed remaining connections"
+            );
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), shared.endpoint.wait_idle()).await;
         left.len()
@@ -253,13 +297,18 @@ impl HubHandle {
 
     /// Closes everything at once (no drain).
     pub fn close(&self) {
-        self.shared.endpoint.close(code(tunnel_proto::ErrorCode::GoingAway), b"hub closed");
+        self.shared
+            .endpoint
+            .close(code(tunnel_proto::ErrorCode::GoingAway), b"hub closed");
     }
 
     /// Closes every live connection of `appliance`; returns how many were closed.
     pub fn disconnect(&self, appliance: &ApplianceId, reason: tunnel_proto::ErrorCode) -> usize {
         let conns = lock(&self.shared.conns);
-        let matching: Vec<_> = conns.values().filter(|r| &r.appliance == appliance).collect();
+        let matching: Vec<_> = conns
+            .values()
+            .filter(|r| &r.appliance == appliance)
+            .collect();
         for r in &matching {
             r.conn.close(code(reason), reason.name().as_bytes());
         }

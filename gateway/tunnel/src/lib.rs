@@ -17,12 +17,12 @@ pub mod gateway;
 mod hooks;
 pub mod hub;
 mod log_limit;
-mod rpc;
-mod udp;
 pub mod metrics;
 pub mod policy;
+mod rpc;
 pub mod tls;
 pub mod transport;
+mod udp;
 
 pub use control::ControlStreamError;
 pub use rpc::RpcStreamError;

@@ -16,7 +16,12 @@ pub(crate) struct LogLimit {
 
 impl LogLimit {
     pub(crate) fn new(window: Duration, burst: u32) -> Self {
-        Self { window, burst, state: Mutex::new((Instant::now(), 0)), suppressed: AtomicU64::new(0) }
+        Self {
+            window,
+            burst,
+            state: Mutex::new((Instant::now(), 0)),
+            suppressed: AtomicU64::new(0),
+        }
     }
 
     /// `Some(n)` when this event may be logged (`n` events were suppressed since the last one

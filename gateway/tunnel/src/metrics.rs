@@ -79,21 +79,66 @@ impl Metrics {
     /// Registers every metric under the `legatura_tunnel` prefix.
     pub fn register(&self, registry: &mut Registry) {
         let r = registry.sub_registry_with_prefix("legatura_tunnel");
-        r.register("connections", "Authenticated tunnel connections now open", self.connections.clone());
-        r.register("handshakes", "Tunnel handshakes by result", self.handshakes.clone());
-        r.register("handshake_seconds", "Time from first packet to admission", self.handshake_seconds.clone());
-        r.register("reconnects", "Connections replaced after a loss or a hub drain", self.reconnects.clone());
-        r.register("streams", "Streams opened per service", self.streams.clone());
-        r.register("streams_active", "Streams now open", self.streams_active.clone());
-        r.register("streams_refused", "Streams and flows refused, by service and reason", self.streams_refused.clone());
-        r.register("bytes", "Payload bytes forwarded per service and direction", self.bytes.clone());
-        r.register("rtt_seconds", "Smoothed round-trip time per peer", self.rtt_seconds.clone());
-        r.register("lost_packets", "QUIC packets declared lost", self.lost_packets.clone());
+        r.register(
+            "connections",
+            "Authenticated tunnel connections now open",
+            self.connections.clone(),
+        );
+        r.register(
+            "handshakes",
+            "Tunnel handshakes by result",
+            self.handshakes.clone(),
+        );
+        r.register(
+            "handshake_seconds",
+            "Time from first packet to admission",
+            self.handshake_seconds.clone(),
+        );
+        r.register(
+            "reconnects",
+            "Connections replaced after a loss or a hub drain",
+            self.reconnects.clone(),
+        );
+        r.register(
+            "streams",
+            "Streams opened per service",
+            self.streams.clone(),
+        );
+        r.register(
+            "streams_active",
+            "Streams now open",
+            self.streams_active.clone(),
+        );
+        r.register(
+            "streams_refused",
+            "Streams and flows refused, by service and reason",
+            self.streams_refused.clone(),
+        );
+        r.register(
+            "bytes",
+            "Payload bytes forwarded per service and direction",
+            self.bytes.clone(),
+        );
+        r.register(
+            "rtt_seconds",
+            "Smoothed round-trip time per peer",
+            self.rtt_seconds.clone(),
+        );
+        r.register(
+            "lost_packets",
+            "QUIC packets declared lost",
+            self.lost_packets.clone(),
+        );
         r.register("datagrams", "UDP datagrams by fate", self.datagrams.clone());
     }
 
     pub(crate) fn refused(&self, service: &str, code: tunnel_proto::ErrorCode) {
-        self.streams_refused.get_or_create(&RefusedLabels { service: service.to_owned(), reason: code.name() }).inc();
+        self.streams_refused
+            .get_or_create(&RefusedLabels {
+                service: service.to_owned(),
+                reason: code.name(),
+            })
+            .inc();
     }
 
     pub(crate) fn handshake(&self, result: &'static str) {
@@ -106,16 +151,38 @@ impl Metrics {
 
     pub(crate) fn forwarded(&self, service: &str, to_hub: u64, from_hub: u64) {
         let service = service.to_owned();
-        self.bytes.get_or_create(&ByteLabels { service: service.clone(), direction: "to_hub" }).inc_by(to_hub);
-        self.bytes.get_or_create(&ByteLabels { service, direction: "from_hub" }).inc_by(from_hub);
+        self.bytes
+            .get_or_create(&ByteLabels {
+                service: service.clone(),
+                direction: "to_hub",
+            })
+            .inc_by(to_hub);
+        self.bytes
+            .get_or_create(&ByteLabels {
+                service,
+                direction: "from_hub",
+            })
+            .inc_by(from_hub);
     }
 }
 
 /// Samples a connection's path statistics into the metrics; returns the new lost-packet total.
-pub(crate) fn sample_path(metrics: &Metrics, peer: &str, conn: &quinn::Connection, lost_before: u64) -> u64 {
+pub(crate) fn sample_path(
+    metrics: &Metrics,
+    peer: &str,
+    conn: &quinn::Connection,
+    lost_before: u64,
+) -> u64 {
     let stats = conn.stats();
-    metrics.rtt_seconds.get_or_create(&PeerLabel { peer: peer.to_owned() }).set(stats.path.rtt.as_secs_f64());
+    metrics
+        .rtt_seconds
+        .get_or_create(&PeerLabel {
+            peer: peer.to_owned(),
+        })
+        .set(stats.path.rtt.as_secs_f64());
     let lost = stats.path.lost_packets;
-    metrics.lost_packets.inc_by(lost.saturating_sub(lost_before));
+    metrics
+        .lost_packets
+        .inc_by(lost.saturating_sub(lost_before));
     lost
 }

@@ -32,7 +32,9 @@ pub struct AllowRule {
 
 /// An allow rule that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid allow rule {0:?}: use \"*\", \"mission/*\", \"mission/appliance\" or \"*/appliance\"")]
+#[error(
+    "invalid allow rule {0:?}: use \"*\", \"mission/*\", \"mission/appliance\" or \"*/appliance\""
+)]
 pub struct InvalidAllowRule(pub String);
 
 impl FromStr for AllowRule {
@@ -43,12 +45,20 @@ impl FromStr for AllowRule {
                 return Ok(None);
             }
             // Reuse the identity rules so a rule can only name something a certificate can.
-            ApplianceId::new(p, p).map(|_| Some(p.to_owned())).map_err(|_| InvalidAllowRule(s.to_owned()))
+            ApplianceId::new(p, p)
+                .map(|_| Some(p.to_owned()))
+                .map_err(|_| InvalidAllowRule(s.to_owned()))
         };
         match s.split_once('/') {
-            None if s == "*" => Ok(Self { mission: None, appliance: None }),
+            None if s == "*" => Ok(Self {
+                mission: None,
+                appliance: None,
+            }),
             None => Err(InvalidAllowRule(s.to_owned())),
-            Some((m, a)) => Ok(Self { mission: part(m)?, appliance: part(a)? }),
+            Some((m, a)) => Ok(Self {
+                mission: part(m)?,
+                appliance: part(a)?,
+            }),
         }
     }
 }
@@ -56,7 +66,10 @@ impl FromStr for AllowRule {
 impl AllowRule {
     fn matches(&self, id: &ApplianceId) -> bool {
         self.mission.as_deref().is_none_or(|m| m == id.mission())
-            && self.appliance.as_deref().is_none_or(|a| a == id.appliance())
+            && self
+                .appliance
+                .as_deref()
+                .is_none_or(|a| a == id.appliance())
     }
 }
 
@@ -64,7 +77,12 @@ impl fmt::Display for AllowRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.mission, &self.appliance) {
             (None, None) => f.write_str("*"),
-            (m, a) => write!(f, "{}/{}", m.as_deref().unwrap_or("*"), a.as_deref().unwrap_or("*")),
+            (m, a) => write!(
+                f,
+                "{}/{}",
+                m.as_deref().unwrap_or("*"),
+                a.as_deref().unwrap_or("*")
+            ),
         }
     }
 }
@@ -103,9 +121,22 @@ impl ServiceTable {
 
     /// The service `name` if `id` may use it over `protocol`; otherwise the error code to reset
     /// the stream with. An unknown name and a name of the wrong protocol look the same.
-    pub fn authorize(&self, id: &ApplianceId, name: &ServiceName, protocol: Protocol) -> Result<&Service, ErrorCode> {
-        let service = self.services.get(name).filter(|s| s.protocol == protocol).ok_or(ErrorCode::UnknownService)?;
-        if service.allow.iter().any(|rule| rule.matches(id)) { Ok(service) } else { Err(ErrorCode::Forbidden) }
+    pub fn authorize(
+        &self,
+        id: &ApplianceId,
+        name: &ServiceName,
+        protocol: Protocol,
+    ) -> Result<&Service, ErrorCode> {
+        let service = self
+            .services
+            .get(name)
+            .filter(|s| s.protocol == protocol)
+            .ok_or(ErrorCode::UnknownService)?;
+        if service.allow.iter().any(|rule| rule.matches(id)) {
+            Ok(service)
+        } else {
+            Err(ErrorCode::Forbidden)
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Service> {
@@ -122,7 +153,10 @@ mod tests {
             name: ServiceName::new(name).expect("valid"),
             protocol,
             upstream: "127.0.0.1:1".into(),
-            allow: allow.iter().map(|r| r.parse().expect("valid rule")).collect(),
+            allow: allow
+                .iter()
+                .map(|r| r.parse().expect("valid rule"))
+                .collect(),
         }
     }
 
@@ -142,13 +176,33 @@ mod tests {
         let paris = id("paris", "PAR-01");
         let berlin1 = id("berlin", "BER-01");
         let berlin2 = id("berlin", "BER-02");
-        assert!(table.authorize(&berlin1, &name("console"), Protocol::Tcp).is_ok());
+        assert!(
+            table
+                .authorize(&berlin1, &name("console"), Protocol::Tcp)
+                .is_ok()
+        );
         assert!(table.authorize(&paris, &name("sip"), Protocol::Udp).is_ok());
-        assert!(table.authorize(&berlin2, &name("sip"), Protocol::Udp).is_ok());
-        assert_eq!(table.authorize(&berlin1, &name("sip"), Protocol::Udp).err(), Some(ErrorCode::Forbidden));
-        assert_eq!(table.authorize(&paris, &name("vault"), Protocol::Tcp).err(), Some(ErrorCode::Forbidden));
-        assert_eq!(table.authorize(&paris, &name("sip"), Protocol::Tcp).err(), Some(ErrorCode::UnknownService));
-        assert_eq!(table.authorize(&paris, &name("nope"), Protocol::Tcp).err(), Some(ErrorCode::UnknownService));
+        assert!(
+            table
+                .authorize(&berlin2, &name("sip"), Protocol::Udp)
+                .is_ok()
+        );
+        assert_eq!(
+            table.authorize(&berlin1, &name("sip"), Protocol::Udp).err(),
+            Some(ErrorCode::Forbidden)
+        );
+        assert_eq!(
+            table.authorize(&paris, &name("vault"), Protocol::Tcp).err(),
+            Some(ErrorCode::Forbidden)
+        );
+        assert_eq!(
+            table.authorize(&paris, &name("sip"), Protocol::Tcp).err(),
+            Some(ErrorCode::UnknownService)
+        );
+        assert_eq!(
+            table.authorize(&paris, &name("nope"), Protocol::Tcp).err(),
+            Some(ErrorCode::UnknownService)
+        );
     }
 
     #[test]
@@ -164,7 +218,8 @@ mod tests {
 
     #[test]
     fn duplicate_names_are_refused() {
-        let err = ServiceTable::new([svc("a", Protocol::Tcp, &[]), svc("a", Protocol::Udp, &[])]).err();
+        let err =
+            ServiceTable::new([svc("a", Protocol::Tcp, &[]), svc("a", Protocol::Udp, &[])]).err();
         assert_eq!(err, Some(DuplicateService("a".into())));
     }
 }

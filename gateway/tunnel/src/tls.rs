@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
 use rustls::DistinguishedName;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::UnixTime;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use tunnel_proto::ApplianceId;
 
@@ -18,7 +18,10 @@ use crate::FleetHooks;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {path}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} holds no PEM certificate")]
     NoCertificate { path: PathBuf },
     #[error("{path} holds no PEM private key")]
@@ -45,7 +48,11 @@ pub struct Credentials {
 
 impl Clone for Credentials {
     fn clone(&self) -> Self {
-        Self { roots: self.roots.clone(), chain: self.chain.clone(), key: self.key.clone_key() }
+        Self {
+            roots: self.roots.clone(),
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
     }
 }
 
@@ -53,9 +60,15 @@ impl Credentials {
     /// Loads PEM files: the peer's root CA(s), this end's certificate chain and its key.
     pub fn from_files(ca: &Path, cert: &Path, key: &Path) -> Result<Self, TlsError> {
         Self::from_pem(&read(ca)?, &read(cert)?, &read(key)?).map_err(|e| match e {
-            PemError::NoCertificate(true) => TlsError::NoCertificate { path: ca.to_owned() },
-            PemError::NoCertificate(false) => TlsError::NoCertificate { path: cert.to_owned() },
-            PemError::NoKey => TlsError::NoKey { path: key.to_owned() },
+            PemError::NoCertificate(true) => TlsError::NoCertificate {
+                path: ca.to_owned(),
+            },
+            PemError::NoCertificate(false) => TlsError::NoCertificate {
+                path: cert.to_owned(),
+            },
+            PemError::NoKey => TlsError::NoKey {
+                path: key.to_owned(),
+            },
         })
     }
 
@@ -69,7 +82,10 @@ impl Credentials {
         if chain.is_empty() {
             return Err(PemError::NoCertificate(false));
         }
-        let key = rustls_pemfile::private_key(&mut key.as_bytes()).ok().flatten().ok_or(PemError::NoKey)?;
+        let key = rustls_pemfile::private_key(&mut key.as_bytes())
+            .ok()
+            .flatten()
+            .ok_or(PemError::NoKey)?;
         Ok(Self { roots, chain, key })
     }
 }
@@ -85,11 +101,16 @@ pub enum PemError {
 }
 
 fn read(path: &Path) -> Result<String, TlsError> {
-    std::fs::read_to_string(path).map_err(|source| TlsError::Read { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| TlsError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn certs(pem: &str) -> Vec<CertificateDer<'static>> {
-    rustls_pemfile::certs(&mut pem.as_bytes()).filter_map(Result::ok).collect()
+    rustls_pemfile::certs(&mut pem.as_bytes())
+        .filter_map(Result::ok)
+        .collect()
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -107,23 +128,34 @@ fn root_store(roots: &[CertificateDer<'static>]) -> Result<rustls::RootCertStore
 /// The hub's QUIC server crypto. A client certificate must chain to the fleet CA and name an
 /// appliance that is not revoked. A client may present none only to enroll: the hub then
 /// accepts nothing but the enrollment protocol on that connection.
-pub fn server_crypto(creds: &Credentials, hooks: Arc<dyn FleetHooks>) -> Result<quinn::crypto::rustls::QuicServerConfig, TlsError> {
-    let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(root_store(&creds.roots)?), provider())
-        .allow_unauthenticated()
-        .build()?;
+pub fn server_crypto(
+    creds: &Credentials,
+    hooks: Arc<dyn FleetHooks>,
+) -> Result<quinn::crypto::rustls::QuicServerConfig, TlsError> {
+    let inner = WebPkiClientVerifier::builder_with_provider(
+        Arc::new(root_store(&creds.roots)?),
+        provider(),
+    )
+    .allow_unauthenticated()
+    .build()?;
     let verifier = Arc::new(FleetVerifier { inner, hooks });
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
         .with_single_cert(creds.chain.clone(), creds.key.clone_key())?;
-    config.alpn_protocols = vec![tunnel_proto::ALPN.to_vec(), tunnel_proto::ALPN_ENROLL.to_vec()];
+    config.alpn_protocols = vec![
+        tunnel_proto::ALPN.to_vec(),
+        tunnel_proto::ALPN_ENROLL.to_vec(),
+    ];
     // Session tickets let a reconnecting gateway resume with a cheaper handshake.
     config.send_tls13_tickets = 2;
     Ok(quinn::crypto::rustls::QuicServerConfig::try_from(config)?)
 }
 
 /// An enrolling appliance's QUIC client crypto: the pinned hub CA, no client certificate.
-pub fn enroll_crypto(hub_roots: &[CertificateDer<'static>]) -> Result<quinn::crypto::rustls::QuicClientConfig, TlsError> {
+pub fn enroll_crypto(
+    hub_roots: &[CertificateDer<'static>],
+) -> Result<quinn::crypto::rustls::QuicClientConfig, TlsError> {
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_root_certificates(root_store(hub_roots)?)
@@ -133,7 +165,9 @@ pub fn enroll_crypto(hub_roots: &[CertificateDer<'static>]) -> Result<quinn::cry
 }
 
 /// The gateway's QUIC client crypto: only the pinned hub CA is trusted.
-pub fn client_crypto(creds: &Credentials) -> Result<quinn::crypto::rustls::QuicClientConfig, TlsError> {
+pub fn client_crypto(
+    creds: &Credentials,
+) -> Result<quinn::crypto::rustls::QuicClientConfig, TlsError> {
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_root_certificates(root_store(&creds.roots)?)
@@ -157,7 +191,9 @@ pub fn peer_appliance(conn: &quinn::Connection) -> Result<ApplianceId, PeerIdent
         .peer_identity()
         .and_then(|any| any.downcast::<Vec<CertificateDer<'static>>>().ok())
         .ok_or(PeerIdentityError::NoCertificate)?;
-    Ok(pki::appliance_id_from_cert(chain.first().ok_or(PeerIdentityError::NoCertificate)?)?)
+    Ok(pki::appliance_id_from_cert(
+        chain.first().ok_or(PeerIdentityError::NoCertificate)?,
+    )?)
 }
 
 /// The fleet CA's verifier plus the live deny-list: a revoked appliance fails the handshake
@@ -187,11 +223,18 @@ impl ClientCertVerifier for FleetVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self.inner.verify_client_cert(end_entity, intermediates, now)?;
-        let id = pki::appliance_id_from_cert(end_entity)
-            .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure))?;
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        let id = pki::appliance_id_from_cert(end_entity).map_err(|_| {
+            rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            )
+        })?;
         if self.hooks.is_revoked(&id) {
-            return Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Revoked));
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Revoked,
+            ));
         }
         Ok(verified)
     }

@@ -109,7 +109,9 @@ pub(crate) fn endpoint_config(reset_key: Option<&[u8; 32]>) -> quinn::EndpointCo
             cid_key.copy_from_slice(&tag.as_ref()[..8]);
             let cid_key = u64::from_le_bytes(cid_key);
             let mut config = quinn::EndpointConfig::new(Arc::new(key));
-            config.cid_generator(move || Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key)));
+            config.cid_generator(move || {
+                Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+            });
             config
         }
         None => quinn::EndpointConfig::default(),
@@ -123,7 +125,11 @@ pub(crate) fn endpoint(
     socket: std::net::UdpSocket,
 ) -> std::io::Result<quinn::Endpoint> {
     if let Ok(state) = quinn::udp::UdpSocketState::new((&socket).into()) {
-        info!(gso_segments = state.max_gso_segments(), gro_segments = state.gro_segments(), "UDP offloads");
+        info!(
+            gso_segments = state.max_gso_segments(),
+            gro_segments = state.gro_segments(),
+            "UDP offloads"
+        );
     }
     quinn::Endpoint::new(config, server, socket, Arc::new(quinn::TokioRuntime))
 }

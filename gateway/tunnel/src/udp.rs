@@ -21,7 +21,9 @@ pub(crate) fn send(conn: &quinn::Connection, metrics: &Metrics, flow: FlowId, pa
             let conn = conn.clone();
             let payload = payload.to_vec();
             tokio::spawn(async move {
-                let Ok(mut send) = conn.open_uni().await else { return };
+                let Ok(mut send) = conn.open_uni().await else {
+                    return;
+                };
                 let mut head = StreamHeader::Datagram(flow).to_bytes();
                 head.extend_from_slice(&payload);
                 if send.write_all(&head).await.is_ok() {
@@ -44,7 +46,9 @@ pub(crate) enum FallbackError {
 }
 
 /// Reads one oversized datagram from a unidirectional stream, bounded by the UDP maximum.
-pub(crate) async fn read_fallback(mut recv: quinn::RecvStream) -> Result<(FlowId, Vec<u8>), FallbackError> {
+pub(crate) async fn read_fallback(
+    mut recv: quinn::RecvStream,
+) -> Result<(FlowId, Vec<u8>), FallbackError> {
     match crate::hub::streams::read_header(&mut recv).await? {
         StreamHeader::Datagram(flow) => Ok((flow, recv.read_to_end(MAX_UDP_PAYLOAD).await?)),
         _ => Err(FallbackError::NotDatagram),

@@ -24,23 +24,37 @@ pub(crate) fn init(dir: &Path, hub_names: &[&str], operator: &str) -> anyhow::Re
     let store = SoftwareStore::open(&keys_dir).context("opening the software key store")?;
     let issuing = match store.signer(KeyRole::FleetIssuing) {
         Ok(s) => s,
-        Err(_) => store.generate(KeyRole::FleetIssuing).context("generating the fleet-issuing key")?,
+        Err(_) => store
+            .generate(KeyRole::FleetIssuing)
+            .context("generating the fleet-issuing key")?,
     };
     let audit = match store.signer(KeyRole::AuditCheckpoint) {
         Ok(s) => s,
-        Err(_) => store.generate(KeyRole::AuditCheckpoint).context("generating the audit-checkpoint key")?,
+        Err(_) => store
+            .generate(KeyRole::AuditCheckpoint)
+            .context("generating the audit-checkpoint key")?,
     };
     let root = Ca::generate_root("Legătura fleet root CA", Duration::from_secs(20 * YEAR))?;
     root.save(&dir.join("root.pem"), &dir.join("root.key"))?;
-    let issuing_pem = root.issue_intermediate(issuing.clone(), "Legătura fleet issuing CA", Duration::from_secs(2 * YEAR))?;
+    let issuing_pem = root.issue_intermediate(
+        issuing.clone(),
+        "Legătura fleet issuing CA",
+        Duration::from_secs(2 * YEAR),
+    )?;
     pki::write_public(&dir.join("issuing.pem"), issuing_pem.as_bytes())?;
     let issuing_ca = Ca::with_signer(&issuing_pem, issuing).context("using the issuing CA")?;
     let hub = issuing_ca.issue_server(hub_names, Duration::from_secs(YEAR))?;
     pki::write_private(&dir.join("hub.key"), hub.key_pem.as_bytes())?;
-    pki::write_public(&dir.join("hub.pem"), format!("{}{}", hub.cert_pem, issuing_pem).as_bytes())?;
+    pki::write_public(
+        &dir.join("hub.pem"),
+        format!("{}{}", hub.cert_pem, issuing_pem).as_bytes(),
+    )?;
     let op = issuing_ca.issue_operator(operator, Duration::from_secs(YEAR))?;
     pki::write_private(&dir.join("operator.key"), op.key_pem.as_bytes())?;
-    pki::write_public(&dir.join("operator.pem"), format!("{}{}", op.cert_pem, issuing_pem).as_bytes())?;
+    pki::write_public(
+        &dir.join("operator.pem"),
+        format!("{}{}", op.cert_pem, issuing_pem).as_bytes(),
+    )?;
     pki::write_public(&dir.join("audit.pub"), hex(audit.public_key()).as_bytes())?;
     Ok(())
 }

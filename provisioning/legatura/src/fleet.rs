@@ -10,12 +10,24 @@ use crate::say;
 /// Asks the hub for a one-time enrollment code and prints it.
 pub(crate) async fn enroll(data: &Path, mission: &str, appliance: &str) -> anyhow::Result<String> {
     let noc = NocClient::from_data(data)?;
-    let (status, body) = noc.request("POST", "/v1/enrollments", Some(serde_json::json!({ "mission": mission, "appliance": appliance }))).await?;
+    let (status, body) = noc
+        .request(
+            "POST",
+            "/v1/enrollments",
+            Some(serde_json::json!({ "mission": mission, "appliance": appliance })),
+        )
+        .await?;
     let value: serde_json::Value = serde_json::from_slice(&body).context("the hub's answer")?;
     if status != 200 {
-        anyhow::bail!("the hub refused: {}", value["error"].as_str().unwrap_or("unknown error"));
+        anyhow::bail!(
+            "the hub refused: {}",
+            value["error"].as_str().unwrap_or("unknown error")
+        );
     }
-    let code = value["code"].as_str().context("no code in the answer")?.to_owned();
+    let code = value["code"]
+        .as_str()
+        .context("no code in the answer")?
+        .to_owned();
     Ok(code)
 }
 
@@ -28,16 +40,30 @@ pub(crate) async fn revoke(data: &Path, target: &str) -> anyhow::Result<u64> {
             let all = list(&noc).await?;
             let matches: Vec<_> = all.iter().filter(|a| a["appliance"] == target).collect();
             match matches.as_slice() {
-                [one] => (one["mission"].as_str().unwrap_or_default().to_owned(), target.to_owned()),
+                [one] => (
+                    one["mission"].as_str().unwrap_or_default().to_owned(),
+                    target.to_owned(),
+                ),
                 [] => anyhow::bail!("no appliance {target}"),
-                _ => anyhow::bail!("{target} exists at several missions; name it as MISSION/{target}"),
+                _ => anyhow::bail!(
+                    "{target} exists at several missions; name it as MISSION/{target}"
+                ),
             }
         }
     };
-    let (status, body) = noc.request("POST", "/v1/revocations", Some(serde_json::json!({ "mission": mission, "appliance": appliance }))).await?;
+    let (status, body) = noc
+        .request(
+            "POST",
+            "/v1/revocations",
+            Some(serde_json::json!({ "mission": mission, "appliance": appliance })),
+        )
+        .await?;
     let value: serde_json::Value = serde_json::from_slice(&body).context("the hub's answer")?;
     if status != 200 {
-        anyhow::bail!("the hub refused: {}", value["error"].as_str().unwrap_or("unknown error"));
+        anyhow::bail!(
+            "the hub refused: {}",
+            value["error"].as_str().unwrap_or("unknown error")
+        );
     }
     Ok(value["disconnected"].as_u64().unwrap_or(0))
 }
@@ -47,7 +73,7 @@ async fn list(noc: &NocClient) -> anyhow::Result<Vec<serde_json::Value>> {
     if status != 200 {
         anyhow::bail!("the hub answered {status}");
     }
-    Ok(serde_json::from_slice(&body).context("the hub's answer")?)
+    serde_json::from_slice(&body).context("the hub's answer")
 }
 
 /// Prints the fleet as a table.
@@ -55,11 +81,39 @@ pub(crate) async fn ls(data: &Path) -> anyhow::Result<()> {
     let noc = NocClient::from_data(data)?;
     let all = list(&noc).await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let ago = |t: &serde_json::Value| t.as_i64().map(|t| human(now - t) + " ago").unwrap_or_else(|| "never".into());
-    let until = |t: &serde_json::Value| t.as_i64().map(|t| if t > now { format!("in {}", human(t - now)) } else { "EXPIRED".into() }).unwrap_or_else(|| "-".into());
-    let mut out = format!("{:<12} {:<12} {:<8} {:<10} {:<10} {:<14} {:<16} {}\n", "MISSION", "APPLIANCE", "STATE", "TRANSPORT", "LAST SEEN", "CERT EXPIRES", "SOFTWARE", "FROM");
+    let ago = |t: &serde_json::Value| {
+        t.as_i64()
+            .map(|t| human(now - t) + " ago")
+            .unwrap_or_else(|| "never".into())
+    };
+    let until = |t: &serde_json::Value| {
+        t.as_i64()
+            .map(|t| {
+                if t > now {
+                    format!("in {}", human(t - now))
+                } else {
+                    "EXPIRED".into()
+                }
+            })
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut out = format!(
+        "{:<12} {:<12} {:<8} {:<10} {:<10} {:<14} {:<16} {}\n",
+        "MISSION",
+        "APPLIANCE",
+        "STATE",
+        "TRANSPORT",
+        "LAST SEEN",
+        "CERT EXPIRES",
+        "SOFTWARE",
+        "FROM"
+    );
     for a in &all {
-        let seen = if a["connected"].as_bool() == Some(true) { "now".to_owned() } else { ago(&a["last_seen"]) };
+        let seen = if a["connected"].as_bool() == Some(true) {
+            "now".to_owned()
+        } else {
+            ago(&a["last_seen"])
+        };
         out.push_str(&format!(
             "{:<12} {:<12} {:<8} {:<10} {:<10} {:<14} {:<16} {}\n",
             a["mission"].as_str().unwrap_or("-"),
@@ -87,7 +141,8 @@ fn human(s: i64) -> String {
 
 /// Verifies the audit log against the audit-checkpoint public key.
 pub(crate) fn audit_verify(log: &Path, public_key_hex: &Path) -> anyhow::Result<()> {
-    let hex = std::fs::read_to_string(public_key_hex).with_context(|| format!("reading {}", public_key_hex.display()))?;
+    let hex = std::fs::read_to_string(public_key_hex)
+        .with_context(|| format!("reading {}", public_key_hex.display()))?;
     let key = unhex(hex.trim()).context("the audit public key is not hex")?;
     match audit::verify(log, &[key]) {
         Ok(report) => {
@@ -102,5 +157,8 @@ pub(crate) fn audit_verify(log: &Path, public_key_hex: &Path) -> anyhow::Result<
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
 }

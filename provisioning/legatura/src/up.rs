@@ -28,7 +28,14 @@ pub(crate) struct Ports {
 impl Ports {
     pub(crate) fn new(base: Option<u16>) -> Self {
         match base {
-            None => Self { hub_quic: 4433, hub_admin: 9100, status_page: 9180, gateway_admin: 9101, console: 8080, noc: 9443 },
+            None => Self {
+                hub_quic: 4433,
+                hub_admin: 9100,
+                status_page: 9180,
+                gateway_admin: 9101,
+                console: 8080,
+                noc: 9443,
+            },
             Some(b) => Self {
                 hub_quic: b,
                 hub_admin: b.saturating_add(1),
@@ -43,13 +50,20 @@ impl Ports {
 
 pub(crate) fn run(data: &Path, ports: Ports) -> anyhow::Result<()> {
     provision(data, ports)?;
-    let hub_config = hubd::Config::load(&data.join("hub/hubd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let gw_config = gatewayd::Config::load(&data.join("gateway/gatewayd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hub_config =
+        hubd::Config::load(&data.join("hub/hubd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let gw_config = gatewayd::Config::load(&data.join("gateway/gatewayd.toml"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(serve(data, hub_config, gw_config, ports))
 }
 
-async fn serve(data: &Path, hub_config: hubd::Config, gw_config: gatewayd::Config, ports: Ports) -> anyhow::Result<()> {
+async fn serve(
+    data: &Path,
+    hub_config: hubd::Config,
+    gw_config: gatewayd::Config,
+    ports: Ports,
+) -> anyhow::Result<()> {
     let (stop_gw_tx, stop_gw) = watch::channel(false);
     let (stop_hub_tx, stop_hub) = watch::channel(false);
     let wait = |mut rx: watch::Receiver<bool>| async move {
@@ -61,7 +75,9 @@ async fn serve(data: &Path, hub_config: hubd::Config, gw_config: gatewayd::Confi
     // appliance uses it on first start.
     if !gatewayd::enroll::is_enrolled(&gw_config) {
         let code = enrollment_code(data).await?;
-        say(&format!("Enrollment code for {MISSION}/{APPLIANCE}: {code} (handed to the gateway, which enrols with it now)"));
+        say(&format!(
+            "Enrollment code for {MISSION}/{APPLIANCE}: {code} (handed to the gateway, which enrols with it now)"
+        ));
         pki::write_private(&gatewayd::enroll::code_file(&gw_config), code.as_bytes())?;
     }
     let gateway = tokio::spawn(gatewayd::run(gw_config, wait(stop_gw)));
@@ -69,7 +85,11 @@ async fn serve(data: &Path, hub_config: hubd::Config, gw_config: gatewayd::Confi
     let ready = wait_ready(ports.gateway_admin).await;
     say(&format!(
         "\nLegătura is up{}.\n\n  Hub status page, through the embassy gateway:  http://127.0.0.1:{}/\n  Gateway readiness and metrics:                 http://127.0.0.1:{}/readyz  /metrics  /status\n  Hub admin:                                     http://127.0.0.1:{}/status\n  The fleet (NOC API, operator certificate):     legatura fleet ls --data {}\n\nPress Ctrl-C to stop.\n",
-        if ready { "" } else { " (the tunnel is still connecting; see the log)" },
+        if ready {
+            ""
+        } else {
+            " (the tunnel is still connecting; see the log)"
+        },
         ports.console,
         ports.gateway_admin,
         ports.hub_admin,
@@ -112,7 +132,9 @@ async fn enrollment_code(data: &Path) -> anyhow::Result<String> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(last.unwrap_or_else(|| anyhow::anyhow!("NOC API unreachable")).context("creating the demo appliance's enrollment code"))
+    Err(last
+        .unwrap_or_else(|| anyhow::anyhow!("NOC API unreachable"))
+        .context("creating the demo appliance's enrollment code"))
 }
 
 /// Polls the gateway's `/readyz` for up to 10 s.
@@ -120,7 +142,9 @@ async fn wait_ready(admin_port: u16) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     for _ in 0..100 {
         if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", admin_port)).await {
-            let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n").await;
+            let _ = s
+                .write_all(b"GET /readyz HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n")
+                .await;
             let mut out = String::new();
             let _ = s.read_to_string(&mut out).await;
             if out.starts_with("HTTP/1.1 200") {
@@ -149,13 +173,17 @@ fn provision(data: &Path, ports: Ports) -> anyhow::Result<()> {
     write_once(&gw_dir.join("hub-ca.pem"), &root)?;
     write_once(&hub_dir.join("hubd.toml"), &hub_toml(ports))?;
     write_once(&gw_dir.join("gatewayd.toml"), &gateway_toml(ports))?;
-    write_once(&data.join("noc-address"), &format!("127.0.0.1:{}\n", ports.noc))?;
+    write_once(
+        &data.join("noc-address"),
+        &format!("127.0.0.1:{}\n", ports.noc),
+    )?;
     Ok(())
 }
 
 fn write_once(path: &Path, text: &str) -> anyhow::Result<()> {
     if !path.exists() {
-        pki::write_public(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        pki::write_public(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

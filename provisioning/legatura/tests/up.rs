@@ -22,7 +22,10 @@ impl Drop for Running {
 fn get(port: u16, path: &str) -> std::io::Result<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     Ok(out)
@@ -52,36 +55,68 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
         if line.contains("Press Ctrl-C") {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "no banner yet: {printed}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no banner yet: {printed}"
+        );
     }
     assert!(printed.contains("Legătura is up."), "{printed}");
     assert!(printed.contains(&console), "{printed}");
 
     let page = get(base + 4, "/").expect("status page through the gateway");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
-    assert!(page.contains("DEMO-01") && page.contains("demo"), "the demo appliance is not listed: {page}");
+    assert!(
+        page.contains("DEMO-01") && page.contains("demo"),
+        "the demo appliance is not listed: {page}"
+    );
 
     // Keys are private to their owner.
     use std::os::unix::fs::PermissionsExt;
-    for key in ["pki/root.key", "pki/hub.key", "pki/operator.key", "gateway/gateway.key", "pki/keys/fleet-issuing.key"] {
-        let mode = std::fs::metadata(data.path().join(key)).expect(key).permissions().mode() & 0o777;
+    for key in [
+        "pki/root.key",
+        "pki/hub.key",
+        "pki/operator.key",
+        "gateway/gateway.key",
+        "pki/keys/fleet-issuing.key",
+    ] {
+        let mode = std::fs::metadata(data.path().join(key))
+            .expect(key)
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "{key}");
     }
 
     // The gateway enrolled with a one-time code: the NOC sees it active, and the audit log
     // that recorded it verifies.
     let legatura = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_legatura")).args(args).output().expect("runs");
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+        let out = Command::new(env!("CARGO_BIN_EXE_legatura"))
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
     };
     let data_arg = data.path().to_str().expect("utf-8 path");
     let (ok, ls) = legatura(&["fleet", "ls", "--data", data_arg]);
     assert!(ok, "{ls}");
-    let row = ls.lines().find(|l| l.contains("DEMO-01")).unwrap_or_else(|| panic!("no DEMO-01 in {ls}"));
+    let row = ls
+        .lines()
+        .find(|l| l.contains("DEMO-01"))
+        .unwrap_or_else(|| panic!("no DEMO-01 in {ls}"));
     assert!(row.contains("active") && row.contains("now"), "{row}");
     let log = data.path().join("hub/audit.log");
     let key = data.path().join("pki/audit.pub");
-    let (ok, verdict) = legatura(&["audit", "verify", log.to_str().expect("utf-8"), "--key", key.to_str().expect("utf-8")]);
+    let (ok, verdict) = legatura(&[
+        "audit",
+        "verify",
+        log.to_str().expect("utf-8"),
+        "--key",
+        key.to_str().expect("utf-8"),
+    ]);
     assert!(ok && verdict.contains("audit log intact"), "{verdict}");
 
     kill(Pid::from_raw(up.0.id() as i32), Signal::SIGINT).expect("signal");
@@ -91,8 +126,14 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(Instant::now() < deadline, "did not stop within 15 s of Ctrl-C");
+        assert!(
+            Instant::now() < deadline,
+            "did not stop within 15 s of Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(get(base + 4, "/").is_err(), "the gateway listener outlived the process");
+    assert!(
+        get(base + 4, "/").is_err(),
+        "the gateway listener outlived the process"
+    );
 }

@@ -55,7 +55,9 @@ pub fn csr_for_key(key_pem: &str, id: &ApplianceId) -> Result<String, IssueError
     let mut params = CertificateParams::default();
     params.distinguished_name = common_name_only(&id.to_string());
     params.subject_alt_names = vec![identity_san(id)?];
-    let csr = params.serialize_request(&key).map_err(IssueError::Generate)?;
+    let csr = params
+        .serialize_request(&key)
+        .map_err(IssueError::Generate)?;
     csr.pem().map_err(IssueError::Generate)
 }
 
@@ -70,7 +72,8 @@ pub struct CertInfo {
 
 /// Reads the serial and validity of the first certificate in `pem`.
 pub fn cert_info(pem: &str) -> Result<CertInfo, IssueError> {
-    let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).map_err(IssueError::CsrNotPem)?;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(IssueError::CsrNotPem)?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| {
         IssueError::CsrMalformed(match e {
             x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e,

@@ -16,4 +16,4 @@ mod pake;
 
 pub use code::{CodeError, EnrollCode, SECRET_BITS};
 pub use message::{DecodeError, MAX_MESSAGE, Message, Refusal};
-pub use pake::{Enrolled, EnrollError, GatewayAwaitingIssue, GatewayEnrollment, HubEnrollment};
+pub use pake::{EnrollError, Enrolled, GatewayAwaitingIssue, GatewayEnrollment, HubEnrollment};

@@ -15,10 +15,10 @@
 mod ca;
 mod csr;
 pub mod enroll;
-pub mod renew;
 pub mod fixture;
 mod identity;
 mod operator;
+pub mod renew;
 mod signer_ca;
 mod store;
 #[cfg(test)]
@@ -27,8 +27,8 @@ mod test_util;
 pub use ca::{Ca, IssueError, Issued};
 pub use csr::{CertInfo, KeyAndCsr, cert_info, csr_for_key, generate_key_and_csr};
 pub use fixture::Fleet as TestPki;
-pub use signer_ca::{Revoked, SignerCaError};
-pub use operator::{operator_from_cert, valid_operator};
 pub use identity::{IdentityError, appliance_id_from_cert};
+pub use operator::{operator_from_cert, valid_operator};
+pub use signer_ca::{Revoked, SignerCaError};
 pub use store::{StoreError, write_private, write_public};
 pub use tunnel_proto::ApplianceId;

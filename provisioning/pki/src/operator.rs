@@ -13,7 +13,11 @@ const PREFIX: &str = "urn:legatura:operator:";
 
 /// Whether `name` is a usable operator name: 1–32 of `[a-z0-9._-]`.
 pub fn valid_operator(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
 impl Ca {
@@ -25,10 +29,21 @@ impl Ca {
         }
         let (not_before, not_after) = window_from_now(validity)?;
         let uri = Ia5String::try_from(format!("{PREFIX}{name}")).map_err(IssueError::Generate)?;
-        let params = leaf_params(&format!("operator {name}"), vec![SanType::URI(uri)], ExtendedKeyUsagePurpose::ClientAuth, not_before, not_after)?;
+        let params = leaf_params(
+            &format!("operator {name}"),
+            vec![SanType::URI(uri)],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            not_before,
+            not_after,
+        )?;
         let key = new_key()?;
-        let cert = params.signed_by(&key, &self.issuer, &self.key).map_err(IssueError::Generate)?;
-        Ok(Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        let cert = params
+            .signed_by(&key, &self.issuer, &self.key)
+            .map_err(IssueError::Generate)?;
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 }
 
@@ -51,13 +66,25 @@ mod tests {
     #[test]
     fn operators_and_appliances_are_told_apart() {
         let ca = Ca::generate("CA", Duration::from_secs(3600)).expect("ca");
-        let op = ca.issue_operator("alice", Duration::from_secs(3600)).expect("operator");
+        let op = ca
+            .issue_operator("alice", Duration::from_secs(3600))
+            .expect("operator");
         let der = op.cert_der().expect("der");
         assert_eq!(operator_from_cert(&der).as_deref(), Some("alice"));
-        assert!(crate::appliance_id_from_cert(&der).is_err(), "an operator is not an appliance");
+        assert!(
+            crate::appliance_id_from_cert(&der).is_err(),
+            "an operator is not an appliance"
+        );
         let fleet = crate::fixture::fleet().expect("fleet");
         let appliance = fleet.appliance("paris", "PAR-01").expect("appliance");
-        assert_eq!(operator_from_cert(&appliance.cert_der().expect("der")), None, "an appliance is not an operator");
-        assert!(ca.issue_operator("Alice Smith", Duration::from_secs(60)).is_err());
+        assert_eq!(
+            operator_from_cert(&appliance.cert_der().expect("der")),
+            None,
+            "an appliance is not an operator"
+        );
+        assert!(
+            ca.issue_operator("Alice Smith", Duration::from_secs(60))
+                .is_err()
+        );
     }
 }

@@ -63,11 +63,19 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_junk() {
-        let r = RenewResponse::Refused { reason: "revoked".into(), retry: false };
+        let r = RenewResponse::Refused {
+            reason: "revoked".into(),
+            retry: false,
+        };
         assert_eq!(RenewResponse::decode(&r.encode()).expect("decodes"), r);
-        let q = RenewRequest { csr_pem: "x".into() };
+        let q = RenewRequest {
+            csr_pem: "x".into(),
+        };
         assert_eq!(RenewRequest::decode(&q.encode()).expect("decodes"), q);
         assert!(RenewRequest::decode(br#"{"csr_pem":"x","identity":"paris/PAR-99"}"#).is_err());
-        assert!(matches!(RenewRequest::decode(&vec![b' '; MAX_RENEW_MESSAGE + 1]), Err(RenewDecodeError::TooLong(_))));
+        assert!(matches!(
+            RenewRequest::decode(&vec![b' '; MAX_RENEW_MESSAGE + 1]),
+            Err(RenewDecodeError::TooLong(_))
+        ));
     }
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use keys::{KeyRole, Signer};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    PKCS_ECDSA_P256_SHA256, RemoteKeyPair, RevocationReason, RevokedCertParams, SerialNumber, SignatureAlgorithm,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, IsCa, KeyIdMethod,
+    KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, RemoteKeyPair, RevocationReason,
+    RevokedCertParams, SerialNumber, SignatureAlgorithm,
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -29,7 +30,9 @@ impl RemoteKeyPair for SignerKey {
     }
 
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        self.signer.sign(self.role, msg).map_err(|_| rcgen::Error::RemoteKeyError)
+        self.signer
+            .sign(self.role, msg)
+            .map_err(|_| rcgen::Error::RemoteKeyError)
     }
 
     fn algorithm(&self) -> &'static SignatureAlgorithm {
@@ -63,12 +66,21 @@ impl Ca {
         params.not_after = not_after;
         let key = crate::ca::new_key()?;
         let issuer = params.self_signed(&key).map_err(IssueError::Generate)?;
-        Ok(Ca { cert_der: issuer.der().clone(), issuer, key })
+        Ok(Ca {
+            cert_der: issuer.der().clone(),
+            issuer,
+            key,
+        })
     }
 
     /// The certificate of an issuing CA whose key is behind `signer` (role
     /// [`KeyRole::FleetIssuing`]): it may sign leaves only. Returns the certificate PEM.
-    pub fn issue_intermediate(&self, signer: Arc<dyn Signer>, common_name: &str, validity: Duration) -> Result<String, IssueError> {
+    pub fn issue_intermediate(
+        &self,
+        signer: Arc<dyn Signer>,
+        common_name: &str,
+        validity: Duration,
+    ) -> Result<String, IssueError> {
         if signer.role() != KeyRole::FleetIssuing {
             return Err(IssueError::WrongKeyRole(signer.role()));
         }
@@ -82,7 +94,9 @@ impl Ca {
         params.not_before = not_before;
         params.not_after = not_after;
         let public = remote(signer, KeyRole::FleetIssuing)?;
-        let cert = params.signed_by(&public, &self.issuer, &self.key).map_err(IssueError::Generate)?;
+        let cert = params
+            .signed_by(&public, &self.issuer, &self.key)
+            .map_err(IssueError::Generate)?;
         Ok(cert.pem())
     }
 
@@ -92,19 +106,28 @@ impl Ca {
         if signer.role() != KeyRole::FleetIssuing {
             return Err(SignerCaError::WrongRole(signer.role()));
         }
-        let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|_| SignerCaError::Certificate("not PEM"))?;
-        let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der).map_err(|_| SignerCaError::Certificate("malformed"))?;
+        let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+            .map_err(|_| SignerCaError::Certificate("not PEM"))?;
+        let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der)
+            .map_err(|_| SignerCaError::Certificate("malformed"))?;
         if !parsed.is_ca() {
             return Err(SignerCaError::Certificate("not CA:true"));
         }
         if parsed.public_key().subject_public_key.data.as_ref() != signer.public_key() {
             return Err(SignerCaError::KeyMismatch);
         }
-        let params = CertificateParams::from_ca_cert_der(&cert_der).map_err(|_| SignerCaError::Certificate("unreadable"))?;
+        let params = CertificateParams::from_ca_cert_der(&cert_der)
+            .map_err(|_| SignerCaError::Certificate("unreadable"))?;
         let key = remote(signer, KeyRole::FleetIssuing).map_err(SignerCaError::Issue)?;
         // rcgen needs its own view of the issuer; building it costs one signature.
-        let issuer = params.self_signed(&key).map_err(|e| SignerCaError::Issue(IssueError::Generate(e)))?;
-        Ok(Ca { cert_der, issuer, key })
+        let issuer = params
+            .self_signed(&key)
+            .map_err(|e| SignerCaError::Issue(IssueError::Generate(e)))?;
+        Ok(Ca {
+            cert_der,
+            issuer,
+            key,
+        })
     }
 
     /// Whether this CA's key lives behind a signer (and so cannot be saved).
@@ -114,9 +137,15 @@ impl Ca {
 
     /// A CRL listing `revoked`, valid until `next_update` from now, for third parties. (The hub
     /// itself enforces revocation from its live deny-list.)
-    pub fn crl(&self, number: u64, revoked: &[Revoked], next_update: Duration) -> Result<String, IssueError> {
+    pub fn crl(
+        &self,
+        number: u64,
+        revoked: &[Revoked],
+        next_update: Duration,
+    ) -> Result<String, IssueError> {
         let now = OffsetDateTime::now_utc();
-        let next = now + time::Duration::try_from(next_update).map_err(|_| IssueError::ValidityTooLong)?;
+        let next =
+            now + time::Duration::try_from(next_update).map_err(|_| IssueError::ValidityTooLong)?;
         let params = CertificateRevocationListParams {
             this_update: now,
             next_update: next,
@@ -133,7 +162,9 @@ impl Ca {
                 .collect(),
             key_identifier_method: KeyIdMethod::Sha256,
         };
-        let crl = params.signed_by(&self.issuer, &self.key).map_err(IssueError::Generate)?;
+        let crl = params
+            .signed_by(&self.issuer, &self.key)
+            .map_err(IssueError::Generate)?;
         crl.pem().map_err(IssueError::Generate)
     }
 }

@@ -35,22 +35,51 @@ fn a_complete_file_parses() {
     assert_eq!(c.hub_id, "hub-1");
     assert_eq!(c.drain_grace, Duration::from_secs(20));
     assert_eq!(c.limits.max_concurrent_handshakes, 128);
-    assert_eq!(c.service_table("hubd.toml").expect("table").iter().count(), 2);
+    assert_eq!(
+        c.service_table("hubd.toml").expect("table").iter().count(),
+        2
+    );
 }
 
 #[test]
 fn typos_and_bad_values_fail_closed_naming_the_key() {
     let cases = [
-        (GOOD.replace("drain_grace", "drain_grase"), "unknown field `drain_grase`"),
-        (GOOD.replace("protocol = \"udp\"", "protocol = \"sctp\""), "service[1].protocol"),
-        (GOOD.replace("\"*/BER-01\"", "\"berlin\""), "service[1].allow"),
-        (GOOD.replace("upstream = \"127.0.0.1:5060\"", "upstream = \"localhost\""), "service[1].upstream"),
-        (GOOD.replace("name = \"sip\"", "name = \"status\""), "defined twice"),
-        (GOOD.replace("max_concurrent_handshakes = 128", "max_concurrent_handshakes = 0"), "limits.max_concurrent_handshakes"),
-        (GOOD.replace("listen = \"0.0.0.0:4433\"", "listen = \"nowhere\""), "line 3"),
+        (
+            GOOD.replace("drain_grace", "drain_grase"),
+            "unknown field `drain_grase`",
+        ),
+        (
+            GOOD.replace("protocol = \"udp\"", "protocol = \"sctp\""),
+            "service[1].protocol",
+        ),
+        (
+            GOOD.replace("\"*/BER-01\"", "\"berlin\""),
+            "service[1].allow",
+        ),
+        (
+            GOOD.replace("upstream = \"127.0.0.1:5060\"", "upstream = \"localhost\""),
+            "service[1].upstream",
+        ),
+        (
+            GOOD.replace("name = \"sip\"", "name = \"status\""),
+            "defined twice",
+        ),
+        (
+            GOOD.replace(
+                "max_concurrent_handshakes = 128",
+                "max_concurrent_handshakes = 0",
+            ),
+            "limits.max_concurrent_handshakes",
+        ),
+        (
+            GOOD.replace("listen = \"0.0.0.0:4433\"", "listen = \"nowhere\""),
+            "line 3",
+        ),
     ];
     for (text, expected) in cases {
-        let err = Config::parse(&text, "hubd.toml").expect_err(expected).to_string();
+        let err = Config::parse(&text, "hubd.toml")
+            .expect_err(expected)
+            .to_string();
         assert!(err.contains(expected), "{err} should mention {expected}");
         assert!(!err.contains('\n'), "{err}");
     }

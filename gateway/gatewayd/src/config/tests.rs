@@ -34,16 +34,36 @@ fn a_complete_file_parses() {
 #[test]
 fn typos_fail_closed_naming_the_key() {
     let cases = [
-        (GOOD.replace("server_name", "servername"), "unknown field `servername`"),
-        (GOOD.replace("keepalive", "keep_alive"), "unknown field `keep_alive`"),
+        (
+            GOOD.replace("server_name", "servername"),
+            "unknown field `servername`",
+        ),
+        (
+            GOOD.replace("keepalive", "keep_alive"),
+            "unknown field `keep_alive`",
+        ),
         (GOOD.replace("tcp = ", "tpc = "), "unknown field `tpc`"),
-        (GOOD.replace("service = \"sip\"", "service = \"SIP\""), "listen[1].service"),
-        (GOOD.replace("\"10.0.0.2:4433\"", "\"10.0.0.2\""), "invalid `hubs`"),
-        (GOOD.replace("udp = \"0.0.0.0:5060\"", ""), "invalid `listen[1]`"),
-        (GOOD.replace("hub_ca = \"hub-ca.pem\"\n", ""), "missing field `hub_ca`"),
+        (
+            GOOD.replace("service = \"sip\"", "service = \"SIP\""),
+            "listen[1].service",
+        ),
+        (
+            GOOD.replace("\"10.0.0.2:4433\"", "\"10.0.0.2\""),
+            "invalid `hubs`",
+        ),
+        (
+            GOOD.replace("udp = \"0.0.0.0:5060\"", ""),
+            "invalid `listen[1]`",
+        ),
+        (
+            GOOD.replace("hub_ca = \"hub-ca.pem\"\n", ""),
+            "missing field `hub_ca`",
+        ),
     ];
     for (text, expected) in cases {
-        let err = Config::parse(&text, "gatewayd.toml").expect_err(expected).to_string();
+        let err = Config::parse(&text, "gatewayd.toml")
+            .expect_err(expected)
+            .to_string();
         assert!(err.contains(expected), "{err} should mention {expected}");
         assert!(!err.contains('\n'), "{err}");
     }

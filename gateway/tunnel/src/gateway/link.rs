@@ -80,12 +80,18 @@ impl DialError {
         let conn_err = match self {
             Self::Connection(e) => Some(e),
             Self::Control(ControlStreamError::Read(quinn::ReadError::ConnectionLost(e))) => Some(e),
-            Self::Control(ControlStreamError::Write(quinn::WriteError::ConnectionLost(e))) => Some(e),
+            Self::Control(ControlStreamError::Write(quinn::WriteError::ConnectionLost(e))) => {
+                Some(e)
+            }
             _ => None,
         };
         matches!(
             conn_err,
-            Some(quinn::ConnectionError::ConnectionClosed(_) | quinn::ConnectionError::ApplicationClosed(_) | quinn::ConnectionError::TransportError(_))
+            Some(
+                quinn::ConnectionError::ConnectionClosed(_)
+                    | quinn::ConnectionError::ApplicationClosed(_)
+                    | quinn::ConnectionError::TransportError(_)
+            )
         )
     }
 }
@@ -108,17 +114,28 @@ pub(super) async fn dial_until_up(
         }
         *next = index;
         let started = Instant::now();
-        let attempt = tokio::time::timeout(shared.config.handshake_timeout, dial(shared, index)).await;
+        let attempt =
+            tokio::time::timeout(shared.config.handshake_timeout, dial(shared, index)).await;
         match attempt {
             Ok(Ok(up)) => {
                 shared.metrics.handshake("ok");
-                shared.metrics.handshake_seconds.observe(started.elapsed().as_secs_f64());
+                shared
+                    .metrics
+                    .handshake_seconds
+                    .observe(started.elapsed().as_secs_f64());
                 return up;
             }
             Ok(Err(error)) => {
-                let result = if error.is_rejection() { "rejected" } else { "failed" };
+                let result = if error.is_rejection() {
+                    "rejected"
+                } else {
+                    "failed"
+                };
                 shared.metrics.handshake(result);
-                limited!(log, warn!(hub = %hubs[index], error = %error_chain(&error), "cannot open tunnel"));
+                limited!(
+                    log,
+                    warn!(hub = %hubs[index], error = %error_chain(&error), "cannot open tunnel")
+                );
             }
             Err(_) => {
                 shared.metrics.handshake("timeout");
@@ -127,26 +144,44 @@ pub(super) async fn dial_until_up(
         }
         *next = index + 1;
         let delay = backoff.next_delay(rand::thread_rng().r#gen::<f64>());
-        debug!(delay_ms = delay.as_millis() as u64, "backing off before the next attempt");
+        debug!(
+            delay_ms = delay.as_millis() as u64,
+            "backing off before the next attempt"
+        );
         tokio::time::sleep(delay).await;
     }
 }
 
 /// One attempt: QUIC + mTLS handshake, then `Hello` and the hub's `Welcome`. A hub that
 /// rejects our certificate closes the connection, which surfaces here as an error.
-pub(super) async fn dial(shared: &Arc<Shared>, index: usize) -> Result<(Arc<Link>, mpsc::Receiver<LinkEvent>), DialError> {
+pub(super) async fn dial(
+    shared: &Arc<Shared>,
+    index: usize,
+) -> Result<(Arc<Link>, mpsc::Receiver<LinkEvent>), DialError> {
     let target = &shared.config.hubs[index];
     let addr = tokio::net::lookup_host(target.as_str())
         .await
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| DialError::Resolve(target.clone()))?;
-    let client = shared.client.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let conn = shared.endpoint.connect_with(client, addr, &shared.config.server_name)?.await?;
+    let client = shared
+        .client
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let conn = shared
+        .endpoint
+        .connect_with(client, addr, &shared.config.server_name)?
+        .await?;
     let (mut send, recv) = conn.open_bi().await?;
     let mut hello = StreamHeader::Control.to_bytes();
-    Control::Hello { software: shared.config.software.clone() }.encode(&mut hello);
-    send.write_all(&hello).await.map_err(ControlStreamError::from)?;
+    Control::Hello {
+        software: shared.config.software.clone(),
+    }
+    .encode(&mut hello);
+    send.write_all(&hello)
+        .await
+        .map_err(ControlStreamError::from)?;
     let mut reader = ControlReader::new(recv, Vec::new());
     let hub_id = match reader.next().await? {
         Control::Welcome { hub } => hub,
@@ -166,7 +201,14 @@ pub(super) async fn dial(shared: &Arc<Shared>, index: usize) -> Result<(Arc<Link
         streams_open: AtomicU64::new(0),
     });
     let (events_tx, events_rx) = mpsc::channel(4);
-    tokio::spawn(run(shared.clone(), link.clone(), send, reader, control_rx, events_tx));
+    tokio::spawn(run(
+        shared.clone(),
+        link.clone(),
+        send,
+        reader,
+        control_rx,
+        events_tx,
+    ));
     Ok((link, events_rx))
 }
 
@@ -190,7 +232,10 @@ async fn run(
         _ = sample_stats(&shared, &link.conn, &peer) => {}
         _ = link.conn.closed() => {}
     }
-    let _ = shared.metrics.rtt_seconds.remove(&crate::metrics::PeerLabel { peer });
+    let _ = shared
+        .metrics
+        .rtt_seconds
+        .remove(&crate::metrics::PeerLabel { peer });
     shared.clear_link(link.id);
     let _ = events.try_send(LinkEvent::Lost);
 }
@@ -203,21 +248,34 @@ async fn write_control(mut send: quinn::SendStream, mut rx: mpsc::Receiver<Contr
     }
 }
 
-async fn read_control(link: &Link, mut reader: ControlReader, events: &mpsc::Sender<LinkEvent>, last_pong: &Mutex<Instant>, shared: &Shared) {
+async fn read_control(
+    link: &Link,
+    mut reader: ControlReader,
+    events: &mpsc::Sender<LinkEvent>,
+    last_pong: &Mutex<Instant>,
+    shared: &Shared,
+) {
     loop {
-        let Ok(frame) = reader.next().await else { return };
+        let Ok(frame) = reader.next().await else {
+            return;
+        };
         match frame {
             Control::GoAway { .. } => {
                 let _ = events.try_send(LinkEvent::GoAway);
             }
-            Control::Pong { .. } => *last_pong.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now(),
+            Control::Pong { .. } => {
+                *last_pong.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now()
+            }
             Control::Ping { nonce } => {
                 let _ = link.control.try_send(Control::Pong { nonce });
             }
             Control::FlowAccepted { flow } => link.flow_accepted(flow, shared),
             Control::FlowRefused { flow, code } => link.flow_refused(flow, code, shared),
             Control::FlowClosed { flow } => {
-                link.flows.lock().unwrap_or_else(|e| e.into_inner()).remove(&flow);
+                link.flows
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&flow);
             }
             other => {
                 warn!(frame = other.name(), "unexpected control frame from hub");
@@ -229,12 +287,20 @@ async fn read_control(link: &Link, mut reader: ControlReader, events: &mpsc::Sen
 
 /// Pings the hub over the control stream; a hub that stops answering for the idle timeout is
 /// wedged even if QUIC keepalives still flow.
-async fn watchdog(shared: &Shared, link: &Link, events: &mpsc::Sender<LinkEvent>, last_pong: &Mutex<Instant>) {
+async fn watchdog(
+    shared: &Shared,
+    link: &Link,
+    events: &mpsc::Sender<LinkEvent>,
+    last_pong: &Mutex<Instant>,
+) {
     let mut tick = tokio::time::interval(shared.config.watchdog_interval);
     let mut nonce = 0u64;
     loop {
         tick.tick().await;
-        let silent = last_pong.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+        let silent = last_pong
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed();
         if silent > shared.config.transport.idle_timeout {
             let _ = events.try_send(LinkEvent::Wedged);
             return;
@@ -278,10 +344,16 @@ async fn sample_stats(shared: &Shared, conn: &quinn::Connection, peer: &str) {
 /// Lets a replaced link finish its streams, then closes it.
 pub(super) async fn retire(link: Arc<Link>, grace: Duration) {
     let deadline = Instant::now() + grace;
-    while link.streams_open.load(Ordering::Acquire) > 0 && Instant::now() < deadline && link.conn.close_reason().is_none() {
+    while link.streams_open.load(Ordering::Acquire) > 0
+        && Instant::now() < deadline
+        && link.conn.close_reason().is_none()
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    link.conn.close(quinn::VarInt::from_u32(ErrorCode::Replaced.to_u32()), b"replaced");
+    link.conn.close(
+        quinn::VarInt::from_u32(ErrorCode::Replaced.to_u32()),
+        b"replaced",
+    );
 }
 
 impl Link {

@@ -16,7 +16,11 @@ use crate::metrics::ServiceLabel;
 impl Gateway {
     /// Forwards every connection accepted on `listener` to `service` at the hub. Runs until the
     /// listener fails.
-    pub async fn serve_tcp(&self, listener: TcpListener, service: ServiceName) -> std::io::Result<()> {
+    pub async fn serve_tcp(
+        &self,
+        listener: TcpListener,
+        service: ServiceName,
+    ) -> std::io::Result<()> {
         let log = Arc::new(LogLimit::new(Duration::from_secs(10), 10));
         loop {
             let (tcp, _) = listener.accept().await?;
@@ -33,25 +37,45 @@ async fn forward(shared: &Shared, mut tcp: TcpStream, service: &ServiceName, log
     // the local connection has been read yet, so nothing is lost.
     for _ in 0..2 {
         let Some(link) = shared.current_link(shared.config.wait_for_link).await else {
-            shared.metrics.refused(service.as_str(), ErrorCode::UpstreamUnreachable);
-            limited!(log, warn!(%service, "no tunnel to the hub; local connection refused"));
+            shared
+                .metrics
+                .refused(service.as_str(), ErrorCode::UpstreamUnreachable);
+            limited!(
+                log,
+                warn!(%service, "no tunnel to the hub; local connection refused")
+            );
             return reset(tcp);
         };
-        let Ok((mut send, recv)) = link.conn.open_bi().await else { continue };
+        let Ok((mut send, recv)) = link.conn.open_bi().await else {
+            continue;
+        };
         if send.write_all(&header).await.is_err() {
             continue;
         }
-        shared.metrics.streams.get_or_create(&ServiceLabel { service: service.to_string() }).inc();
+        shared
+            .metrics
+            .streams
+            .get_or_create(&ServiceLabel {
+                service: service.to_string(),
+            })
+            .inc();
         shared.metrics.streams_active.inc();
         link.streams_open.fetch_add(1, Ordering::AcqRel);
         let result = forward::splice(&mut tcp, send, recv).await;
         link.streams_open.fetch_sub(1, Ordering::AcqRel);
         shared.metrics.streams_active.dec();
         match result {
-            Ok(moved) => shared.metrics.forwarded(service.as_str(), moved.into_quic, moved.out_of_quic),
+            Ok(moved) => {
+                shared
+                    .metrics
+                    .forwarded(service.as_str(), moved.into_quic, moved.out_of_quic)
+            }
             Err(SpliceError::PeerReset(code)) => {
                 shared.metrics.refused(service.as_str(), code);
-                limited!(log, warn!(%service, reason = code.name(), "hub reset the stream"));
+                limited!(
+                    log,
+                    warn!(%service, reason = code.name(), "hub reset the stream")
+                );
                 return reset(tcp);
             }
             Err(SpliceError::Io(error)) => debug!(%service, %error, "stream ended with an error"),

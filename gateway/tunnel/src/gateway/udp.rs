@@ -30,7 +30,8 @@ impl Gateway {
         let idle = shared.config.flow_idle_timeout;
         let mut peers: HashMap<SocketAddr, Peer> = HashMap::new();
         let mut buf = vec![0u8; MAX_UDP_PAYLOAD];
-        let mut sweep = tokio::time::interval((idle / 4).max(std::time::Duration::from_millis(100)));
+        let mut sweep =
+            tokio::time::interval((idle / 4).max(std::time::Duration::from_millis(100)));
         loop {
             let (n, from) = tokio::select! {
                 r = socket.recv_from(&mut buf) => r?,
@@ -44,7 +45,9 @@ impl Gateway {
                 continue;
             };
             let payload = &buf[..n];
-            let known = peers.get_mut(&from).filter(|p| p.link == link.id && link.has_flow(p.flow));
+            let known = peers
+                .get_mut(&from)
+                .filter(|p| p.link == link.id && link.has_flow(p.flow));
             let flow = match known {
                 Some(p) => {
                     p.last = Instant::now();
@@ -52,7 +55,14 @@ impl Gateway {
                 }
                 None => {
                     let flow = link.open_flow(&service, socket.clone(), from);
-                    peers.insert(from, Peer { link: link.id, flow, last: Instant::now() });
+                    peers.insert(
+                        from,
+                        Peer {
+                            link: link.id,
+                            flow,
+                            last: Instant::now(),
+                        },
+                    );
                     flow
                 }
             };
@@ -61,11 +71,18 @@ impl Gateway {
     }
 }
 
-fn expire(peers: &mut HashMap<SocketAddr, Peer>, link: Option<Arc<Link>>, idle: std::time::Duration) {
+fn expire(
+    peers: &mut HashMap<SocketAddr, Peer>,
+    link: Option<Arc<Link>>,
+    idle: std::time::Duration,
+) {
     peers.retain(|_, p| {
         let keep = p.last.elapsed() < idle;
         if !keep && let Some(link) = link.as_ref().filter(|l| l.id == p.link) {
-            link.flows.lock().unwrap_or_else(|e| e.into_inner()).remove(&p.flow);
+            link.flows
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&p.flow);
             let _ = link.control.try_send(Control::FlowClosed { flow: p.flow });
         }
         keep
@@ -74,26 +91,40 @@ fn expire(peers: &mut HashMap<SocketAddr, Peer>, link: Option<Arc<Link>>, idle: 
 
 impl Link {
     fn has_flow(&self, flow: FlowId) -> bool {
-        self.flows.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&flow)
+        self.flows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&flow)
     }
 
     /// Registers a new flow and asks the hub to open it.
     fn open_flow(&self, service: &ServiceName, socket: Arc<UdpSocket>, peer: SocketAddr) -> FlowId {
         let id = self.next_flow.fetch_add(1, Ordering::Relaxed);
         // Ids only grow; 2^62 flows on one connection cannot happen, but stay total anyway.
-        let flow = FlowId::new(id).unwrap_or_else(|_| FlowId::new(0).unwrap_or_else(|_| unreachable!()));
+        let flow =
+            FlowId::new(id).unwrap_or_else(|_| FlowId::new(0).unwrap_or_else(|_| unreachable!()));
         let state = FlowState::Pending(Vec::new());
         self.flows.lock().unwrap_or_else(|e| e.into_inner()).insert(
             flow,
-            GwFlow { socket, peer, service: service.to_string(), state },
+            GwFlow {
+                socket,
+                peer,
+                service: service.to_string(),
+                state,
+            },
         );
-        let _ = self.control.try_send(Control::FlowOpen { flow, service: service.clone() });
+        let _ = self.control.try_send(Control::FlowOpen {
+            flow,
+            service: service.clone(),
+        });
         flow
     }
 
     fn send_flow(&self, flow: FlowId, payload: &[u8], metrics: &crate::Metrics) {
         let mut flows = self.flows.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(f) = flows.get_mut(&flow) else { return };
+        let Some(f) = flows.get_mut(&flow) else {
+            return;
+        };
         match &mut f.state {
             FlowState::Open => {
                 let service = f.service.clone();

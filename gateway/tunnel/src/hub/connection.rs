@@ -37,9 +37,12 @@ enum AdmitError {
 
 pub(super) async fn run(shared: Arc<Shared>, incoming: quinn::Incoming) {
     let remote = incoming.remote_address();
-    let Ok(permit) = shared.handshakes.clone().acquire_owned().await else { return };
+    let Ok(permit) = shared.handshakes.clone().acquire_owned().await else {
+        return;
+    };
     let started = Instant::now();
-    let admitted = tokio::time::timeout(shared.config.handshake_timeout, admit(&shared, incoming)).await;
+    let admitted =
+        tokio::time::timeout(shared.config.handshake_timeout, admit(&shared, incoming)).await;
     drop(permit);
     let (conn, appliance, software, send, reader) = match admitted {
         Ok(Ok(Admission::Appliance(ok))) => ok,
@@ -49,21 +52,36 @@ pub(super) async fn run(shared: Arc<Shared>, incoming: quinn::Incoming) {
         }
         Ok(Err(error)) => {
             shared.metrics.handshake("rejected");
-            limited!(shared.bad_peer_log, warn!(%remote, error = %error_chain(&error), "appliance not admitted"));
+            limited!(
+                shared.bad_peer_log,
+                warn!(%remote, error = %error_chain(&error), "appliance not admitted")
+            );
             return;
         }
         Err(_) => {
             shared.metrics.handshake("timeout");
-            limited!(shared.bad_peer_log, warn!(%remote, "appliance handshake timed out"));
+            limited!(
+                shared.bad_peer_log,
+                warn!(%remote, "appliance handshake timed out")
+            );
             return;
         }
     };
     shared.metrics.handshake("ok");
-    shared.metrics.handshake_seconds.observe(started.elapsed().as_secs_f64());
+    shared
+        .metrics
+        .handshake_seconds
+        .observe(started.elapsed().as_secs_f64());
     serve(shared, conn, appliance, software, send, reader).await;
 }
 
-type Admitted = (quinn::Connection, ApplianceId, String, quinn::SendStream, ControlReader);
+type Admitted = (
+    quinn::Connection,
+    ApplianceId,
+    String,
+    quinn::SendStream,
+    ControlReader,
+);
 
 /// What a completed handshake turned out to be.
 enum Admission {
@@ -80,13 +98,21 @@ async fn admit(shared: &Shared, incoming: quinn::Incoming) -> Result<Admission, 
         .and_then(|d| d.protocol);
     let appliance = match (tls::peer_appliance(&conn), alpn.as_deref()) {
         (Ok(id), Some(tunnel_proto::ALPN)) => id,
-        (Err(tls::PeerIdentityError::NoCertificate), Some(tunnel_proto::ALPN_ENROLL)) => return Ok(Admission::Enrollment(conn)),
+        (Err(tls::PeerIdentityError::NoCertificate), Some(tunnel_proto::ALPN_ENROLL)) => {
+            return Ok(Admission::Enrollment(conn));
+        }
         (Ok(_), _) => {
-            conn.close(code(ErrorCode::ProtocolViolation), b"enrollment is for appliances without a certificate");
+            conn.close(
+                code(ErrorCode::ProtocolViolation),
+                b"enrollment is for appliances without a certificate",
+            );
             return Err(AdmitError::WrongAlpn);
         }
         (Err(e), _) => {
-            conn.close(code(ErrorCode::Forbidden), b"certificate names no appliance");
+            conn.close(
+                code(ErrorCode::Forbidden),
+                b"certificate names no appliance",
+            );
             return Err(e.into());
         }
     };
@@ -106,8 +132,16 @@ async fn admit(shared: &Shared, incoming: quinn::Incoming) -> Result<Admission, 
             return Err(AdmitError::NotHello(other.name()));
         }
     };
-    control::write(&mut send, &Control::Welcome { hub: shared.config.hub_id.clone() }).await?;
-    Ok(Admission::Appliance((conn, appliance, software, send, reader)))
+    control::write(
+        &mut send,
+        &Control::Welcome {
+            hub: shared.config.hub_id.clone(),
+        },
+    )
+    .await?;
+    Ok(Admission::Appliance((
+        conn, appliance, software, send, reader,
+    )))
 }
 
 async fn serve(
@@ -133,14 +167,23 @@ async fn serve(
         },
     );
     shared.metrics.connections.inc();
-    shared.hooks.connected(&appliance, conn.remote_address(), &software);
+    shared
+        .hooks
+        .connected(&appliance, conn.remote_address(), &software);
     info!(%appliance, remote = %conn.remote_address(), %software, conn_id = id, "appliance connected");
     // A connection admitted while the hub drains must move on at once.
     if shared.draining.load(Ordering::Acquire) {
-        let _ = control_tx.try_send(Control::GoAway { reconnect_after_ms: 0 });
+        let _ = control_tx.try_send(Control::GoAway {
+            reconnect_after_ms: 0,
+        });
     }
 
-    let flows = Flows::new(shared.clone(), conn.clone(), appliance.clone(), control_tx.clone());
+    let flows = Flows::new(
+        shared.clone(),
+        conn.clone(),
+        appliance.clone(),
+        control_tx.clone(),
+    );
     let peer = appliance.to_string();
     tokio::select! {
         _ = control_writer(send, control_rx) => {}
@@ -158,7 +201,10 @@ async fn serve(
     lock(&shared.conns).remove(&id);
     shared.metrics.connections.dec();
     shared.hooks.disconnected(&appliance);
-    let _ = shared.metrics.rtt_seconds.remove(&crate::metrics::PeerLabel { peer });
+    let _ = shared
+        .metrics
+        .rtt_seconds
+        .remove(&crate::metrics::PeerLabel { peer });
     shared.conn_closed.notify_waiters();
     info!(%appliance, conn_id = id, reason = ?conn.close_reason(), "appliance disconnected");
 }
@@ -190,7 +236,10 @@ async fn control_reader(mut reader: ControlReader, flows: &Flows, tx: mpsc::Send
             Control::FlowClosed { flow } => flows.close(flow),
             Control::Pong { .. } => {}
             other => {
-                warn!(frame = other.name(), "unexpected control frame from gateway");
+                warn!(
+                    frame = other.name(),
+                    "unexpected control frame from gateway"
+                );
                 return;
             }
         }

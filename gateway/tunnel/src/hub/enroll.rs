@@ -38,7 +38,9 @@ pub(super) async fn serve(shared: Arc<Shared>, conn: quinn::Connection) {
         return;
     };
     info!(%remote, "enrollment connection");
-    let outcome = tokio::time::timeout(ENROLL_DEADLINE, exchange(&shared, &conn)).await.unwrap_or(Err(EnrollConnError::Deadline));
+    let outcome = tokio::time::timeout(ENROLL_DEADLINE, exchange(&shared, &conn))
+        .await
+        .unwrap_or(Err(EnrollConnError::Deadline));
     match outcome {
         Ok(()) => {
             // Let the last answer reach the appliance before closing.
@@ -46,7 +48,10 @@ pub(super) async fn serve(shared: Arc<Shared>, conn: quinn::Connection) {
             conn.close(code(ErrorCode::NoError), b"");
         }
         Err(error) => {
-            limited!(shared.bad_peer_log, debug!(%remote, error = %error_chain(&error), "enrollment connection ended"));
+            limited!(
+                shared.bad_peer_log,
+                debug!(%remote, error = %error_chain(&error), "enrollment connection ended")
+            );
             conn.close(code(ErrorCode::ProtocolViolation), b"enrollment only");
         }
     }
@@ -60,7 +65,8 @@ async fn exchange(shared: &Arc<Shared>, conn: &quinn::Connection) -> Result<(), 
     }
     let first = rpc::read(&mut recv).await?;
     let hooks = shared.hooks.clone();
-    let (reply, mut session) = tokio::task::spawn_blocking(move || hooks.enroll(remote, &first)).await?;
+    let (reply, mut session) =
+        tokio::task::spawn_blocking(move || hooks.enroll(remote, &first)).await?;
     rpc::write(&mut send, &reply).await?;
     while let Some(s) = session {
         let message = rpc::read(&mut recv).await?;

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::debug;
-use tunnel_proto::{ApplianceId, Control, ErrorCode, FlowId, MAX_UDP_PAYLOAD, ServiceName, datagram};
+use tunnel_proto::{
+    ApplianceId, Control, ErrorCode, FlowId, MAX_UDP_PAYLOAD, ServiceName, datagram,
+};
 
 use super::{Shared, lock};
 use crate::log_limit::limited;
@@ -36,8 +38,20 @@ pub(super) struct Flows {
 }
 
 impl Flows {
-    pub(super) fn new(shared: Arc<Shared>, conn: quinn::Connection, appliance: ApplianceId, control: mpsc::Sender<Control>) -> Self {
-        Self { shared, conn, appliance, control, map: Mutex::new(HashMap::new()), epoch: Instant::now() }
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        conn: quinn::Connection,
+        appliance: ApplianceId,
+        control: mpsc::Sender<Control>,
+    ) -> Self {
+        Self {
+            shared,
+            conn,
+            appliance,
+            control,
+            map: Mutex::new(HashMap::new()),
+            epoch: Instant::now(),
+        }
     }
 
     fn now_ms(&self) -> u64 {
@@ -50,7 +64,10 @@ impl Flows {
             Ok(()) => Control::FlowAccepted { flow },
             Err(code) => {
                 self.shared.metrics.refused(service.as_str(), code);
-                limited!(self.shared.bad_peer_log, warn!(appliance = %self.appliance, %service, %flow, reason = code.name(), "flow refused"));
+                limited!(
+                    self.shared.bad_peer_log,
+                    warn!(appliance = %self.appliance, %service, %flow, reason = code.name(), "flow refused")
+                );
                 Control::FlowRefused { flow, code }
             }
         };
@@ -62,13 +79,34 @@ impl Flows {
             return Err(ErrorCode::Limit);
         }
         let upstream = {
-            let services = self.shared.services.read().unwrap_or_else(|e| e.into_inner()).clone();
-            services.authorize(&self.appliance, service, Protocol::Udp)?.upstream.clone()
+            let services = self
+                .shared
+                .services
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            services
+                .authorize(&self.appliance, service, Protocol::Udp)?
+                .upstream
+                .clone()
         };
-        let addr = tokio::net::lookup_host(&upstream).await.ok().and_then(|mut a| a.next()).ok_or(ErrorCode::UpstreamUnreachable)?;
-        let local: std::net::SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-        let socket = UdpSocket::bind(local).await.map_err(|_| ErrorCode::Internal)?;
-        socket.connect(addr).await.map_err(|_| ErrorCode::UpstreamUnreachable)?;
+        let addr = tokio::net::lookup_host(&upstream)
+            .await
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or(ErrorCode::UpstreamUnreachable)?;
+        let local: std::net::SocketAddr = if addr.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            ([0u16; 8], 0).into()
+        };
+        let socket = UdpSocket::bind(local)
+            .await
+            .map_err(|_| ErrorCode::Internal)?;
+        socket
+            .connect(addr)
+            .await
+            .map_err(|_| ErrorCode::UpstreamUnreachable)?;
         let socket = Arc::new(socket);
         let last = Arc::new(AtomicU64::new(self.now_ms()));
         let reader = tokio::spawn(upstream_reader(
@@ -79,11 +117,25 @@ impl Flows {
             last.clone(),
             self.epoch,
         ));
-        let old = lock(&self.map).insert(flow, Flow { socket, service: service.clone(), last, reader: reader.abort_handle() });
+        let old = lock(&self.map).insert(
+            flow,
+            Flow {
+                socket,
+                service: service.clone(),
+                last,
+                reader: reader.abort_handle(),
+            },
+        );
         if let Some(old) = old {
             old.reader.abort();
         }
-        self.shared.metrics.streams.get_or_create(&crate::metrics::ServiceLabel { service: service.to_string() }).inc();
+        self.shared
+            .metrics
+            .streams
+            .get_or_create(&crate::metrics::ServiceLabel {
+                service: service.to_string(),
+            })
+            .inc();
         debug!(appliance = %self.appliance, %service, %flow, %addr, "flow open");
         Ok(())
     }
@@ -110,7 +162,10 @@ impl Flows {
         };
         f.last.store(self.now_ms(), Ordering::Relaxed);
         match f.socket.try_send(payload) {
-            Ok(n) => self.shared.metrics.forwarded(f.service.as_str(), n as u64, 0),
+            Ok(n) => self
+                .shared
+                .metrics
+                .forwarded(f.service.as_str(), n as u64, 0),
             Err(_) => self.shared.metrics.datagram("upstream_dropped"),
         }
     }
@@ -126,7 +181,9 @@ impl Flows {
 
     pub(super) async fn accept_uni(&self) {
         while let Ok(recv) = self.conn.accept_uni().await {
-            let read = tokio::time::timeout(self.shared.config.header_timeout, udp::read_fallback(recv)).await;
+            let read =
+                tokio::time::timeout(self.shared.config.header_timeout, udp::read_fallback(recv))
+                    .await;
             match read {
                 Ok(Ok((flow, payload))) => self.deliver(flow, &payload),
                 _ => self.shared.metrics.datagram("malformed"),
@@ -140,10 +197,16 @@ impl Flows {
         let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
         loop {
             tick.tick().await;
-            let cutoff = self.now_ms().saturating_sub(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX));
+            let cutoff = self
+                .now_ms()
+                .saturating_sub(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX));
             let expired: Vec<FlowId> = {
                 let mut map = lock(&self.map);
-                let ids: Vec<_> = map.iter().filter(|(_, f)| f.last.load(Ordering::Relaxed) < cutoff).map(|(id, _)| *id).collect();
+                let ids: Vec<_> = map
+                    .iter()
+                    .filter(|(_, f)| f.last.load(Ordering::Relaxed) < cutoff)
+                    .map(|(id, _)| *id)
+                    .collect();
                 for id in &ids {
                     if let Some(f) = map.remove(id) {
                         f.reader.abort();
@@ -170,7 +233,10 @@ async fn upstream_reader(
     loop {
         match socket.recv(&mut buf).await {
             Ok(n) => {
-                last.store(u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+                last.store(
+                    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
                 udp::send(&conn, &metrics, flow, &buf[..n]);
             }
             // ICMP port unreachable from the upstream surfaces here; keep the flow.

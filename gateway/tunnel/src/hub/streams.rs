@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::net::TcpStream;
 use tracing::debug;
-use tunnel_proto::{ApplianceId, ErrorCode, HeaderError, MAX_HEADER_LEN, ServiceName, StreamHeader};
+use tunnel_proto::{
+    ApplianceId, ErrorCode, HeaderError, MAX_HEADER_LEN, ServiceName, StreamHeader,
+};
 
 use super::Shared;
 use crate::forward::{self, SpliceError};
@@ -24,7 +26,9 @@ pub(crate) enum HeaderReadError {
 
 /// Reads exactly one header, byte by byte past the first two, so no payload byte is consumed.
 /// Bounded by [`MAX_HEADER_LEN`].
-pub(crate) async fn read_header(recv: &mut quinn::RecvStream) -> Result<StreamHeader, HeaderReadError> {
+pub(crate) async fn read_header(
+    recv: &mut quinn::RecvStream,
+) -> Result<StreamHeader, HeaderReadError> {
     let mut buf = [0u8; MAX_HEADER_LEN];
     let mut len = 2;
     recv.read_exact(&mut buf[..len]).await?;
@@ -41,7 +45,12 @@ pub(crate) async fn read_header(recv: &mut quinn::RecvStream) -> Result<StreamHe
     }
 }
 
-pub(super) async fn accept_bi(shared: &Arc<Shared>, conn: &quinn::Connection, appliance: &ApplianceId, open: &Arc<AtomicU64>) {
+pub(super) async fn accept_bi(
+    shared: &Arc<Shared>,
+    conn: &quinn::Connection,
+    appliance: &ApplianceId,
+    open: &Arc<AtomicU64>,
+) {
     while let Ok((send, recv)) = conn.accept_bi().await {
         let (shared, appliance, open) = (shared.clone(), appliance.clone(), open.clone());
         tokio::spawn(async move {
@@ -54,7 +63,12 @@ pub(super) async fn accept_bi(shared: &Arc<Shared>, conn: &quinn::Connection, ap
     }
 }
 
-async fn serve_stream(shared: &Shared, appliance: &ApplianceId, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+async fn serve_stream(
+    shared: &Shared,
+    appliance: &ApplianceId,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
     let header = tokio::time::timeout(shared.config.header_timeout, read_header(&mut recv)).await;
     if shared.hooks.is_revoked(appliance) {
         return forward::refuse(&mut send, &mut recv, ErrorCode::Revoked);
@@ -62,45 +76,101 @@ async fn serve_stream(shared: &Shared, appliance: &ApplianceId, mut send: quinn:
     let name = match header {
         Ok(Ok(StreamHeader::Service(name))) => name,
         Ok(Ok(StreamHeader::Renew)) => return renew(shared, appliance, send, recv).await,
-        Ok(Ok(other)) => return bad_header(shared, appliance, &mut send, &mut recv, &format!("{other:?} on a bidirectional stream")),
-        Ok(Err(error)) => return bad_header(shared, appliance, &mut send, &mut recv, &error.to_string()),
+        Ok(Ok(other)) => {
+            return bad_header(
+                shared,
+                appliance,
+                &mut send,
+                &mut recv,
+                &format!("{other:?} on a bidirectional stream"),
+            );
+        }
+        Ok(Err(error)) => {
+            return bad_header(shared, appliance, &mut send, &mut recv, &error.to_string());
+        }
         Err(_) => {
             shared.metrics.refused("", ErrorCode::HeaderTimeout);
             return crate::forward::refuse(&mut send, &mut recv, ErrorCode::HeaderTimeout);
         }
     };
     let upstream = {
-        let services = shared.services.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let services = shared
+            .services
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         match services.authorize(appliance, &name, Protocol::Tcp) {
             Ok(service) => service.upstream.clone(),
             Err(code) => return refuse(shared, appliance, &name, &mut send, &mut recv, code),
         }
     };
-    let tcp = match tokio::time::timeout(shared.config.connect_timeout, TcpStream::connect(&upstream)).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(error)) => {
-            limited!(shared.bad_peer_log, warn!(%appliance, service = %name, %upstream, %error, "upstream unreachable"));
-            return refuse(shared, appliance, &name, &mut send, &mut recv, ErrorCode::UpstreamUnreachable);
-        }
-        Err(_) => {
-            limited!(shared.bad_peer_log, warn!(%appliance, service = %name, %upstream, "upstream connect timed out"));
-            return refuse(shared, appliance, &name, &mut send, &mut recv, ErrorCode::UpstreamUnreachable);
-        }
-    };
+    let tcp =
+        match tokio::time::timeout(shared.config.connect_timeout, TcpStream::connect(&upstream))
+            .await
+        {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(error)) => {
+                limited!(
+                    shared.bad_peer_log,
+                    warn!(%appliance, service = %name, %upstream, %error, "upstream unreachable")
+                );
+                return refuse(
+                    shared,
+                    appliance,
+                    &name,
+                    &mut send,
+                    &mut recv,
+                    ErrorCode::UpstreamUnreachable,
+                );
+            }
+            Err(_) => {
+                limited!(
+                    shared.bad_peer_log,
+                    warn!(%appliance, service = %name, %upstream, "upstream connect timed out")
+                );
+                return refuse(
+                    shared,
+                    appliance,
+                    &name,
+                    &mut send,
+                    &mut recv,
+                    ErrorCode::UpstreamUnreachable,
+                );
+            }
+        };
     let _ = tcp.set_nodelay(true);
-    shared.metrics.streams.get_or_create(&ServiceLabel { service: name.to_string() }).inc();
+    shared
+        .metrics
+        .streams
+        .get_or_create(&ServiceLabel {
+            service: name.to_string(),
+        })
+        .inc();
     let mut tcp = tcp;
     match forward::splice(&mut tcp, send, recv).await {
         // Into QUIC is towards the gateway; out of QUIC is what the gateway sent the hub.
-        Ok(moved) => shared.metrics.forwarded(name.as_str(), moved.out_of_quic, moved.into_quic),
-        Err(SpliceError::PeerReset(code)) => debug!(%appliance, service = %name, %code, "gateway reset the stream"),
-        Err(SpliceError::Io(error)) => debug!(%appliance, service = %name, %error, "stream ended with an error"),
+        Ok(moved) => shared
+            .metrics
+            .forwarded(name.as_str(), moved.out_of_quic, moved.into_quic),
+        Err(SpliceError::PeerReset(code)) => {
+            debug!(%appliance, service = %name, %code, "gateway reset the stream")
+        }
+        Err(SpliceError::Io(error)) => {
+            debug!(%appliance, service = %name, %error, "stream ended with an error")
+        }
     }
 }
 
 /// One renewal exchange: a request frame in, the fleet manager's answer out.
-async fn renew(shared: &Shared, appliance: &ApplianceId, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
-    let Ok(Ok(request)) = tokio::time::timeout(shared.config.header_timeout, crate::rpc::read(&mut recv)).await else {
+async fn renew(
+    shared: &Shared,
+    appliance: &ApplianceId,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
+    let Ok(Ok(request)) =
+        tokio::time::timeout(shared.config.header_timeout, crate::rpc::read(&mut recv)).await
+    else {
         return forward::refuse(&mut send, &mut recv, ErrorCode::BadHeader);
     };
     let (hooks, id) = (shared.hooks.clone(), appliance.clone());
@@ -121,12 +191,24 @@ fn refuse(
     code: ErrorCode,
 ) {
     shared.metrics.refused(name.as_str(), code);
-    limited!(shared.bad_peer_log, warn!(%appliance, service = %name, reason = code.name(), "stream refused"));
+    limited!(
+        shared.bad_peer_log,
+        warn!(%appliance, service = %name, reason = code.name(), "stream refused")
+    );
     forward::refuse(send, recv, code);
 }
 
-fn bad_header(shared: &Shared, appliance: &ApplianceId, send: &mut quinn::SendStream, recv: &mut quinn::RecvStream, what: &str) {
+fn bad_header(
+    shared: &Shared,
+    appliance: &ApplianceId,
+    send: &mut quinn::SendStream,
+    recv: &mut quinn::RecvStream,
+    what: &str,
+) {
     shared.metrics.refused("", ErrorCode::BadHeader);
-    limited!(shared.bad_peer_log, warn!(%appliance, error = what, "bad stream header"));
+    limited!(
+        shared.bad_peer_log,
+        warn!(%appliance, error = what, "bad stream header")
+    );
     forward::refuse(send, recv, ErrorCode::BadHeader);
 }

@@ -22,7 +22,10 @@ async fn admitted_gateway_is_listed_with_its_certificate_identity() {
     let (hub, _) = start_hub(&fleet, vec![]);
     let creds = appliance_credentials(&fleet, &fleet.ca().cert_pem(), "paris", "PAR-01");
     let (gw, _) = start_gateway(gateway_config(&[hub.local_addr().expect("addr")], creds));
-    assert!(gw.wait_ready(5 * SECOND).await, "gateway never became ready");
+    assert!(
+        gw.wait_ready(5 * SECOND).await,
+        "gateway never became ready"
+    );
     assert!(eventually(2 * SECOND, || hub.connections().len() == 1).await);
     let conns = hub.connections();
     assert_eq!(conns[0].appliance.to_string(), "paris/PAR-01");
@@ -34,7 +37,11 @@ async fn assert_rejected(gw: Gateway) {
     let started = Instant::now();
     let result = gw.connect_once().await;
     assert!(result.is_err(), "hub admitted a client it should refuse");
-    assert!(started.elapsed() < 2 * SECOND, "rejection took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < 2 * SECOND,
+        "rejection took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -43,10 +50,20 @@ async fn client_certificate_from_another_ca_is_rejected_at_once() {
     let rogue = support::fleet();
     let (hub, metrics) = start_hub(&fleet, vec![]);
     let creds = appliance_credentials(&rogue, &fleet.ca().cert_pem(), "paris", "PAR-01");
-    let gw = Gateway::new(gateway_config(&[hub.local_addr().expect("addr")], creds), Metrics::default()).expect("binds");
+    let gw = Gateway::new(
+        gateway_config(&[hub.local_addr().expect("addr")], creds),
+        Metrics::default(),
+    )
+    .expect("binds");
     assert_rejected(gw).await;
     assert!(hub.connections().is_empty());
-    assert!(eventually(SECOND, || metric(&metrics, "legatura_tunnel_handshakes_total{result=\"rejected\"}") >= 1.0).await);
+    assert!(
+        eventually(SECOND, || metric(
+            &metrics,
+            "legatura_tunnel_handshakes_total{result=\"rejected\"}"
+        ) >= 1.0)
+        .await
+    );
 }
 
 #[tokio::test]
@@ -54,8 +71,14 @@ async fn expired_client_certificate_is_rejected() {
     let fleet = fleet();
     let (hub, _) = start_hub(&fleet, vec![]);
     let expired = fleet.expired_appliance("paris", "PAR-01").expect("cert");
-    let creds = tunnel::Credentials::from_pem(&fleet.ca().cert_pem(), &expired.cert_pem, &expired.key_pem).expect("creds");
-    let gw = Gateway::new(gateway_config(&[hub.local_addr().expect("addr")], creds), Metrics::default()).expect("binds");
+    let creds =
+        tunnel::Credentials::from_pem(&fleet.ca().cert_pem(), &expired.cert_pem, &expired.key_pem)
+            .expect("creds");
+    let gw = Gateway::new(
+        gateway_config(&[hub.local_addr().expect("addr")], creds),
+        Metrics::default(),
+    )
+    .expect("binds");
     assert_rejected(gw).await;
 }
 
@@ -66,7 +89,11 @@ async fn gateway_refuses_a_hub_outside_its_pinned_ca() {
     let (hub, _) = start_hub(&fleet, vec![]);
     // The gateway pins another CA than the one that issued the hub's certificate.
     let creds = appliance_credentials(&fleet, &other.ca().cert_pem(), "paris", "PAR-01");
-    let gw = Gateway::new(gateway_config(&[hub.local_addr().expect("addr")], creds), Metrics::default()).expect("binds");
+    let gw = Gateway::new(
+        gateway_config(&[hub.local_addr().expect("addr")], creds),
+        Metrics::default(),
+    )
+    .expect("binds");
     let err = gw.connect_once().await.expect_err("must not trust the hub");
     assert!(matches!(err, ConnectError::Connection(_)), "{err:?}");
 }
@@ -85,17 +112,23 @@ async fn client_without_certificate_is_rejected() {
         .with_no_client_auth();
     tls.alpn_protocols = vec![tunnel_proto::ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic");
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("client");
+    let mut endpoint =
+        quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("client");
     endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
     let outcome = async {
-        let conn = endpoint.connect(hub.local_addr()?, "hub.legatura.test")?.await?;
+        let conn = endpoint
+            .connect(hub.local_addr()?, "hub.legatura.test")?
+            .await?;
         let (mut send, mut recv) = conn.open_bi().await?;
-        send.write_all(&tunnel_proto::StreamHeader::Control.to_bytes()).await?;
+        send.write_all(&tunnel_proto::StreamHeader::Control.to_bytes())
+            .await?;
         let mut byte = [0u8; 1];
         recv.read_exact(&mut byte).await?;
         Ok::<_, Box<dyn std::error::Error>>(())
     };
-    let result = tokio::time::timeout(2 * SECOND, outcome).await.expect("failure must be immediate");
+    let result = tokio::time::timeout(2 * SECOND, outcome)
+        .await
+        .expect("failure must be immediate");
     assert!(result.is_err(), "an anonymous client got through");
 }
 
@@ -106,7 +139,10 @@ async fn streams_reach_the_upstream_of_the_service_they_name() {
     let beta = tagged_echo(b"beta:").await;
     let (hub, _) = start_hub(
         &fleet,
-        vec![service("alpha", Protocol::Tcp, alpha, &["*"]), service("beta", Protocol::Tcp, beta, &["paris/*"])],
+        vec![
+            service("alpha", Protocol::Tcp, alpha, &["*"]),
+            service("beta", Protocol::Tcp, beta, &["paris/*"]),
+        ],
     );
     let creds = appliance_credentials(&fleet, &fleet.ca().cert_pem(), "paris", "PAR-01");
     let (gw, metrics) = start_gateway(gateway_config(&[hub.local_addr().expect("addr")], creds));
@@ -115,7 +151,10 @@ async fn streams_reach_the_upstream_of_the_service_they_name() {
     assert!(gw.wait_ready(5 * SECOND).await);
     assert_eq!(round_trip(a, b"one").await.expect("alpha"), b"alpha:one");
     assert_eq!(round_trip(b, b"two").await.expect("beta"), b"beta:two");
-    assert_eq!(metric(&metrics, "legatura_tunnel_streams_total{service=\"alpha\"}"), 1.0);
+    assert_eq!(
+        metric(&metrics, "legatura_tunnel_streams_total{service=\"alpha\"}"),
+        1.0
+    );
 }
 
 #[tokio::test]
@@ -124,7 +163,10 @@ async fn forbidden_and_unknown_services_are_reset_while_others_keep_working() {
     let open = tagged_echo(b"ok:").await;
     let (hub, hub_metrics) = start_hub(
         &fleet,
-        vec![service("open", Protocol::Tcp, open, &["*"]), service("secret", Protocol::Tcp, open, &["berlin/*"])],
+        vec![
+            service("open", Protocol::Tcp, open, &["*"]),
+            service("secret", Protocol::Tcp, open, &["berlin/*"]),
+        ],
     );
     let creds = appliance_credentials(&fleet, &fleet.ca().cert_pem(), "paris", "PAR-01");
     let (gw, gw_metrics) = start_gateway(gateway_config(&[hub.local_addr().expect("addr")], creds));
@@ -142,13 +184,33 @@ async fn forbidden_and_unknown_services_are_reset_while_others_keep_working() {
         let got = round_trip(addr, b"let me in").await.unwrap_or_default();
         assert!(got.is_empty(), "refused service leaked {got:?}");
     }
-    assert!(eventually(SECOND, || metric(&hub_metrics, "legatura_tunnel_streams_refused_total{service=\"secret\",reason=\"forbidden\"}") == 1.0).await);
-    assert!(eventually(SECOND, || metric(&hub_metrics, "legatura_tunnel_streams_refused_total{service=\"missing\",reason=\"unknown_service\"}") == 1.0).await);
-    assert!(eventually(SECOND, || metric(&gw_metrics, "legatura_tunnel_streams_refused_total{service=\"secret\",reason=\"forbidden\"}") == 1.0).await);
+    assert!(
+        eventually(SECOND, || metric(
+            &hub_metrics,
+            "legatura_tunnel_streams_refused_total{service=\"secret\",reason=\"forbidden\"}"
+        ) == 1.0)
+        .await
+    );
+    assert!(
+        eventually(SECOND, || metric(
+            &hub_metrics,
+            "legatura_tunnel_streams_refused_total{service=\"missing\",reason=\"unknown_service\"}"
+        ) == 1.0)
+        .await
+    );
+    assert!(
+        eventually(SECOND, || metric(
+            &gw_metrics,
+            "legatura_tunnel_streams_refused_total{service=\"secret\",reason=\"forbidden\"}"
+        ) == 1.0)
+        .await
+    );
 
     long.write_all(b"still here").await.expect("write");
     let mut back = [0u8; 10];
-    long.read_exact(&mut back).await.expect("the allowed stream survived");
+    long.read_exact(&mut back)
+        .await
+        .expect("the allowed stream survived");
     assert_eq!(&back, b"still here");
     assert_eq!(hub.connections().len(), 1, "the connection carried on");
 }
@@ -181,7 +243,13 @@ async fn hundred_mebibytes_arrive_byte_exact() {
     let mut digest = Vec::new();
     s.read_to_end(&mut digest).await.expect("digest");
     assert_eq!(digest, ctx.finish().as_ref(), "bytes changed in transit");
-    assert!(eventually(SECOND, || metric(&metrics, "legatura_tunnel_bytes_total{service=\"bulk\",direction=\"to_hub\"}") == 100.0 * 1048576.0).await);
+    assert!(
+        eventually(SECOND, || metric(
+            &metrics,
+            "legatura_tunnel_bytes_total{service=\"bulk\",direction=\"to_hub\"}"
+        ) == 100.0 * 1048576.0)
+        .await
+    );
 }
 
 #[tokio::test]
@@ -190,7 +258,10 @@ async fn udp_flows_round_trip_including_datagrams_too_large_for_quic() {
     let echo = udp_echo(b"echo:").await;
     let (hub, _) = start_hub(
         &fleet,
-        vec![service("sip", Protocol::Udp, echo, &["*"]), service("private", Protocol::Udp, echo, &["berlin/*"])],
+        vec![
+            service("sip", Protocol::Udp, echo, &["*"]),
+            service("private", Protocol::Udp, echo, &["berlin/*"]),
+        ],
     );
     let creds = appliance_credentials(&fleet, &fleet.ca().cert_pem(), "paris", "PAR-01");
     let (gw, metrics) = start_gateway(gateway_config(&[hub.local_addr().expect("addr")], creds));
@@ -202,7 +273,10 @@ async fn udp_flows_round_trip_including_datagrams_too_large_for_quic() {
     let mut buf = vec![0u8; 70_000];
     for payload in [b"INVITE".to_vec(), vec![7u8; 8000]] {
         phone.send_to(&payload, sip).await.expect("send");
-        let (n, from) = tokio::time::timeout(2 * SECOND, phone.recv_from(&mut buf)).await.expect("echo arrives").expect("recv");
+        let (n, from) = tokio::time::timeout(2 * SECOND, phone.recv_from(&mut buf))
+            .await
+            .expect("echo arrives")
+            .expect("recv");
         assert_eq!(from, sip);
         assert_eq!(&buf[..5], b"echo:");
         assert_eq!(&buf[5..n], payload.as_slice());
@@ -210,43 +284,76 @@ async fn udp_flows_round_trip_including_datagrams_too_large_for_quic() {
     phone.send_to(b"hello?", private).await.expect("send");
     let refused = tokio::time::timeout(Duration::from_millis(500), phone.recv_from(&mut buf)).await;
     assert!(refused.is_err(), "a forbidden flow was answered");
-    assert!(eventually(SECOND, || metric(&metrics, "legatura_tunnel_streams_refused_total{service=\"private\",reason=\"forbidden\"}") == 1.0).await);
+    assert!(
+        eventually(SECOND, || metric(
+            &metrics,
+            "legatura_tunnel_streams_refused_total{service=\"private\",reason=\"forbidden\"}"
+        ) == 1.0)
+        .await
+    );
 }
 
 #[tokio::test]
 async fn malformed_headers_are_reset_and_the_connection_carries_on() {
     let fleet = fleet();
     let open = tagged_echo(b"ok:").await;
-    let (hub, hub_metrics) = start_hub_with(&fleet, vec![service("open", Protocol::Tcp, open, &["*"])], |c| {
-        c.header_timeout = Duration::from_millis(300);
-    });
+    let (hub, hub_metrics) = start_hub_with(
+        &fleet,
+        vec![service("open", Protocol::Tcp, open, &["*"])],
+        |c| {
+            c.header_timeout = Duration::from_millis(300);
+        },
+    );
     let issued = fleet.appliance("paris", "PAR-01").expect("cert");
-    let creds = tunnel::Credentials::from_pem(&fleet.ca().cert_pem(), &issued.cert_pem, &issued.key_pem).expect("creds");
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("client");
+    let creds =
+        tunnel::Credentials::from_pem(&fleet.ca().cert_pem(), &issued.cert_pem, &issued.key_pem)
+            .expect("creds");
+    let mut endpoint =
+        quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("client");
     let crypto = tunnel::tls::client_crypto(&creds).expect("crypto");
     endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
-    let conn = endpoint.connect(hub.local_addr().expect("addr"), "hub.legatura.test").expect("connect").await.expect("handshake");
+    let conn = endpoint
+        .connect(hub.local_addr().expect("addr"), "hub.legatura.test")
+        .expect("connect")
+        .await
+        .expect("handshake");
     let (mut control, mut control_rx) = conn.open_bi().await.expect("control");
     let mut hello = tunnel_proto::StreamHeader::Control.to_bytes();
-    tunnel_proto::Control::Hello { software: "raw".into() }.encode(&mut hello);
+    tunnel_proto::Control::Hello {
+        software: "raw".into(),
+    }
+    .encode(&mut hello);
     control.write_all(&hello).await.expect("hello");
     let mut welcome = [0u8; 3];
     control_rx.read_exact(&mut welcome).await.expect("welcome");
 
-    let garbage: [&[u8]; 5] = [b"\x09\x01", b"\x01\x07", b"\x01\x01\xff", b"\x01\x01\x02AB", b"\x01"];
+    let garbage: [&[u8]; 5] = [
+        b"\x09\x01",
+        b"\x01\x07",
+        b"\x01\x01\xff",
+        b"\x01\x01\x02AB",
+        b"\x01",
+    ];
     for bytes in garbage {
         let (mut send, mut recv) = conn.open_bi().await.expect("stream");
         send.write_all(bytes).await.expect("write");
         let mut one = [0u8; 1];
-        let err = tokio::time::timeout(2 * SECOND, recv.read_exact(&mut one)).await.expect("reset in time").expect_err("must be reset");
+        let err = tokio::time::timeout(2 * SECOND, recv.read_exact(&mut one))
+            .await
+            .expect("reset in time")
+            .expect_err("must be reset");
         assert!(format!("{err:?}").contains("Reset"), "{bytes:?}: {err:?}");
     }
     assert!(metric(&hub_metrics, "legatura_tunnel_streams_refused_total") >= 5.0);
 
     let (mut send, mut recv) = conn.open_bi().await.expect("stream");
-    send.write_all(&tunnel_proto::StreamHeader::Service(name("open")).to_bytes()).await.expect("header");
+    send.write_all(&tunnel_proto::StreamHeader::Service(name("open")).to_bytes())
+        .await
+        .expect("header");
     let mut tag = [0u8; 3];
-    recv.read_exact(&mut tag).await.expect("a good stream still works");
+    recv.read_exact(&mut tag)
+        .await
+        .expect("a good stream still works");
     assert_eq!(&tag, b"ok:");
 }
 
@@ -254,10 +361,14 @@ async fn malformed_headers_are_reset_and_the_connection_carries_on() {
 async fn a_peer_opening_streams_without_end_is_bounded() {
     let fleet = fleet();
     let open = tagged_echo(b"ok:").await;
-    let (hub, _) = start_hub_with(&fleet, vec![service("open", Protocol::Tcp, open, &["*"])], |c| {
-        c.transport.max_streams = 64;
-        c.header_timeout = Duration::from_millis(200);
-    });
+    let (hub, _) = start_hub_with(
+        &fleet,
+        vec![service("open", Protocol::Tcp, open, &["*"])],
+        |c| {
+            c.transport.max_streams = 64;
+            c.header_timeout = Duration::from_millis(200);
+        },
+    );
     let creds = appliance_credentials(&fleet, &fleet.ca().cert_pem(), "paris", "PAR-01");
     let (gw, _) = start_gateway(gateway_config(&[hub.local_addr().expect("addr")], creds));
     let addr = listen_tcp(&gw, "open").await;
@@ -269,7 +380,9 @@ async fn a_peer_opening_streams_without_end_is_bounded() {
         clients.push(tokio::spawn(async move {
             let mut s = TcpStream::connect(addr).await?;
             let mut tag = [0u8; 3];
-            tokio::time::timeout(Duration::from_secs(20), s.read_exact(&mut tag)).await.map_err(std::io::Error::other)??;
+            tokio::time::timeout(Duration::from_secs(20), s.read_exact(&mut tag))
+                .await
+                .map_err(std::io::Error::other)??;
             Ok::<_, std::io::Error>(tag)
         }));
         tokio::task::yield_now().await;
@@ -294,11 +407,18 @@ async fn drain_moves_the_gateway_to_another_hub_without_failing_a_request() {
     let (hub_a, _) = start_hub(&fleet, services());
     let (hub_b, _) = start_hub(&fleet, services());
     let creds = appliance_credentials(&fleet, &fleet.ca().cert_pem(), "paris", "PAR-01");
-    let hubs = [hub_a.local_addr().expect("addr"), hub_b.local_addr().expect("addr")];
+    let hubs = [
+        hub_a.local_addr().expect("addr"),
+        hub_b.local_addr().expect("addr"),
+    ];
     let (gw, gw_metrics) = start_gateway(gateway_config(&hubs, creds));
     let addr = listen_tcp(&gw, "echo").await;
     assert!(gw.wait_ready(5 * SECOND).await);
-    assert_eq!(hub_a.connections().len(), 1, "gateway starts on the first hub");
+    assert_eq!(
+        hub_a.connections().len(),
+        1,
+        "gateway starts on the first hub"
+    );
 
     // A stream in flight on hub A when the drain begins.
     let mut inflight = TcpStream::connect(addr).await.expect("connect");
@@ -322,13 +442,30 @@ async fn drain_moves_the_gateway_to_another_hub_without_failing_a_request() {
         let hub_a = hub_a.clone();
         async move { hub_a.drain(Duration::from_secs(5)).await }
     });
-    assert!(eventually(3 * SECOND, || hub_b.connections().len() == 1).await, "gateway never moved to hub B");
-    inflight.write_all(b"done").await.expect("in-flight stream still writable");
+    assert!(
+        eventually(3 * SECOND, || hub_b.connections().len() == 1).await,
+        "gateway never moved to hub B"
+    );
+    inflight
+        .write_all(b"done")
+        .await
+        .expect("in-flight stream still writable");
     let mut back = [0u8; 4];
-    inflight.read_exact(&mut back).await.expect("in-flight stream finished on the old hub");
+    inflight
+        .read_exact(&mut back)
+        .await
+        .expect("in-flight stream finished on the old hub");
     drop(inflight);
-    assert_eq!(load.await.expect("load"), 0, "requests failed during the drain");
-    assert_eq!(drain.await.expect("drain"), 0, "drain had to cut connections");
+    assert_eq!(
+        load.await.expect("load"),
+        0,
+        "requests failed during the drain"
+    );
+    assert_eq!(
+        drain.await.expect("drain"),
+        0,
+        "drain had to cut connections"
+    );
     assert!(hub_a.connections().is_empty());
     assert!(gw.is_ready());
     assert_eq!(metric(&gw_metrics, "legatura_tunnel_reconnects_total"), 1.0);
@@ -338,7 +475,11 @@ async fn drain_moves_the_gateway_to_another_hub_without_failing_a_request() {
 async fn gateway_reconnects_when_the_hub_restarts() {
     let fleet = fleet();
     let echo = tagged_echo(b"ok:").await;
-    let (hub, _) = start_hub_with(&fleet, vec![service("echo", Protocol::Tcp, echo, &["*"])], |c| c.reset_key = Some([7; 32]));
+    let (hub, _) = start_hub_with(
+        &fleet,
+        vec![service("echo", Protocol::Tcp, echo, &["*"])],
+        |c| c.reset_key = Some([7; 32]),
+    );
     let addr = hub.local_addr().expect("addr");
     let creds = appliance_credentials(&fleet, &fleet.ca().cert_pem(), "paris", "PAR-01");
     let mut config = gateway_config(&[addr], creds);
@@ -353,13 +494,24 @@ async fn gateway_reconnects_when_the_hub_restarts() {
     hub.close();
     drop(hub);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (hub2, _) = start_hub_with(&fleet, vec![service("echo", Protocol::Tcp, echo, &["*"])], |c| {
-        c.listen = addr;
-        c.reset_key = Some([7; 32]);
-    });
+    let (hub2, _) = start_hub_with(
+        &fleet,
+        vec![service("echo", Protocol::Tcp, echo, &["*"])],
+        |c| {
+            c.listen = addr;
+            c.reset_key = Some([7; 32]);
+        },
+    );
     let restarted = Instant::now();
-    assert!(eventually(5 * SECOND, || hub2.connections().len() == 1).await, "gateway did not come back");
-    assert!(restarted.elapsed() < 2 * SECOND, "took {:?}", restarted.elapsed());
+    assert!(
+        eventually(5 * SECOND, || hub2.connections().len() == 1).await,
+        "gateway did not come back"
+    );
+    assert!(
+        restarted.elapsed() < 2 * SECOND,
+        "took {:?}",
+        restarted.elapsed()
+    );
     assert!(gw.wait_ready(SECOND).await);
     assert_eq!(round_trip(local, b"x").await.expect("works again"), b"ok:x");
 }

@@ -7,12 +7,15 @@ use pki::fixture::Fleet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tunnel::{
-    AllowRule, Credentials, Gateway, GatewayConfig, Hub, HubConfig, HubHandle, Metrics, Protocol, Service, ServiceName,
-    ServiceTable,
+    AllowRule, Credentials, Gateway, GatewayConfig, Hub, HubConfig, HubHandle, Metrics, Protocol,
+    Service, ServiceName, ServiceTable,
 };
 
 pub(crate) fn init_logs() {
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("info").try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("info")
+        .try_init();
 }
 
 pub(crate) fn fleet() -> Fleet {
@@ -23,38 +26,72 @@ pub(crate) fn name(s: &str) -> ServiceName {
     ServiceName::new(s).expect("valid service name")
 }
 
-pub(crate) fn service(n: &str, protocol: Protocol, upstream: SocketAddr, allow: &[&str]) -> Service {
+pub(crate) fn service(
+    n: &str,
+    protocol: Protocol,
+    upstream: SocketAddr,
+    allow: &[&str],
+) -> Service {
     Service {
         name: name(n),
         protocol,
         upstream: upstream.to_string(),
-        allow: allow.iter().map(|r| r.parse::<AllowRule>().expect("valid rule")).collect(),
+        allow: allow
+            .iter()
+            .map(|r| r.parse::<AllowRule>().expect("valid rule"))
+            .collect(),
     }
 }
 
 pub(crate) fn hub_credentials(fleet: &Fleet) -> Credentials {
-    Credentials::from_pem(&fleet.ca().cert_pem(), &fleet.hub().cert_pem, &fleet.hub().key_pem).expect("hub credentials")
+    Credentials::from_pem(
+        &fleet.ca().cert_pem(),
+        &fleet.hub().cert_pem,
+        &fleet.hub().key_pem,
+    )
+    .expect("hub credentials")
 }
 
-pub(crate) fn appliance_credentials(fleet: &Fleet, hub_ca_pem: &str, mission: &str, appliance: &str) -> Credentials {
+pub(crate) fn appliance_credentials(
+    fleet: &Fleet,
+    hub_ca_pem: &str,
+    mission: &str,
+    appliance: &str,
+) -> Credentials {
     let issued = fleet.appliance(mission, appliance).expect("appliance cert");
-    Credentials::from_pem(hub_ca_pem, &issued.cert_pem, &issued.key_pem).expect("appliance credentials")
+    Credentials::from_pem(hub_ca_pem, &issued.cert_pem, &issued.key_pem)
+        .expect("appliance credentials")
 }
 
 pub(crate) fn start_hub(fleet: &Fleet, services: Vec<Service>) -> (HubHandle, Metrics) {
     start_hub_with(fleet, services, |_| {})
 }
 
-pub(crate) fn start_hub_with(fleet: &Fleet, services: Vec<Service>, tweak: impl FnOnce(&mut HubConfig)) -> (HubHandle, Metrics) {
+pub(crate) fn start_hub_with(
+    fleet: &Fleet,
+    services: Vec<Service>,
+    tweak: impl FnOnce(&mut HubConfig),
+) -> (HubHandle, Metrics) {
     let table = ServiceTable::new(services).expect("unique services");
-    let mut config = HubConfig::new("127.0.0.1:0".parse().expect("addr"), hub_credentials(fleet), table);
+    let mut config = HubConfig::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        hub_credentials(fleet),
+        table,
+    );
     tweak(&mut config);
     let metrics = Metrics::default();
-    (Hub::bind(config, metrics.clone()).expect("hub binds"), metrics)
+    (
+        Hub::bind(config, metrics.clone()).expect("hub binds"),
+        metrics,
+    )
 }
 
 pub(crate) fn gateway_config(hubs: &[SocketAddr], creds: Credentials) -> GatewayConfig {
-    let mut config = GatewayConfig::new(hubs.iter().map(|a| a.to_string()).collect(), "hub.legatura.test".into(), creds);
+    let mut config = GatewayConfig::new(
+        hubs.iter().map(|a| a.to_string()).collect(),
+        "hub.legatura.test".into(),
+        creds,
+    );
     config.bind = "127.0.0.1:0".parse().expect("addr");
     config.backoff_cap = Duration::from_millis(500);
     config.handshake_timeout = Duration::from_secs(3);

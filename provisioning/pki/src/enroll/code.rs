@@ -26,7 +26,9 @@ pub struct EnrollCode {
 /// A typed code that cannot be right, found before contacting the hub.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodeError {
-    #[error("an enrollment code has {expected} characters (not counting dashes); this one has {found}")]
+    #[error(
+        "an enrollment code has {expected} characters (not counting dashes); this one has {found}"
+    )]
     Length { expected: usize, found: usize },
     #[error("{0:?} cannot appear in an enrollment code")]
     Character(char),
@@ -40,10 +42,18 @@ impl EnrollCode {
     /// A fresh random code.
     pub fn generate() -> Result<Self, CodeError> {
         let mut raw = [0u8; ID_LEN + SECRET_LEN];
-        SystemRandom::new().fill(&mut raw).map_err(|_| CodeError::Random)?;
-        let chars: String = raw.iter().map(|b| ALPHABET[usize::from(b & 31)] as char).collect();
+        SystemRandom::new()
+            .fill(&mut raw)
+            .map_err(|_| CodeError::Random)?;
+        let chars: String = raw
+            .iter()
+            .map(|b| ALPHABET[usize::from(b & 31)] as char)
+            .collect();
         let (id, secret) = chars.split_at(ID_LEN);
-        Ok(Self { id: id.to_owned(), secret: secret.to_owned() })
+        Ok(Self {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+        })
     }
 
     /// Parses what a person typed: dashes and spaces ignored, any case, `O`→`0`, `I`/`L`→`1`.
@@ -55,12 +65,18 @@ impl EnrollCode {
                 'I' | 'L' => '1',
                 other => other,
             };
-            let value = ALPHABET.iter().position(|a| *a as char == c).ok_or(CodeError::Character(c))?;
+            let value = ALPHABET
+                .iter()
+                .position(|a| *a as char == c)
+                .ok_or(CodeError::Character(c))?;
             digits.push(value);
         }
         let expected = ID_LEN + SECRET_LEN + 1;
         if digits.len() != expected {
-            return Err(CodeError::Length { expected, found: digits.len() });
+            return Err(CodeError::Length {
+                expected,
+                found: digits.len(),
+            });
         }
         let (body, check) = digits.split_at(ID_LEN + SECRET_LEN);
         if luhn32(body) != check[0] {
@@ -68,7 +84,10 @@ impl EnrollCode {
         }
         let chars: String = body.iter().map(|d| ALPHABET[*d] as char).collect();
         let (id, secret) = chars.split_at(ID_LEN);
-        Ok(Self { id: id.to_owned(), secret: secret.to_owned() })
+        Ok(Self {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+        })
     }
 
     /// The public part: which enrollment this code is for.
@@ -85,12 +104,22 @@ impl EnrollCode {
     pub fn from_parts(id: &str, secret: &str) -> Result<Self, CodeError> {
         let found = id.len() + secret.len();
         if id.len() != ID_LEN || secret.len() != SECRET_LEN {
-            return Err(CodeError::Length { expected: ID_LEN + SECRET_LEN, found });
+            return Err(CodeError::Length {
+                expected: ID_LEN + SECRET_LEN,
+                found,
+            });
         }
-        if let Some(c) = id.chars().chain(secret.chars()).find(|c| !ALPHABET.contains(&(*c as u8)) || !c.is_ascii()) {
+        if let Some(c) = id
+            .chars()
+            .chain(secret.chars())
+            .find(|c| !ALPHABET.contains(&(*c as u8)) || !c.is_ascii())
+        {
             return Err(CodeError::Character(c));
         }
-        Ok(Self { id: id.to_owned(), secret: secret.to_owned() })
+        Ok(Self {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+        })
     }
 }
 
@@ -98,7 +127,10 @@ impl fmt::Display for EnrollCode {
     /// The grouped form with its check character, for printing.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let body = format!("{}{}", self.id, self.secret);
-        let digits: Vec<usize> = body.bytes().filter_map(|b| ALPHABET.iter().position(|a| *a == b)).collect();
+        let digits: Vec<usize> = body
+            .bytes()
+            .filter_map(|b| ALPHABET.iter().position(|a| *a == b))
+            .collect();
         let check = ALPHABET[luhn32(&digits)] as char;
         let groups: Vec<&str> = [&body[..4], &body[4..8], &body[8..12], &body[12..16]].into();
         write!(f, "{}-{check}", groups.join("-"))
@@ -135,7 +167,11 @@ mod tests {
             let printed = code.to_string();
             assert_eq!(printed.len(), 4 * 4 + 4 + 1);
             assert_eq!(EnrollCode::parse(&printed), Ok(code.clone()));
-            let sloppy = printed.to_lowercase().replace('-', " ").replace('0', "o").replace('1', "l");
+            let sloppy = printed
+                .to_lowercase()
+                .replace('-', " ")
+                .replace('0', "o")
+                .replace('1', "l");
             assert_eq!(EnrollCode::parse(&sloppy), Ok(code));
         }
     }
@@ -159,8 +195,14 @@ mod tests {
 
     #[test]
     fn wrong_length_and_alien_characters_say_so() {
-        assert!(matches!(EnrollCode::parse("ABCD-EFGH"), Err(CodeError::Length { found: 8, .. })));
-        assert_eq!(EnrollCode::parse("ABCD-EFGH-JKMN-PQRS-U"), Err(CodeError::Character('U')));
+        assert!(matches!(
+            EnrollCode::parse("ABCD-EFGH"),
+            Err(CodeError::Length { found: 8, .. })
+        ));
+        assert_eq!(
+            EnrollCode::parse("ABCD-EFGH-JKMN-PQRS-U"),
+            Err(CodeError::Character('U'))
+        );
     }
 
     #[test]

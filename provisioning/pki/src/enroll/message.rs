@@ -37,9 +37,13 @@ impl Refusal {
             Self::AlreadyUsed => "the enrollment code was already used; ask the NOC for a new one",
             Self::Exhausted => "too many wrong attempts with this code; ask the NOC for a new one",
             Self::BadCsr => "the appliance sent an unusable certificate request",
-            Self::ClockSkew => "this appliance's clock is wrong; set the date and time, then try again",
+            Self::ClockSkew => {
+                "this appliance's clock is wrong; set the date and time, then try again"
+            }
             Self::Malformed => "the enrollment exchange was malformed",
-            Self::Unavailable => "the hub cannot issue certificates right now; the appliance will retry",
+            Self::Unavailable => {
+                "the hub cannot issue certificates right now; the appliance will retry"
+            }
         }
     }
 }
@@ -49,13 +53,24 @@ impl Refusal {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Message {
     /// Appliance → hub: which code, the first PAKE message, and the appliance's clock.
-    Start { code_id: String, pake: String, software: String, unix_time: i64 },
+    Start {
+        code_id: String,
+        pake: String,
+        software: String,
+        unix_time: i64,
+    },
     /// Hub → appliance: the second PAKE message.
     Challenge { pake: String },
     /// Appliance → hub: the CSR for the key it generated, with its confirmation MAC.
     Finish { csr_pem: String, confirm: String },
     /// Hub → appliance: the certificate, the hub CA, who the appliance is, and the hub's MAC.
-    Issued { cert_pem: String, hub_ca_pem: String, mission: String, appliance: String, confirm: String },
+    Issued {
+        cert_pem: String,
+        hub_ca_pem: String,
+        mission: String,
+        appliance: String,
+        confirm: String,
+    },
     /// Hub → appliance: no.
     Refused { reason: Refusal },
 }
@@ -100,18 +115,30 @@ mod tests {
 
     #[test]
     fn round_trip_and_strictness() {
-        let m = Message::Refused { reason: Refusal::Exhausted };
+        let m = Message::Refused {
+            reason: Refusal::Exhausted,
+        };
         assert_eq!(Message::decode(&m.encode()).expect("decodes"), m);
         assert!(Message::decode(br#"{"type":"refused","reason":"exhausted","extra":1}"#).is_err());
         assert!(Message::decode(br#"{"type":"launch"}"#).is_err());
-        assert!(matches!(Message::decode(&vec![b' '; MAX_MESSAGE + 1]), Err(DecodeError::TooLong(_))));
+        assert!(matches!(
+            Message::decode(&vec![b' '; MAX_MESSAGE + 1]),
+            Err(DecodeError::TooLong(_))
+        ));
     }
 
     #[test]
     fn arbitrary_bytes_never_panic() {
         let mut x: u32 = 1;
         for len in 0..512 {
-            let bytes: Vec<u8> = (0..len).map(|_| { x ^= x << 13; x ^= x >> 17; x ^= x << 5; (x & 0x7f) as u8 }).collect();
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    (x & 0x7f) as u8
+                })
+                .collect();
             let _ = Message::decode(&bytes);
         }
     }

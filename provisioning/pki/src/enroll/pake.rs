@@ -47,7 +47,9 @@ pub struct GatewayAwaitingIssue {
 
 impl std::fmt::Debug for GatewayEnrollment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GatewayEnrollment").field("code_id", &self.code_id).finish_non_exhaustive()
+        f.debug_struct("GatewayEnrollment")
+            .field("code_id", &self.code_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -71,11 +73,22 @@ impl GatewayEnrollment {
             software: software.to_owned(),
             unix_time,
         };
-        (Self { spake, code_id: code.id().to_owned(), ours }, start)
+        (
+            Self {
+                spake,
+                code_id: code.id().to_owned(),
+                ours,
+            },
+            start,
+        )
     }
 
     /// Takes the hub's `Challenge` and sends the CSR with the confirmation MAC.
-    pub fn finish(self, reply: Message, csr_pem: &str) -> Result<(GatewayAwaitingIssue, Message), EnrollError> {
+    pub fn finish(
+        self,
+        reply: Message,
+        csr_pem: &str,
+    ) -> Result<(GatewayAwaitingIssue, Message), EnrollError> {
         let theirs = match reply {
             Message::Challenge { pake } => B64.decode(pake).map_err(|_| EnrollError::Pake)?,
             Message::Refused { reason } => return Err(EnrollError::Refused(reason)),
@@ -85,7 +98,10 @@ impl GatewayEnrollment {
         let key = self.spake.finish(&theirs).map_err(|_| EnrollError::Pake)?;
         let (gateway_confirm, hub_confirm) = confirm_keys(&key, &transcript);
         let confirm = hmac::sign(&gateway_confirm, &bind(&[csr_pem.as_bytes()]));
-        let finish = Message::Finish { csr_pem: csr_pem.to_owned(), confirm: B64.encode(confirm.as_ref()) };
+        let finish = Message::Finish {
+            csr_pem: csr_pem.to_owned(),
+            confirm: B64.encode(confirm.as_ref()),
+        };
         Ok((GatewayAwaitingIssue { hub_confirm }, finish))
     }
 }
@@ -95,11 +111,25 @@ impl GatewayAwaitingIssue {
     /// PAKE with the same code.
     pub fn accept(self, reply: Message) -> Result<Enrolled, EnrollError> {
         match reply {
-            Message::Issued { cert_pem, hub_ca_pem, mission, appliance, confirm } => {
-                let tag = B64.decode(confirm).map_err(|_| EnrollError::HubNotConfirmed)?;
+            Message::Issued {
+                cert_pem,
+                hub_ca_pem,
+                mission,
+                appliance,
+                confirm,
+            } => {
+                let tag = B64
+                    .decode(confirm)
+                    .map_err(|_| EnrollError::HubNotConfirmed)?;
                 let msg = issued_binding(&cert_pem, &hub_ca_pem, &mission, &appliance);
-                hmac::verify(&self.hub_confirm, &msg, &tag).map_err(|_| EnrollError::HubNotConfirmed)?;
-                Ok(Enrolled { cert_pem, hub_ca_pem, mission, appliance })
+                hmac::verify(&self.hub_confirm, &msg, &tag)
+                    .map_err(|_| EnrollError::HubNotConfirmed)?;
+                Ok(Enrolled {
+                    cert_pem,
+                    hub_ca_pem,
+                    mission,
+                    appliance,
+                })
             }
             Message::Refused { reason } => Err(EnrollError::Refused(reason)),
             other => Err(EnrollError::Unexpected(other.name())),
@@ -132,22 +162,48 @@ impl HubEnrollment {
         let transcript = transcript(code.id(), &theirs, &ours);
         let key = spake.finish(&theirs).map_err(|_| Refusal::Malformed)?;
         let (gateway_confirm, hub_confirm) = confirm_keys(&key, &transcript);
-        Ok((Self { gateway_confirm, hub_confirm }, Message::Challenge { pake: B64.encode(&ours) }))
+        Ok((
+            Self {
+                gateway_confirm,
+                hub_confirm,
+            },
+            Message::Challenge {
+                pake: B64.encode(&ours),
+            },
+        ))
     }
 
     /// Checks `Finish`: the appliance proved it knows the code, and the CSR is the one it
     /// meant. Returns the CSR.
     pub fn check_finish(&self, finish: Message) -> Result<String, Refusal> {
-        let Message::Finish { csr_pem, confirm } = finish else { return Err(Refusal::Malformed) };
+        let Message::Finish { csr_pem, confirm } = finish else {
+            return Err(Refusal::Malformed);
+        };
         let tag = B64.decode(confirm).map_err(|_| Refusal::WrongCode)?;
-        hmac::verify(&self.gateway_confirm, &bind(&[csr_pem.as_bytes()]), &tag).map_err(|_| Refusal::WrongCode)?;
+        hmac::verify(&self.gateway_confirm, &bind(&[csr_pem.as_bytes()]), &tag)
+            .map_err(|_| Refusal::WrongCode)?;
         Ok(csr_pem)
     }
 
     /// The `Issued` answer, MACed so the appliance can tell it came from this exchange.
-    pub fn issued(&self, cert_pem: String, hub_ca_pem: String, mission: String, appliance: String) -> Message {
-        let tag = hmac::sign(&self.hub_confirm, &issued_binding(&cert_pem, &hub_ca_pem, &mission, &appliance));
-        Message::Issued { cert_pem, hub_ca_pem, mission, appliance, confirm: B64.encode(tag.as_ref()) }
+    pub fn issued(
+        &self,
+        cert_pem: String,
+        hub_ca_pem: String,
+        mission: String,
+        appliance: String,
+    ) -> Message {
+        let tag = hmac::sign(
+            &self.hub_confirm,
+            &issued_binding(&cert_pem, &hub_ca_pem, &mission, &appliance),
+        );
+        Message::Issued {
+            cert_pem,
+            hub_ca_pem,
+            mission,
+            appliance,
+            confirm: B64.encode(tag.as_ref()),
+        }
     }
 }
 
@@ -161,7 +217,12 @@ fn bind(parts: &[&[u8]]) -> [u8; 32] {
 }
 
 fn issued_binding(cert: &str, ca: &str, mission: &str, appliance: &str) -> [u8; 32] {
-    bind_parts(&[cert.as_bytes(), ca.as_bytes(), mission.as_bytes(), appliance.as_bytes()])
+    bind_parts(&[
+        cert.as_bytes(),
+        ca.as_bytes(),
+        mission.as_bytes(),
+        appliance.as_bytes(),
+    ])
 }
 
 fn bind_parts(parts: &[&[u8]]) -> [u8; 32] {
