@@ -34,6 +34,15 @@ pub(crate) struct LoadGen {
     pub(crate) echo: SocketAddr,
 }
 
+/// One throughput run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Throughput {
+    /// Over the measured window.
+    pub(crate) mib_s: f64,
+    /// Everything the run moved, warm-up and drain included: the denominator of CPU per GiB.
+    pub(crate) total_gib: f64,
+}
+
 /// Latency percentiles of one path.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Latency {
@@ -75,11 +84,11 @@ impl LoadGen {
         numbers.split_whitespace().map(|n| n.parse::<f64>().with_context(|| format!("bad answer `{answer}`"))).collect()
     }
 
-    /// MiB/s arriving at the sink through `target` with `flows` parallel connections.
-    pub(crate) fn throughput(&mut self, target: SocketAddr, flows: usize, warmup: Duration, measure: Duration) -> Result<f64> {
+    /// Goodput arriving at the sink through `target` with `flows` parallel connections.
+    pub(crate) fn throughput(&mut self, target: SocketAddr, flows: usize, warmup: Duration, measure: Duration) -> Result<Throughput> {
         let got = self.ask(&format!("throughput {target} {flows} {} {}", warmup.as_millis(), measure.as_millis()))?;
-        let [bytes, secs] = got[..] else { bail!("bad throughput answer {got:?}") };
-        Ok(bytes / secs / f64::from(1u32 << 20))
+        let [bytes, secs, total] = got[..] else { bail!("bad throughput answer {got:?}") };
+        Ok(Throughput { mib_s: bytes / secs / f64::from(1u32 << 20), total_gib: total / f64::from(1u32 << 30) })
     }
 
     /// Percentiles of 1 KiB request/response exchanges, each on a new TCP connection to `target`.
@@ -136,8 +145,8 @@ fn command(line: &str, sink: &Sink) -> Result<Vec<f64>> {
     let ms = |s: &str| -> Result<Duration> { Ok(Duration::from_millis(s.parse()?)) };
     match words[..] {
         ["throughput", target, flows, warmup, measure] => {
-            let (bytes, secs) = throughput(target.parse()?, flows.parse()?, ms(warmup)?, ms(measure)?, sink)?;
-            Ok(vec![bytes as f64, secs])
+            let (bytes, secs, total) = throughput(target.parse()?, flows.parse()?, ms(warmup)?, ms(measure)?, sink)?;
+            Ok(vec![bytes as f64, secs, total as f64])
         }
         ["latency", target, warmup, samples] => {
             let mut ns = latency(target.parse()?, warmup.parse()?, samples.parse()?)?;
@@ -154,7 +163,9 @@ fn percentile(sorted: &[u64], q: f64) -> f64 {
     sorted.get(rank - 1).copied().unwrap_or(0) as f64
 }
 
-fn throughput(target: SocketAddr, flows: usize, warmup: Duration, measure: Duration, sink: &Sink) -> Result<(u64, f64)> {
+/// Bytes in the measured window, its length in seconds, and all bytes of the run.
+fn throughput(target: SocketAddr, flows: usize, warmup: Duration, measure: Duration, sink: &Sink) -> Result<(u64, f64, u64)> {
+    let before = sink.bytes.load(Ordering::Acquire);
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for _ in 0..flows {
@@ -180,7 +191,7 @@ fn throughput(target: SocketAddr, flows: usize, warmup: Duration, measure: Durat
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    Ok((end_bytes - start_bytes, secs))
+    Ok((end_bytes - start_bytes, secs, sink.bytes.load(Ordering::Acquire) - before))
 }
 
 /// Writes until told to stop, then half-closes and waits for the far end to close.

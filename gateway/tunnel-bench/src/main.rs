@@ -129,6 +129,9 @@ fn bench(parts: &[&str]) -> Result<()> {
         let theirs = stunnel::StunnelPair::start(&files, dir.path(), load.sink, load.echo)?;
         if run("throughput") {
             throughput(&mut load, &ours, &theirs, &mut report)?;
+            // The tunnel samples path statistics every 5 s; let the last sample land.
+            std::thread::sleep(Duration::from_millis(5200));
+            report.num("tunnel_lost_packets", ours.lost_packets() as f64);
         }
         if run("latency") {
             latency(&mut load, &ours, &theirs, &mut report)?;
@@ -175,24 +178,34 @@ fn bench(parts: &[&str]) -> Result<()> {
 
 fn throughput(load: &mut LoadGen, ours: &pair::TunnelPair, theirs: &stunnel::StunnelPair, report: &mut Report) -> Result<()> {
     progress!("throughput: {REPS} × (direct TCP, stunnel4, tunnel) × (1, 8 flows), {:.1} s each", (WARMUP + MEASURE).as_secs_f64());
-    let paths = [("direct_tcp", load.sink), ("stunnel", theirs.sink), ("tunnel", ours.sink)];
+    // The processes doing each path's tunnelling work, for CPU seconds per GiB. Direct TCP has
+    // none; the load generator is the same for every path and is left out.
+    let paths = [("direct_tcp", load.sink, vec![]), ("stunnel", theirs.sink, theirs.pids()), ("tunnel", ours.sink, vec![std::process::id()])];
     for flows in [1usize, 8] {
-        let mut runs: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
+        let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
         for _ in 0..REPS {
-            for (i, (name, target)) in paths.iter().enumerate() {
-                let mib_s = load.throughput(*target, flows, WARMUP, MEASURE).with_context(|| format!("{name} throughput, {flows} flows"))?;
-                progress!("  {name:<10} {flows} flow(s): {mib_s:8.1} MiB/s");
-                runs[i].push(mib_s);
+            for (i, (name, target, pids)) in paths.iter().enumerate() {
+                let cpu_before = report::cpu_seconds(pids)?;
+                let run = load.throughput(*target, flows, WARMUP, MEASURE).with_context(|| format!("{name} throughput, {flows} flows"))?;
+                let cpu_s = report::cpu_seconds(pids)? - cpu_before;
+                progress!("  {name:<10} {flows} flow(s): {:8.1} MiB/s, {:.2} CPU-s per GiB", run.mib_s, cpu_s / run.total_gib);
+                rates[i].push(run.mib_s);
+                cpu[i].push(cpu_s / run.total_gib);
             }
         }
         let suffix = if flows == 1 { "" } else { "_8flows" };
-        let medians: Vec<f64> = runs.iter().map(|r| report::median(r)).collect();
-        for ((name, _), (m, r)) in paths.iter().zip(medians.iter().zip(&runs)) {
+        let medians: Vec<f64> = rates.iter().map(|r| report::median(r)).collect();
+        for ((name, _, _), (m, r)) in paths.iter().zip(medians.iter().zip(&rates)) {
             report.num_owned(format!("{name}_mib_s{suffix}"), *m);
             report.num_owned(format!("{name}_spread_pct{suffix}"), report::spread_pct(r));
         }
         report.num_owned(format!("throughput_ratio_vs_stunnel{suffix}"), medians[2] / medians[1]);
         report.num_owned(format!("throughput_ratio_vs_direct_tcp{suffix}"), medians[2] / medians[0]);
+        let (ours_cpu, theirs_cpu) = (report::median(&cpu[2]), report::median(&cpu[1]));
+        report.num_owned(format!("tunnel_cpu_s_per_gib{suffix}"), ours_cpu);
+        report.num_owned(format!("stunnel_cpu_s_per_gib{suffix}"), theirs_cpu);
+        report.num_owned(format!("cpu_per_gib_ratio_vs_stunnel{suffix}"), ours_cpu / theirs_cpu);
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ use crate::report::percentile;
 pub(crate) struct TunnelPair {
     hub: HubHandle,
     gateway: Gateway,
+    gateway_metrics: Metrics,
     pub(crate) hub_addr: SocketAddr,
     /// The gateway's listener for the sink service.
     pub(crate) sink: SocketAddr,
@@ -48,14 +49,20 @@ impl TunnelPair {
         let hub = Hub::bind(config, Metrics::default()).context("cannot start the hub")?;
         let hub_addr = hub.local_addr()?;
         let creds = certs::appliance(fleet, certs::LOAD_APPLIANCE)?;
-        let gateway = Gateway::new(gateway_config(hub_addr, creds), Metrics::default()).context("cannot start the gateway")?;
+        let gateway_metrics = Metrics::default();
+        let gateway = Gateway::new(gateway_config(hub_addr, creds), gateway_metrics.clone()).context("cannot start the gateway")?;
         gateway.start();
         if !gateway.wait_ready(Duration::from_secs(10)).await {
             bail!("the gateway did not connect to the in-process hub within 10 s");
         }
         let sink = listen(&gateway, "sink").await?;
         let echo = listen(&gateway, "echo").await?;
-        Ok(Self { hub, gateway, hub_addr, sink, echo })
+        Ok(Self { hub, gateway, gateway_metrics, hub_addr, sink, echo })
+    }
+
+    /// QUIC packets the gateway has declared lost so far (sampled every 5 s by the tunnel).
+    pub(crate) fn lost_packets(&self) -> u64 {
+        self.gateway_metrics.lost_packets.get()
     }
 
     pub(crate) async fn shutdown(self) {

@@ -126,11 +126,16 @@ impl Report {
         }
         for (label, s) in [("1 flow ", ""), ("8 flows", "_8flows")].into_iter().filter(|(_, s)| has(&format!("tunnel_mib_s{s}"))) {
             println!(
-                "    {label}                          {:>10.1} {:>10.1} {:>10.1}",
+                "    {label}                          {:>10.1} {:>10.1} {:>10.1}   (CPU-s per GiB: stunnel4 {:.2}, tunnel {:.2})",
                 n(&format!("direct_tcp_mib_s{s}")),
                 n(&format!("stunnel_mib_s{s}")),
-                n(&format!("tunnel_mib_s{s}"))
+                n(&format!("tunnel_mib_s{s}")),
+                n(&format!("stunnel_cpu_s_per_gib{s}")),
+                n(&format!("tunnel_cpu_s_per_gib{s}"))
             );
+        }
+        if has("tunnel_lost_packets") {
+            println!("    QUIC packets the gateway declared lost over all runs: {}", n("tunnel_lost_packets"));
         }
         if has("added_latency_p50_us") {
             self.print_latency();
@@ -248,4 +253,23 @@ pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
+}
+
+/// User plus system CPU seconds used so far by the processes `pids` (all their threads).
+pub(crate) fn cpu_seconds(pids: &[u32]) -> Result<f64> {
+    // /proc reports clock ticks in USER_HZ, which is 100 on every Linux architecture we run.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let mut ticks = 0u64;
+    for pid in pids {
+        let path = format!("/proc/{pid}/stat");
+        let stat = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        // Fields after the parenthesised command name, which may itself hold spaces: state is
+        // the first, utime the 12th and stime the 13th.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).with_context(|| format!("malformed {path}"))?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        for i in [11, 12] {
+            ticks += fields.get(i).and_then(|f| f.parse::<u64>().ok()).with_context(|| format!("malformed {path}"))?;
+        }
+    }
+    Ok(ticks as f64 / TICKS_PER_SECOND)
 }

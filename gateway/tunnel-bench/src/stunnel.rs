@@ -35,6 +35,13 @@ pub(crate) struct StunnelPair {
     pub(crate) echo: SocketAddr,
 }
 
+impl StunnelPair {
+    /// The PIDs of both stunnel processes.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+}
+
 impl Drop for StunnelPair {
     fn drop(&mut self) {
         for child in &mut self.children {

@@ -2,7 +2,7 @@
 //! TCP connections and UDP flows over it.
 //!
 //! A supervisor dials the configured hubs in turn with capped full-jitter backoff, forever.
-//! Each admitted connection is a [`Link`]; the current link is published through a `watch`
+//! Each admitted connection is a `Link`; the current link is published through a `watch`
 //! channel that readiness and every forwarder read. When a hub sends `GoAway` the supervisor
 //! dials a replacement (another hub first) while the old link keeps serving, swaps, and
 //! retires the old link once its streams have finished.

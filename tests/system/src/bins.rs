@@ -5,11 +5,13 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// A daemon binary of the workspace.
+/// A binary of the workspace: the two daemons and the operator CLI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bin {
     Hubd,
     Gatewayd,
+    /// The operator CLI: `legatura ca init`, `legatura fleet …`, `legatura audit verify`.
+    Legatura,
 }
 
 impl Bin {
@@ -18,6 +20,7 @@ impl Bin {
         match self {
             Bin::Hubd => "hubd",
             Bin::Gatewayd => "gatewayd",
+            Bin::Legatura => "legatura",
         }
     }
 }
@@ -44,10 +47,11 @@ pub fn bin_path(bin: Bin) -> PathBuf {
     let path = bin_dir().join(bin.name());
     assert!(
         path.is_file(),
-        "system test needs the `{name}` binary, but {path} does not exist. Build the daemons with \
-         `cargo build -p hubd -p gatewayd` (note: a plain `cargo build --bins` at the top level builds \
-         only the default member, the `legatura` CLI), or run `cargo xtask test`, which builds every \
-         binary and sets LEGATURA_BIN_DIR.",
+        "system test needs the `{name}` binary, but {path} does not exist. Build every binary with \
+         `cargo build --workspace --bins` (note: a plain `cargo build --bins` at the top level \
+         builds only the default member, the `legatura` CLI, and `cargo build -p hubd -p gatewayd` \
+         misses the CLI), or run `cargo xtask test`, which builds every binary and sets \
+         LEGATURA_BIN_DIR.",
         name = bin.name(),
         path = path.display(),
     );

@@ -28,6 +28,37 @@ pub struct HubSpec {
     pub state_dir: PathBuf,
     pub tls: TlsFiles,
     pub services: Vec<ServiceSpec>,
+    /// `[pki]`: the fleet PKI (enrollment, renewal, revocation, audit); `None` admits every
+    /// certificate of the fleet CA.
+    pub pki: Option<PkiSpec>,
+    /// `[noc]`: the NOC API, on loopback inside the hub's namespace.
+    pub noc: Option<NocSpec>,
+}
+
+/// A hub's `[pki]`, as `legatura ca init` lays the files out.
+#[derive(Debug, Clone)]
+pub struct PkiSpec {
+    /// The software key store holding `fleet-issuing.key` and `audit-checkpoint.key`.
+    pub keys_dir: PathBuf,
+    pub issuing_cert: PathBuf,
+    /// What gateways pin for the hub (the root).
+    pub hub_ca: PathBuf,
+    /// Shared by every hub instance of the fleet.
+    pub fleet_dir: PathBuf,
+    /// One per hub instance: the log is locked by the process appending to it.
+    pub audit_log: PathBuf,
+    /// humantime, e.g. `"24h"`.
+    pub leaf_lifetime: String,
+    /// humantime, e.g. `"14d"`.
+    pub code_lifetime: String,
+}
+
+/// A hub's `[noc]`.
+#[derive(Debug, Clone)]
+pub struct NocSpec {
+    pub listen: SocketAddr,
+    /// The CA operator certificates chain to (the root).
+    pub operator_ca: PathBuf,
 }
 
 /// One `[[listen]]` of a gateway.
@@ -72,6 +103,28 @@ impl HubSpec {
                 q(&s.name),
                 s.protocol,
                 s.upstream
+            );
+        }
+        // After the array of tables: a table header ends its last element.
+        if let Some(p) = &self.pki {
+            out += &format!(
+                "[pki]\nissuing_key = {}\nissuing_cert = {}\nhub_ca = {}\nfleet_dir = {}\n\
+                 audit_log = {}\naudit_key = {}\nleaf_lifetime = {}\ncode_lifetime = {}\n\n",
+                q(&format!("keystore:{}", p.keys_dir.join("fleet-issuing.key").display())),
+                path(&p.issuing_cert),
+                path(&p.hub_ca),
+                path(&p.fleet_dir),
+                path(&p.audit_log),
+                q(&format!("keystore:{}", p.keys_dir.join("audit-checkpoint.key").display())),
+                q(&p.leaf_lifetime),
+                q(&p.code_lifetime),
+            );
+        }
+        if let Some(n) = &self.noc {
+            out += &format!(
+                "[noc]\nlisten = \"{}\"\noperator_ca = {}\n\n",
+                n.listen,
+                path(&n.operator_ca)
             );
         }
         out

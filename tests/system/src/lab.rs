@@ -7,15 +7,16 @@
 //! - embassy hosts: gatewayd's `echo` on `127.0.0.1:7000`, `uecho` on `127.0.0.1:7001/udp`,
 //!   admin on `127.0.0.1:9101` (its default).
 
+use std::ffi::OsStr;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    Bin, Daemon, Fleet, GatewaySpec, HubSpec, ListenSpec, Net, ServiceSpec, Upstream, bin_path,
-    http_get, request_line, status,
+    Bin, Daemon, Fleet, GatewaySpec, HubSpec, ListenSpec, Net, Noc, Output, ServiceSpec, TlsFiles,
+    Upstream, bin_path, http_get, request_line, run_bin, status,
 };
 
 /// The hub host's name in every lab.
@@ -55,6 +56,9 @@ pub struct GatewayNode {
     pub echo: SocketAddr,
     /// The gateway's local listener for the `uecho` service.
     pub uecho: SocketAddr,
+    config: PathBuf,
+    dir: PathBuf,
+    starts: u32,
 }
 
 fn local(port: u16) -> SocketAddr {
@@ -67,6 +71,7 @@ impl Lab {
         // Missing binaries fail the test before anything is set up.
         bin_path(Bin::Hubd);
         bin_path(Bin::Gatewayd);
+        bin_path(Bin::Legatura);
         let mut all = vec![HUB_HOST];
         all.extend_from_slice(hosts);
         let net = Net::new(&all)?;
@@ -79,11 +84,12 @@ impl Lab {
         })
     }
 
-    /// Starts hub `name` (its id too) on `port`, admin on `127.0.0.1:<admin_port>`, state in
-    /// `<dir>/<name>-state`, serving `echo` and `uecho` to every appliance.
-    pub fn start_hub(&self, name: &str, port: u16, admin_port: u16) -> Result<HubNode> {
-        let dir = self.net.dir().to_owned();
-        let spec = HubSpec {
+    /// The configuration of hub `name` (its id too) on `port`, admin on
+    /// `127.0.0.1:<admin_port>`, state in `<dir>/<name>-state`, serving `echo` and `uecho` to
+    /// every appliance, with a server certificate from the lab's fleet CA and no `[pki]`.
+    pub fn hub_spec(&self, name: &str, port: u16, admin_port: u16) -> Result<HubSpec> {
+        let dir = self.net.dir();
+        Ok(HubSpec {
             hub_id: name.to_owned(),
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
             admin: local(admin_port),
@@ -101,12 +107,51 @@ impl Lab {
                     upstream: self.upstream.udp(),
                 },
             ],
-        };
+            pki: None,
+            noc: None,
+        })
+    }
+
+    /// As [`Lab::hub_spec`], but with the fleet PKI of `noc`: `[tls]` from `ca init` (the root
+    /// as fleet CA, `hub.pem`/`hub.key`), `[pki]` with the fleet records in `<dir>/fleet`
+    /// (shared by every hub of the lab), its own audit log `<dir>/<name>-audit.log`, leaves of
+    /// 24 h and codes of 14 days (change them in `spec.pki`); with `noc_port`, the NOC API on
+    /// `127.0.0.1:<noc_port>`, and the CLI pointed at it.
+    pub fn pki_hub_spec(
+        &self,
+        name: &str,
+        port: u16,
+        admin_port: u16,
+        noc: &Noc,
+        noc_port: Option<u16>,
+    ) -> Result<HubSpec> {
+        let dir = self.net.dir();
+        let mut spec = self.hub_spec(name, port, admin_port)?;
+        spec.tls = noc.hub_tls();
+        spec.pki = Some(noc.pki_spec(
+            &dir.join("fleet"),
+            &dir.join(format!("{name}-audit.log")),
+            "24h",
+            "14d",
+        ));
+        spec.noc = noc_port.map(|p| noc.noc_spec(local(p))).transpose()?;
+        Ok(spec)
+    }
+
+    /// Starts hub `name` with [`Lab::hub_spec`].
+    pub fn start_hub(&self, name: &str, port: u16, admin_port: u16) -> Result<HubNode> {
+        let spec = self.hub_spec(name, port, admin_port)?;
+        self.start_hub_with(name, spec)
+    }
+
+    /// Starts hub `name` on the hub host with `spec` (written to `<dir>/<name>.toml`).
+    pub fn start_hub_with(&self, name: &str, spec: HubSpec) -> Result<HubNode> {
+        let dir = self.net.dir().to_owned();
         let config = dir.join(format!("{name}.toml"));
         std::fs::write(&config, spec.to_toml()).context("writing hubd.toml")?;
         let ns = self.net.ns(HUB_HOST).to_owned();
         let daemon = Daemon::start(&ns, Bin::Hubd, &config, &dir, name)?;
-        let addr = SocketAddr::from((self.net.ip(HUB_HOST), port));
+        let addr = SocketAddr::from((self.net.ip(HUB_HOST), spec.listen.port()));
         Ok(HubNode {
             daemon,
             spec,
@@ -147,13 +192,73 @@ impl Lab {
         })
     }
 
+    /// A gateway configuration for an appliance that is not enrolled yet: it pins `hub_ca`
+    /// (copied to `<dir>/<host>/hub-ca.pem`), and enrollment will write its key and certificate
+    /// to `<dir>/<host>/tls.key` and `tls.cert`. Same listeners as [`Lab::gateway_spec`].
+    pub fn enrolling_gateway_spec(
+        &self,
+        host: &str,
+        hub_ca: &Path,
+        hubs: &[SocketAddr],
+    ) -> Result<GatewaySpec> {
+        let dir = self.net.dir().join(host);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let pinned = dir.join("hub-ca.pem");
+        std::fs::copy(hub_ca, &pinned).context("copying the hub CA to the embassy")?;
+        Ok(GatewaySpec {
+            hubs: hubs.to_vec(),
+            admin: local(9101),
+            tls: TlsFiles {
+                ca: pinned,
+                cert: dir.join("tls.cert"),
+                key: dir.join("tls.key"),
+            },
+            listeners: vec![
+                ListenSpec {
+                    service: "echo".into(),
+                    tcp: Some(local(7000)),
+                    udp: None,
+                },
+                ListenSpec {
+                    service: "uecho".into(),
+                    tcp: None,
+                    udp: Some(local(7001)),
+                },
+            ],
+            handshake_timeout: "1s",
+        })
+    }
+
+    /// Writes `spec` as `<dir>/gatewayd-<host>.toml`; returns the path.
+    pub fn write_gateway_config(&self, host: &str, spec: &GatewaySpec) -> Result<PathBuf> {
+        let config = self.net.dir().join(format!("gatewayd-{host}.toml"));
+        std::fs::write(&config, spec.to_toml()).context("writing gatewayd.toml")?;
+        Ok(config)
+    }
+
+    /// Runs `gatewayd --config … enroll CODE` on `host` to completion (it exits once enrolled
+    /// or refused).
+    pub fn gatewayd_enroll(&self, host: &str, spec: &GatewaySpec, code: &str) -> Result<Output> {
+        let config = self.write_gateway_config(host, spec)?;
+        run_bin(
+            Some(self.net.ns(host)),
+            Bin::Gatewayd,
+            &[
+                OsStr::new("--config"),
+                config.as_os_str(),
+                OsStr::new("enroll"),
+                OsStr::new(code),
+            ],
+            Duration::from_secs(20),
+        )
+    }
+
     /// Starts `gatewayd` on `host` with `spec`.
     pub fn start_gateway(&self, host: &str, spec: GatewaySpec) -> Result<GatewayNode> {
-        let dir = self.net.dir();
-        let config = dir.join(format!("gatewayd-{host}.toml"));
-        std::fs::write(&config, spec.to_toml()).context("writing gatewayd.toml")?;
+        let dir = self.net.dir().to_owned();
+        let config = self.write_gateway_config(host, &spec)?;
         let ns = self.net.ns(host).to_owned();
-        let daemon = Daemon::start(&ns, Bin::Gatewayd, &config, dir, &format!("gw-{host}"))?;
+        let daemon = Daemon::start(&ns, Bin::Gatewayd, &config, &dir, &format!("gw-{host}"))?;
         let echo = spec
             .listeners
             .iter()
@@ -171,6 +276,9 @@ impl Lab {
             ns,
             echo,
             uecho,
+            config,
+            dir,
+            starts: 1,
         })
     }
 }
@@ -243,6 +351,21 @@ impl HubNode {
 }
 
 impl GatewayNode {
+    /// Starts the same configuration again, once the old process is gone (kill it first).
+    /// Logs go to `gw-<host>.<n>.stderr`.
+    pub fn restart(&mut self) -> Result<()> {
+        if self.daemon.try_status()?.is_none() {
+            bail!(
+                "{} is still running; stop it before restarting",
+                self.daemon.label()
+            );
+        }
+        self.starts += 1;
+        let label = format!("gw-{}.{}", self.host, self.starts);
+        self.daemon = Daemon::start(&self.ns, Bin::Gatewayd, &self.config, &self.dir, &label)?;
+        Ok(())
+    }
+
     /// Waits until `/readyz` answers 200 (an admitted tunnel is up).
     pub fn wait_ready(&mut self, timeout: Duration) -> Result<Duration> {
         wait_ready(&mut self.daemon, &self.ns, self.spec.admin, timeout)

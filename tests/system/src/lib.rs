@@ -13,6 +13,8 @@
 //!   enters the daemon's namespace rather than the endpoint being exposed on the bridge.
 //! - [`Daemon`] runs a binary under `ip netns exec`, logging to files in the test's directory.
 //! - [`Lab`] wires the usual scene: a fleet CA, a hub host with an upstream, hubs and gateways.
+//! - [`Noc`] is the fleet PKI made by `legatura ca init` and the operator's `legatura` CLI
+//!   bound to it, for hubs with `[pki]` and `[noc]` and gateways that enrol with a code.
 //!
 //! Invariants:
 //! - every namespace, process and thread a test starts is gone when its owner is dropped:
@@ -30,16 +32,21 @@ mod daemon;
 mod impair;
 mod lab;
 mod net;
+mod noc;
 mod probe;
 mod upstream;
 
 pub use bins::{Bin, bin_path, require_namespaces};
 pub use certs::{Fleet, HUB_NAME, TlsFiles};
-pub use configs::{GatewaySpec, HubSpec, ListenSpec, ServiceSpec};
+pub use configs::{GatewaySpec, HubSpec, ListenSpec, NocSpec, PkiSpec, ServiceSpec};
 pub use daemon::Daemon;
 pub use impair::{Impairment, Relay};
 pub use lab::{GatewayNode, HUB_HOST, HubNode, Lab};
 pub use net::{Net, in_ns};
+pub use noc::{
+    FleetRow, Noc, Output, audit_entries, cert_identity, first_cert_der, parse_code,
+    parse_fleet_table, run_bin,
+};
 pub use probe::{LoopReport, RequestLoop, http_get, request_line, status, wait_ready};
 pub use upstream::{Upstream, pattern};
 

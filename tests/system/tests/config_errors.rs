@@ -71,6 +71,8 @@ fn valid_configs(dir: &Path) -> [(Bin, String); 2] {
             protocol: "tcp",
             upstream: addr("127.0.0.1:7007"),
         }],
+        pki: None,
+        noc: None,
     };
     let gateway = GatewaySpec {
         hubs: vec![addr("127.0.0.1:9")],
