@@ -183,11 +183,7 @@ impl Config {
 
     /// Loads a file; relative paths in it are taken relative to the file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            origin: origin.clone(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let (text, origin) = daemon::config::read(path)?;
         let mut config = Self::parse(&text, &origin)?;
         for p in [
             &mut config.tls.fleet_ca,

@@ -24,21 +24,5 @@ fn main() -> std::process::ExitCode {
     if args.check {
         return std::process::ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(error) => {
-            tracing::error!(%error, "cannot start the runtime");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(hubd::run(config, async {
-        daemon::shutdown_signal().await;
-    }));
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "hubd failed");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    daemon::run_until_signal("hubd", |stop| hubd::run(config, stop))
 }

@@ -58,13 +58,21 @@ pub fn parse<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, ConfigE
     })
 }
 
+/// Reads a configuration file; returns its text and its name for error messages.
+pub fn read(path: &Path) -> Result<(String, String), ConfigError> {
+    let origin = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, origin)),
+        Err(e) => Err(ConfigError {
+            origin,
+            message: format!("cannot read: {e}"),
+        }),
+    }
+}
+
 /// Reads and parses a TOML file.
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        origin: origin.clone(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let (text, origin) = read(path)?;
     parse(&text, &origin)
 }
 

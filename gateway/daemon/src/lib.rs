@@ -20,6 +20,33 @@ pub enum Stop {
     Interrupt,
 }
 
+/// Runs a daemon's main future on a multi-threaded runtime until it returns or SIGTERM/SIGINT
+/// resolves the stop future it is given; logs a failure and turns it into the exit code.
+pub fn run_until_signal<F, Fut, E>(name: &str, daemon: F) -> std::process::ExitCode
+where
+    F: FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the runtime");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let stop = Box::pin(async {
+        shutdown_signal().await;
+    });
+    match runtime.block_on(daemon(stop)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "{name} failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Resolves on SIGTERM or SIGINT.
 pub async fn shutdown_signal() -> Stop {
     use tokio::signal::unix::{SignalKind, signal};

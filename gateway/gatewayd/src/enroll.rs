@@ -90,37 +90,26 @@ async fn exchange(
         .map_err(|e: std::net::AddrParseError| EnrollFailure::Local(e.to_string()))?;
     let mut channel = EnrollChannel::connect(hub, server_name, roots, bind)
         .await
-        .map_err(|e| unreachable(&chain(&e)))?;
+        .map_err(|e| unreachable(&tunnel::error_chain(&e)))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let (state, start) =
         GatewayEnrollment::start(code, concat!("gatewayd/", env!("CARGO_PKG_VERSION")), now);
     let reply = channel
         .exchange(&start.encode())
         .await
-        .map_err(|e| unreachable(&chain(&e)))?;
+        .map_err(|e| unreachable(&tunnel::error_chain(&e)))?;
     let reply = Message::decode(&reply)
         .map_err(|e| EnrollFailure::Local(format!("hub sent a malformed answer: {e}")))?;
     let (waiting, finish) = state.finish(reply, csr)?;
     let reply = channel
         .exchange(&finish.encode())
         .await
-        .map_err(|e| unreachable(&chain(&e)))?;
+        .map_err(|e| unreachable(&tunnel::error_chain(&e)))?;
     let reply = Message::decode(&reply)
         .map_err(|e| EnrollFailure::Local(format!("hub sent a malformed answer: {e}")))?;
     let enrolled = waiting.accept(reply)?;
     channel.close().await;
     Ok(enrolled)
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
 }
 
 fn save(config: &Config, key_pem: &str, enrolled: &Enrolled) -> anyhow::Result<()> {

@@ -35,35 +35,32 @@ fn main() -> std::process::ExitCode {
     if args.check {
         return std::process::ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(error) => {
-            tracing::error!(%error, "cannot start the runtime");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
     if let Some(Command::Enroll { code }) = args.command {
-        return match runtime.block_on(gatewayd::enroll::enroll(&config, &code)) {
-            Ok(enrolled) => {
-                say(&format!(
-                    "enrolled as {}/{}; start the daemon to bring the tunnel up",
-                    enrolled.mission, enrolled.appliance
-                ));
-                std::process::ExitCode::SUCCESS
-            }
-            Err(error) => {
-                say(&format!("enrollment failed: {error}"));
-                std::process::ExitCode::FAILURE
-            }
-        };
+        return enroll_now(&config, &code);
     }
-    let result = runtime.block_on(gatewayd::run(config, async {
-        daemon::shutdown_signal().await;
-    }));
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    daemon::run_until_signal("gatewayd", |stop| gatewayd::run(config, stop))
+}
+
+/// `gatewayd enroll CODE`: one enrollment, its outcome in words for the person at the embassy.
+fn enroll_now(config: &gatewayd::Config, code: &str) -> std::process::ExitCode {
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            rt.block_on(gatewayd::enroll::enroll(config, code))
+                .map_err(|e| e.to_string())
+        });
+    match outcome {
+        Ok(enrolled) => {
+            say(&format!(
+                "enrolled as {}/{}; start the daemon to bring the tunnel up",
+                enrolled.mission, enrolled.appliance
+            ));
+            std::process::ExitCode::SUCCESS
+        }
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "gatewayd failed");
+            say(&format!("enrollment failed: {error}"));
             std::process::ExitCode::FAILURE
         }
     }

@@ -36,8 +36,8 @@ pub use tls::Credentials;
 pub use transport::TransportSettings;
 pub use tunnel_proto::{ApplianceId, ErrorCode, ServiceName};
 
-/// An error with its sources, on one line, for logs.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error with its sources, on one line, for logs and messages to people.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(e) = source {

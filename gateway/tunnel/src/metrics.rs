@@ -166,13 +166,18 @@ impl Metrics {
     }
 }
 
+/// Samples a connection's path statistics every five seconds, for as long as it runs.
+pub(crate) async fn sample_forever(metrics: &Metrics, peer: &str, conn: &quinn::Connection) {
+    let mut lost = 0;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        lost = sample_path(metrics, peer, conn, lost);
+    }
+}
+
 /// Samples a connection's path statistics into the metrics; returns the new lost-packet total.
-pub(crate) fn sample_path(
-    metrics: &Metrics,
-    peer: &str,
-    conn: &quinn::Connection,
-    lost_before: u64,
-) -> u64 {
+fn sample_path(metrics: &Metrics, peer: &str, conn: &quinn::Connection, lost_before: u64) -> u64 {
     let stats = conn.stats();
     metrics
         .rtt_seconds

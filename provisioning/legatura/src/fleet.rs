@@ -7,28 +7,34 @@ use anyhow::Context;
 use crate::noc::NocClient;
 use crate::say;
 
-/// Asks the hub for a one-time enrollment code and prints it.
-pub(crate) async fn enroll(data: &Path, mission: &str, appliance: &str) -> anyhow::Result<String> {
-    let noc = NocClient::from_data(data)?;
-    let (status, body) = noc
-        .request(
-            "POST",
-            "/v1/enrollments",
-            Some(serde_json::json!({ "mission": mission, "appliance": appliance })),
-        )
-        .await?;
-    let value: serde_json::Value = serde_json::from_slice(&body).context("the hub's answer")?;
+/// One NOC API call whose answer is JSON; a non-200 answer becomes an error with the hub's
+/// reason.
+async fn call(
+    noc: &NocClient,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let (status, bytes) = noc.request(method, path, body).await?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).context("the hub's answer")?;
     if status != 200 {
         anyhow::bail!(
             "the hub refused: {}",
             value["error"].as_str().unwrap_or("unknown error")
         );
     }
-    let code = value["code"]
+    Ok(value)
+}
+
+/// Asks the hub for a one-time enrollment code.
+pub(crate) async fn enroll(data: &Path, mission: &str, appliance: &str) -> anyhow::Result<String> {
+    let noc = NocClient::from_data(data)?;
+    let body = serde_json::json!({ "mission": mission, "appliance": appliance });
+    let value = call(&noc, "POST", "/v1/enrollments", Some(body)).await?;
+    Ok(value["code"]
         .as_str()
         .context("no code in the answer")?
-        .to_owned();
-    Ok(code)
+        .to_owned())
 }
 
 /// Revokes `target` (`mission/appliance`, or an appliance id unique across missions).
@@ -51,29 +57,14 @@ pub(crate) async fn revoke(data: &Path, target: &str) -> anyhow::Result<u64> {
             }
         }
     };
-    let (status, body) = noc
-        .request(
-            "POST",
-            "/v1/revocations",
-            Some(serde_json::json!({ "mission": mission, "appliance": appliance })),
-        )
-        .await?;
-    let value: serde_json::Value = serde_json::from_slice(&body).context("the hub's answer")?;
-    if status != 200 {
-        anyhow::bail!(
-            "the hub refused: {}",
-            value["error"].as_str().unwrap_or("unknown error")
-        );
-    }
+    let body = serde_json::json!({ "mission": mission, "appliance": appliance });
+    let value = call(&noc, "POST", "/v1/revocations", Some(body)).await?;
     Ok(value["disconnected"].as_u64().unwrap_or(0))
 }
 
 async fn list(noc: &NocClient) -> anyhow::Result<Vec<serde_json::Value>> {
-    let (status, body) = noc.request("GET", "/v1/appliances", None).await?;
-    if status != 200 {
-        anyhow::bail!("the hub answered {status}");
-    }
-    serde_json::from_slice(&body).context("the hub's answer")
+    let value = call(noc, "GET", "/v1/appliances", None).await?;
+    serde_json::from_value(value).context("the hub's answer")
 }
 
 /// Prints the fleet as a table.

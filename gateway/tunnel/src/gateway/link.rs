@@ -229,7 +229,7 @@ async fn run(
         _ = watchdog(&shared, &link, &events, &last_pong) => {}
         _ = read_datagrams(&link, &shared) => {}
         _ = accept_uni(&link, &shared) => {}
-        _ = sample_stats(&shared, &link.conn, &peer) => {}
+        _ = crate::metrics::sample_forever(&shared.metrics, &peer, &link.conn) => {}
         _ = link.conn.closed() => {}
     }
     let _ = shared
@@ -329,15 +329,6 @@ async fn accept_uni(link: &Link, shared: &Shared) {
             Ok(Ok((flow, payload))) => link.deliver(flow, &payload, shared),
             _ => shared.metrics.datagram("malformed"),
         }
-    }
-}
-
-async fn sample_stats(shared: &Shared, conn: &quinn::Connection, peer: &str) {
-    let mut lost = 0;
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        tick.tick().await;
-        lost = crate::metrics::sample_path(&shared.metrics, peer, conn, lost);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -192,7 +192,7 @@ async fn serve(
         _ = flows.accept_uni() => {}
         _ = flows.read_datagrams() => {}
         _ = flows.sweep() => {}
-        _ = sample_stats(&shared, &conn, &peer) => {}
+        _ = crate::metrics::sample_forever(&shared.metrics, &peer, &conn) => {}
         reason = conn.closed() => debug!(%appliance, %reason, "connection closed"),
     }
     // Whatever loop ended first, the connection is over.
@@ -243,14 +243,5 @@ async fn control_reader(mut reader: ControlReader, flows: &Flows, tx: mpsc::Send
                 return;
             }
         }
-    }
-}
-
-async fn sample_stats(shared: &Shared, conn: &quinn::Connection, peer: &str) {
-    let mut lost = 0;
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        tick.tick().await;
-        lost = crate::metrics::sample_path(&shared.metrics, peer, conn, lost);
     }
 }

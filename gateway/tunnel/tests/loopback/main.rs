@@ -522,9 +522,11 @@ async fn gateway_reconnects_when_the_hub_restarts() {
 #[tokio::test]
 async fn watchdog_replaces_a_connection_to_a_wedged_hub() {
     let fleet = fleet();
-    let crypto = tunnel::tls::server_crypto(&hub_credentials(&fleet), Arc::new(tunnel::OpenFleet)).expect("crypto");
+    let crypto = tunnel::tls::server_crypto(&hub_credentials(&fleet), Arc::new(tunnel::OpenFleet))
+        .expect("crypto");
     let server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    let endpoint = quinn::Endpoint::server(server, "127.0.0.1:0".parse().expect("addr")).expect("server");
+    let endpoint =
+        quinn::Endpoint::server(server, "127.0.0.1:0".parse().expect("addr")).expect("server");
     let addr = endpoint.local_addr().expect("addr");
     let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = accepted.clone();
@@ -533,10 +535,15 @@ async fn watchdog_replaces_a_connection_to_a_wedged_hub() {
         while let Some(incoming) = endpoint.accept().await {
             let Ok(conn) = incoming.await else { continue };
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let Ok((mut send, mut recv)) = conn.accept_bi().await else { continue };
+            let Ok((mut send, mut recv)) = conn.accept_bi().await else {
+                continue;
+            };
             let mut hello = [0u8; 2 + 3 + 1];
             let _ = recv.read(&mut hello).await;
-            let welcome = tunnel_proto::Control::Welcome { hub: "wedged".into() }.to_bytes();
+            let welcome = tunnel_proto::Control::Welcome {
+                hub: "wedged".into(),
+            }
+            .to_bytes();
             let _ = send.write_all(&welcome).await;
             // From here on: silence. Keep everything alive so QUIC keeps acknowledging.
             held.push((conn, send, recv));
@@ -548,9 +555,15 @@ async fn watchdog_replaces_a_connection_to_a_wedged_hub() {
     config.transport.idle_timeout = Duration::from_secs(1);
     config.watchdog_interval = Duration::from_millis(200);
     let (gw, metrics) = start_gateway(config);
-    assert!(gw.wait_ready(5 * SECOND).await, "the wedged hub still admits");
     assert!(
-        eventually(5 * SECOND, || accepted.load(std::sync::atomic::Ordering::SeqCst) >= 2).await,
+        gw.wait_ready(5 * SECOND).await,
+        "the wedged hub still admits"
+    );
+    assert!(
+        eventually(5 * SECOND, || accepted
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 2)
+        .await,
         "the watchdog never replaced the wedged connection"
     );
     assert!(metric(&metrics, "legatura_tunnel_reconnects_total") >= 1.0);
