@@ -7,7 +7,9 @@
 //! - `issuing.pem`: the online issuing CA, signed by the root, its key in the backend;
 //! - `hub.pem`, `hub.key` (0600): the hub's server certificate (chain to the root);
 //! - `operator.pem`, `operator.key` (0600): the first NOC operator;
-//! - `audit.pub`: the audit-checkpoint public key (hex), for `legatura audit verify`.
+//! - `audit.pub`: the audit-checkpoint public key (hex), for `legatura audit verify`;
+//! - `receipt.pub`: the receipt-signing public key (hex), published so citizens' receipts can be
+//!   checked offline with `legatura receipt verify`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -56,6 +58,16 @@ pub(crate) fn init(dir: &Path, hub_names: &[&str], operator: &str) -> anyhow::Re
         format!("{}{}", op.cert_pem, issuing_pem).as_bytes(),
     )?;
     pki::write_public(&dir.join("audit.pub"), hex(audit.public_key()).as_bytes())?;
+    let receipt = match store.signer(KeyRole::ReceiptSigning) {
+        Ok(s) => s,
+        Err(_) => store
+            .generate(KeyRole::ReceiptSigning)
+            .context("generating the receipt-signing key")?,
+    };
+    pki::write_public(
+        &dir.join("receipt.pub"),
+        hex(receipt.public_key()).as_bytes(),
+    )?;
     Ok(())
 }
 

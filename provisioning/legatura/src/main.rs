@@ -48,6 +48,22 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Citizens' receipts.
+    Receipt {
+        #[command(subcommand)]
+        command: ReceiptCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReceiptCommand {
+    /// Check a receipt offline: the signature and the ministry's published key.
+    Verify {
+        file: PathBuf,
+        /// The receipt-signing public key (hex).
+        #[arg(long, default_value = "legatura-data/pki/receipt.pub")]
+        key: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +131,7 @@ fn main() -> std::process::ExitCode {
             })
         }),
         Command::Audit { command: AuditCommand::Verify { log, key } } => fleet::audit_verify(&log, &key),
+        Command::Receipt { command: ReceiptCommand::Verify { file, key } } => receipt_verify(&file, &key),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -126,6 +143,28 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `legatura receipt verify`: prints what the receipt says once its signature checks out.
+fn receipt_verify(file: &std::path::Path, key: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let hex = std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
+    let key = receipts::unhex(hex.trim()).context("the receipt public key is not hex")?;
+    let r =
+        receipts::verify(&text, &[key]).map_err(|e| anyhow::anyhow!("receipt NOT valid: {e}"))?;
+    let mut out = format!(
+        "receipt valid: case {} received {} ({})\n",
+        r.case_no, r.received_at, r.request_type
+    );
+    for d in &r.documents {
+        out.push_str(&format!(
+            "  {}  {} bytes  sha256 {}\n",
+            d.name, d.bytes, d.sha256
+        ));
+    }
+    say(out.trim_end());
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
