@@ -334,7 +334,9 @@ impl Fleet {
                     .iter()
                     .filter(move |c| c.not_after > now)
                     .filter_map(move |c| {
-                        hex_decode(&c.serial).map(|serial| pki::Revoked { serial, at })
+                        hex::decode(&c.serial)
+                            .ok()
+                            .map(|serial| pki::Revoked { serial, at })
                     })
             })
             .collect();
@@ -356,7 +358,7 @@ impl Fleet {
             .sign_appliance_csr(csr_pem, id, self.config.leaf_lifetime)?;
         let info = pki::cert_info(&cert_pem)?;
         let issued = IssuedCert {
-            serial: hex(&info.serial),
+            serial: hex::encode(&info.serial),
             not_after: info.not_after.unix_timestamp(),
         };
         Ok((cert_pem, issued))
@@ -509,17 +511,6 @@ impl FleetHooks for Fleet {
             }
         }
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
 }
 
 impl AuditSink for audit::AuditLog {

@@ -82,7 +82,7 @@ pub fn sign(receipt: &Receipt, signer: &dyn Signer) -> Result<String, SignReceip
     let file = File {
         format: FORMAT.to_owned(),
         payload: B64.encode(&payload),
-        key: hex(signer.public_key()),
+        key: hex::encode(signer.public_key()),
         signature: B64.encode(signature),
     };
     Ok(serde_json::to_string_pretty(&file).unwrap_or_default())
@@ -97,7 +97,7 @@ pub fn verify(text: &[u8], trusted_keys: &[Vec<u8>]) -> Result<Receipt, VerifyEr
     if file.format != FORMAT {
         return Err(VerifyError::Format(file.format));
     }
-    let key = unhex(&file.key).ok_or(VerifyError::Malformed)?;
+    let key = hex::decode(&file.key).map_err(|_| VerifyError::Malformed)?;
     if !trusted_keys.contains(&key) {
         return Err(VerifyError::UntrustedKey);
     }
@@ -119,22 +119,6 @@ fn message(payload: &[u8]) -> Vec<u8> {
     m.push(b'\n');
     m.extend_from_slice(payload);
     m
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Parses lowercase or uppercase hex.
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
 }
 
 #[cfg(test)]

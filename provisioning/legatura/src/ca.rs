@@ -57,7 +57,10 @@ pub(crate) fn init(dir: &Path, hub_names: &[&str], operator: &str) -> anyhow::Re
         &dir.join("operator.pem"),
         format!("{}{}", op.cert_pem, issuing_pem).as_bytes(),
     )?;
-    pki::write_public(&dir.join("audit.pub"), hex(audit.public_key()).as_bytes())?;
+    pki::write_public(
+        &dir.join("audit.pub"),
+        hex::encode(audit.public_key()).as_bytes(),
+    )?;
     let receipt = match store.signer(KeyRole::ReceiptSigning) {
         Ok(s) => s,
         Err(_) => store
@@ -66,11 +69,7 @@ pub(crate) fn init(dir: &Path, hub_names: &[&str], operator: &str) -> anyhow::Re
     };
     pki::write_public(
         &dir.join("receipt.pub"),
-        hex(receipt.public_key()).as_bytes(),
+        hex::encode(receipt.public_key()).as_bytes(),
     )?;
     Ok(())
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

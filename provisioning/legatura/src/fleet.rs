@@ -132,9 +132,9 @@ fn human(s: i64) -> String {
 
 /// Verifies the audit log against the audit-checkpoint public key.
 pub(crate) fn audit_verify(log: &Path, public_key_hex: &Path) -> anyhow::Result<()> {
-    let hex = std::fs::read_to_string(public_key_hex)
+    let text = std::fs::read_to_string(public_key_hex)
         .with_context(|| format!("reading {}", public_key_hex.display()))?;
-    let key = unhex(hex.trim()).context("the audit public key is not hex")?;
+    let key = hex::decode(text.trim()).context("the audit public key is not hex")?;
     match audit::verify(log, &[key]) {
         Ok(report) => {
             say(&format!(
@@ -145,11 +145,4 @@ pub(crate) fn audit_verify(log: &Path, public_key_hex: &Path) -> anyhow::Result<
         }
         Err(error) => anyhow::bail!("audit log BROKEN: {error}"),
     }
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
 }

@@ -149,8 +149,9 @@ fn main() -> std::process::ExitCode {
 fn receipt_verify(file: &std::path::Path, key: &std::path::Path) -> anyhow::Result<()> {
     use anyhow::Context;
     let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let hex = std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
-    let key = receipts::unhex(hex.trim()).context("the receipt public key is not hex")?;
+    let key_text =
+        std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
+    let key = hex::decode(key_text.trim()).context("the receipt public key is not hex")?;
     let r =
         receipts::verify(&text, &[key]).map_err(|e| anyhow::anyhow!("receipt NOT valid: {e}"))?;
     let mut out = format!(

@@ -1,0 +1,2 @@
+//! `casestore-bench` (work in progress).
+fn main() {}

@@ -1,0 +1,122 @@
+//! The store's errors. The database engine's own error is wrapped in the opaque [`DbError`], so
+//! no caller can come to depend on SQLite; it stays reachable as the `source()` for logs.
+
+use std::path::PathBuf;
+
+use crate::model::{CaseId, Status};
+
+/// A value that failed validation: `what` it was and the `reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {reason}")]
+pub struct InvalidValue {
+    pub what: &'static str,
+    pub reason: &'static str,
+}
+
+/// An error reported by the database engine.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DbError(rusqlite::Error);
+
+impl DbError {
+    /// Another process held the database lock past the busy timeout; retrying may succeed.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self.0.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
+/// Maps the engine's results onto [`DbError`] without a public `From<rusqlite::Error>`.
+pub(crate) trait DbResult<T> {
+    fn db(self) -> Result<T, DbError>;
+}
+
+impl<T> DbResult<T> for Result<T, rusqlite::Error> {
+    fn db(self) -> Result<T, DbError> {
+        self.map_err(DbError)
+    }
+}
+
+/// Why [`Store::open`](crate::Store::open) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the case store {path}")]
+    Open { path: PathBuf, source: DbError },
+    #[error("{path} is not a case store (application_id {found:#x})")]
+    NotACaseStore { path: PathBuf, found: i64 },
+    #[error(
+        "{path} has schema version {found}, newer than the {supported} this build knows; \
+         run a newer build"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("migrating {path} to schema version {version} failed")]
+    Migration {
+        path: PathBuf,
+        version: i64,
+        source: DbError,
+    },
+    #[error("configuring the connection to {path} failed")]
+    Setup { path: PathBuf, source: DbError },
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A query argument was refused (e.g. a cursor from another sort order).
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error")]
+    Database(#[from] DbError),
+}
+
+/// Why a change was refused or failed. A failed change left nothing behind.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("no case {0}")]
+    NoSuchCase(CaseId),
+    #[error("no {what} {id}")]
+    NotFound { what: &'static str, id: i64 },
+    #[error("a case cannot go from {from} to {to}")]
+    InvalidTransition { from: Status, to: Status },
+    #[error("nothing to change: {0}")]
+    Unchanged(&'static str),
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    #[error("the case number sequence of {year} is exhausted")]
+    SequenceExhausted { year: i32 },
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error")]
+    Database(#[from] DbError),
+}
+
+impl From<ReadError> for WriteError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Invalid(e) => WriteError::Invalid(e),
+            ReadError::Corrupt(what) => WriteError::Corrupt(what),
+            ReadError::Database(e) => WriteError::Database(e),
+        }
+    }
+}
+
+/// Why the [`AttachmentStore`](crate::AttachmentStore) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{op} {path}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the file is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+}

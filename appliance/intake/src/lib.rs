@@ -1,0 +1,1 @@
+//! Intake: classification and routing of new consular cases (work in progress).

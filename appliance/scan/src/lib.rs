@@ -1,0 +1,1 @@
+//! Scan: clamd client (work in progress).
