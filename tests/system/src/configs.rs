@@ -110,12 +110,18 @@ impl HubSpec {
             out += &format!(
                 "[pki]\nissuing_key = {}\nissuing_cert = {}\nhub_ca = {}\nfleet_dir = {}\n\
                  audit_log = {}\naudit_key = {}\nleaf_lifetime = {}\ncode_lifetime = {}\n\n",
-                q(&format!("keystore:{}", p.keys_dir.join("fleet-issuing.key").display())),
+                q(&format!(
+                    "keystore:{}",
+                    p.keys_dir.join("fleet-issuing.key").display()
+                )),
                 path(&p.issuing_cert),
                 path(&p.hub_ca),
                 path(&p.fleet_dir),
                 path(&p.audit_log),
-                q(&format!("keystore:{}", p.keys_dir.join("audit-checkpoint.key").display())),
+                q(&format!(
+                    "keystore:{}",
+                    p.keys_dir.join("audit-checkpoint.key").display()
+                )),
                 q(&p.leaf_lifetime),
                 q(&p.code_lifetime),
             );

@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, kill};
@@ -140,6 +140,19 @@ impl Daemon {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// The log lines whose `message` is `message`, in order, with their timestamps.
+    pub fn events(&self, message: &str) -> Vec<LogEvent> {
+        self.log()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|v| v["message"] == message)
+            .filter_map(|fields| {
+                let at = parse_utc(fields["timestamp"].as_str()?)?;
+                Some(LogEvent { at, fields })
+            })
+            .collect()
+    }
+
     /// Prints the end of both logs (used when a test fails).
     pub fn print_logs(&self) {
         #[allow(clippy::print_stderr)]
@@ -169,9 +182,59 @@ impl Drop for Daemon {
     }
 }
 
+/// One line of a daemon's JSON log.
+#[derive(Debug, Clone)]
+pub struct LogEvent {
+    /// Its `timestamp`.
+    pub at: SystemTime,
+    /// The whole line.
+    pub fields: serde_json::Value,
+}
+
+/// `2026-11-28T02:27:15.403818Z` (what the daemons log) as a time.
+fn parse_utc(text: &str) -> Option<SystemTime> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    let nanos: u32 = format!("{frac:0<9}").get(..9)?.parse().ok()?;
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
 /// The last `lines` lines of a file, or "" if it cannot be read.
 fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_timestamps_parse_to_the_right_instant() {
+        let at = |s| {
+            parse_utc(s)
+                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map(|d| (d.as_secs(), d.subsec_micros()))
+        };
+        assert_eq!(at("1970-01-01T00:00:00Z"), Some((0, 0)));
+        assert_eq!(
+            at("2026-11-28T02:27:15.403818Z"),
+            Some((1_795_832_835, 403_818))
+        );
+        assert_eq!(at("2000-02-29T23:59:59Z"), Some((951_868_799, 0)));
+        assert_eq!(at("yesterday"), None);
+    }
 }

@@ -39,12 +39,12 @@ mod upstream;
 pub use bins::{Bin, bin_path, require_namespaces};
 pub use certs::{Fleet, HUB_NAME, TlsFiles};
 pub use configs::{GatewaySpec, HubSpec, ListenSpec, NocSpec, PkiSpec, ServiceSpec};
-pub use daemon::Daemon;
+pub use daemon::{Daemon, LogEvent};
 pub use impair::{Impairment, Relay};
 pub use lab::{GatewayNode, HUB_HOST, HubNode, Lab};
 pub use net::{Net, in_ns};
 pub use noc::{
-    FleetRow, Noc, Output, audit_entries, cert_identity, first_cert_der, parse_code,
+    FleetRow, Noc, Output, audit_entries, cert_identity, first_cert_der, forge_code, parse_code,
     parse_fleet_table, run_bin,
 };
 pub use probe::{LoopReport, RequestLoop, http_get, request_line, status, wait_ready};

@@ -106,6 +106,10 @@ pub struct LoopReport {
     pub failures: Vec<String>,
     /// The slowest successful request.
     pub slowest: Duration,
+    /// When the last successful request was answered.
+    pub last_ok: Option<Instant>,
+    /// When the first failed request was sent.
+    pub first_failure: Option<Instant>,
 }
 
 /// Sequential one-line requests, each on a new connection, from a thread inside a namespace,
@@ -137,15 +141,22 @@ impl RequestLoop {
                     Ok(reply) if reply == expected => {
                         report.ok += 1;
                         report.slowest = report.slowest.max(sent.elapsed());
+                        report.last_ok = Some(Instant::now());
                         thread_ok.fetch_add(1, Ordering::Relaxed);
                     }
-                    Ok(reply) => report.failures.push(format!(
-                        "{:?}: req {n}: wrong reply {reply:?}",
-                        sent - started
-                    )),
-                    Err(error) => report
-                        .failures
-                        .push(format!("{:?}: req {n}: {error:#}", sent - started)),
+                    Ok(reply) => {
+                        report.first_failure.get_or_insert(sent);
+                        report.failures.push(format!(
+                            "{:?}: req {n}: wrong reply {reply:?}",
+                            sent - started
+                        ));
+                    }
+                    Err(error) => {
+                        report.first_failure.get_or_insert(sent);
+                        report
+                            .failures
+                            .push(format!("{:?}: req {n}: {error:#}", sent - started));
+                    }
                 }
             }
             Ok(report)
