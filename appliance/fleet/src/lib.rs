@@ -256,6 +256,17 @@ impl Fleet {
         Ok(code)
     }
 
+    /// When the code with this id expires (seconds since the epoch).
+    pub fn code_expires(&self, code_id: &str) -> Option<i64> {
+        self.cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .state
+            .codes
+            .get(code_id)
+            .map(|c| c.expires)
+    }
+
     /// Revokes an appliance: every hub instance refuses it within a refresh interval and closes
     /// its live connection.
     pub fn revoke(&self, mission: &str, appliance: &str, operator: &str) -> Result<(), FleetError> {
@@ -383,6 +394,19 @@ impl Fleet {
         })
     }
 
+    /// Whether the newest certificate of `id` is less than a tenth of a lifetime old: renewal is
+    /// rate-limited at the hub too, so no client, buggy or hostile, can make it sign in a loop.
+    fn renewed_recently(&self, id: &ApplianceId) -> bool {
+        let life = i64::try_from(self.config.leaf_lifetime.as_secs()).unwrap_or(i64::MAX);
+        let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        let newest = cache
+            .state
+            .appliances
+            .get(&key(id))
+            .and_then(|a| a.certificates.iter().map(|c| c.not_after).max());
+        newest.is_some_and(|not_after| state::now() < not_after - life + life / 10)
+    }
+
     fn state_of(&self, id: &ApplianceId) -> Option<ApplianceState> {
         self.cache
             .read()
@@ -473,6 +497,16 @@ impl FleetHooks for Fleet {
                 );
                 return refuse(&format!("appliance is {}", other.as_str()), false);
             }
+        }
+        if self.renewed_recently(appliance) {
+            self.audit.record(
+                "cert.renew",
+                &subject,
+                &subject,
+                "too_soon",
+                serde_json::json!({}),
+            );
+            return refuse("renewed too recently; try later", true);
         }
         match self.issue(appliance, &request.csr_pem) {
             Ok((cert_pem, cert)) => {

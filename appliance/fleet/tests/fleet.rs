@@ -251,13 +251,44 @@ fn a_revocation_at_one_instance_is_seen_by_another() {
 #[test]
 fn renewal_issues_from_the_record_and_refuses_junk() {
     let s = setup();
-    let (fleet, audit) = open(&s, |_| {});
+    let (fleet, audit) = open(&s, |c| c.leaf_lifetime = Duration::from_secs(20));
     let code = fleet
         .create_enrollment("paris", "PAR-01", "alice")
         .unwrap()
         .to_string();
     enroll(&fleet, &code).unwrap();
     let id = ApplianceId::new("paris", "PAR-01").unwrap();
+    // Renewing within a tenth of a lifetime of the last issue is refused: no signing loops.
+    let csr = pki::generate_key_and_csr(&id).unwrap();
+    let too_soon = RenewResponse::decode(
+        &fleet.renew(
+            &id,
+            &RenewRequest {
+                csr_pem: csr.csr_pem,
+            }
+            .encode(),
+        ),
+    )
+    .unwrap();
+    assert!(
+        matches!(too_soon, RenewResponse::Refused { retry: true, .. }),
+        "{too_soon:?}"
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    let bad_csr = RenewResponse::decode(
+        &fleet.renew(
+            &id,
+            &RenewRequest {
+                csr_pem: "nope".into(),
+            }
+            .encode(),
+        ),
+    )
+    .unwrap();
+    assert!(matches!(
+        bad_csr,
+        RenewResponse::Refused { retry: false, .. }
+    ));
     // The CSR claims another identity; the certificate still names the record.
     let csr = pki::generate_key_and_csr(&ApplianceId::new("berlin", "BER-99").unwrap()).unwrap();
     match RenewResponse::decode(
@@ -286,20 +317,6 @@ fn renewal_issues_from_the_record_and_refuses_junk() {
     assert!(audit.has("cert.renewed", "ok"));
     let junk = RenewResponse::decode(&fleet.renew(&id, b"{not json")).unwrap();
     assert!(matches!(junk, RenewResponse::Refused { .. }));
-    let bad_csr = RenewResponse::decode(
-        &fleet.renew(
-            &id,
-            &RenewRequest {
-                csr_pem: "nope".into(),
-            }
-            .encode(),
-        ),
-    )
-    .unwrap();
-    assert!(matches!(
-        bad_csr,
-        RenewResponse::Refused { retry: false, .. }
-    ));
 }
 
 #[test]

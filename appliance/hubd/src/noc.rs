@@ -125,7 +125,11 @@ async fn enroll(
         tokio::task::spawn_blocking(move || fleet.create_enrollment(&t.mission, &t.appliance, &op))
             .await;
     match result {
-        Ok(Ok(code)) => Json(serde_json::json!({ "code": code.to_string() })).into_response(),
+        Ok(Ok(code)) => Json(serde_json::json!({
+            "code": code.to_string(),
+            "expires": noc.fleet.code_expires(code.id()),
+        }))
+        .into_response(),
         Ok(Err(e @ fleet::FleetError::AlreadyActive(_))) => error(StatusCode::CONFLICT, e),
         Ok(Err(e @ fleet::FleetError::Identity(_))) => error(StatusCode::BAD_REQUEST, e),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),

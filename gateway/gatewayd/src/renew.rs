@@ -42,9 +42,13 @@ pub async fn run(config: Config, gateway: Gateway) {
         };
         tokio::time::sleep(wait).await;
         match renew_once(&config, &gateway).await {
-            Ok(not_after) => {
-                info!(%not_after, "certificate renewed");
+            Ok(renewed) => {
+                info!(not_after = %renewed.not_after, "certificate renewed");
                 retry = RETRY_MIN;
+                // Whatever the two clocks say, never renew again within a tenth of a lifetime:
+                // a schedule that falls in the past must not turn into a loop.
+                let life = renewed.not_after - renewed.not_before;
+                tokio::time::sleep(Duration::try_from(life / 10).unwrap_or(RETRY_MIN)).await;
             }
             Err(error) => {
                 warn!(error = %error, retry_s = retry.as_secs(), "certificate renewal failed; will retry");
@@ -71,11 +75,8 @@ fn next_wait(config: &Config) -> anyhow::Result<Duration> {
     })
 }
 
-/// One renewal: CSR for the held key, exchange, write, swap. Returns the new expiry.
-pub async fn renew_once(
-    config: &Config,
-    gateway: &Gateway,
-) -> anyhow::Result<time::OffsetDateTime> {
+/// One renewal: CSR for the held key, exchange, write, swap. Returns the new validity.
+pub async fn renew_once(config: &Config, gateway: &Gateway) -> anyhow::Result<pki::CertInfo> {
     let key_pem = std::fs::read_to_string(&config.tls.key)?;
     let cert_pem = std::fs::read_to_string(&config.tls.cert)?;
     let der = rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes())?;
@@ -95,7 +96,7 @@ pub async fn renew_once(
             )?;
             pki::write_public(&config.tls.cert, chain.as_bytes())?;
             gateway.set_credentials(&creds)?;
-            Ok(pki::cert_info(&cert_pem)?.not_after)
+            Ok(pki::cert_info(&cert_pem)?)
         }
         RenewResponse::Refused { reason, .. } => anyhow::bail!("hub refused renewal: {reason}"),
     }

@@ -147,8 +147,10 @@ pub fn server_crypto(
         tunnel_proto::ALPN.to_vec(),
         tunnel_proto::ALPN_ENROLL.to_vec(),
     ];
-    // Session tickets let a reconnecting gateway resume with a cheaper handshake.
-    config.send_tls13_tickets = 2;
+    // No session resumption: a resumed handshake skips the client-certificate verifier, and with
+    // it the deny-list, so a revoked appliance could walk back in on an old ticket.
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     Ok(quinn::crypto::rustls::QuicServerConfig::try_from(config)?)
 }
 

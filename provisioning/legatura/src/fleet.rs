@@ -27,14 +27,28 @@ async fn call(
 }
 
 /// Asks the hub for a one-time enrollment code.
-pub(crate) async fn enroll(data: &Path, mission: &str, appliance: &str) -> anyhow::Result<String> {
+/// Returns the code and its expiry (RFC 3339).
+pub(crate) async fn enroll(
+    data: &Path,
+    mission: &str,
+    appliance: &str,
+) -> anyhow::Result<(String, String)> {
     let noc = NocClient::from_data(data)?;
     let body = serde_json::json!({ "mission": mission, "appliance": appliance });
     let value = call(&noc, "POST", "/v1/enrollments", Some(body)).await?;
-    Ok(value["code"]
+    let code = value["code"]
         .as_str()
         .context("no code in the answer")?
-        .to_owned())
+        .to_owned();
+    let expires = value["expires"]
+        .as_i64()
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "unknown".into());
+    Ok((code, expires))
 }
 
 /// Revokes `target` (`mission/appliance`, or an appliance id unique across missions).

@@ -120,8 +120,8 @@ fn main() -> std::process::ExitCode {
         Command::Fleet { data, command } => runtime().and_then(|rt| {
             rt.block_on(async {
                 match command {
-                    FleetCommand::Enroll { mission, appliance } => fleet::enroll(&data, &mission, &appliance).await.map(|code| {
-                        say(&format!("Enrollment code for {mission}/{appliance} (single use, expires in 14 days):\n\n    {code}\n"))
+                    FleetCommand::Enroll { mission, appliance } => fleet::enroll(&data, &mission, &appliance).await.map(|(code, expires)| {
+                        say(&format!("Enrollment code for {mission}/{appliance} (single use, at most 5 attempts, expires {expires}):\n\n    {code}\n"))
                     }),
                     FleetCommand::Revoke { appliance } => fleet::revoke(&data, &appliance)
                         .await

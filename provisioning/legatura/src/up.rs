@@ -127,7 +127,7 @@ async fn enrollment_code(data: &Path) -> anyhow::Result<String> {
     let mut last = None;
     for _ in 0..50 {
         match crate::fleet::enroll(data, MISSION, APPLIANCE).await {
-            Ok(code) => return Ok(code),
+            Ok((code, _expires)) => return Ok(code),
             Err(e) => last = Some(e),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

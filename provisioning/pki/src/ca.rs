@@ -201,7 +201,9 @@ pub(crate) fn window_from_now(
         .checked_add(validity)
         .ok_or(IssueError::ValidityTooLong)?;
     check_encodable(not_after)?;
-    Ok((now - CLOCK_SKEW, not_after))
+    // Short-lived certificates are backdated by a tenth of their life at most, so that "two
+    // thirds of the lifetime" still lies in the future when they arrive.
+    Ok((now - CLOCK_SKEW.min(validity / 10), not_after))
 }
 
 /// X.509 times end with the year 9999 (GeneralizedTime has four year digits).

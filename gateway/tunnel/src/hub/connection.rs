@@ -33,6 +33,8 @@ enum AdmitError {
     NotHello(&'static str),
     #[error("a client certificate was presented for enrollment")]
     WrongAlpn,
+    #[error("appliance is revoked")]
+    Revoked,
 }
 
 pub(super) async fn run(shared: Arc<Shared>, incoming: quinn::Incoming) {
@@ -116,6 +118,12 @@ async fn admit(shared: &Shared, incoming: quinn::Incoming) -> Result<Admission, 
             return Err(e.into());
         }
     };
+    // The verifier already refused revoked certificates; checking again here closes any path
+    // that skips it.
+    if shared.hooks.is_revoked(&appliance) {
+        conn.close(code(ErrorCode::Revoked), b"revoked");
+        return Err(AdmitError::Revoked);
+    }
     let (mut send, mut recv) = conn.accept_bi().await?;
     match streams::read_header(&mut recv).await? {
         StreamHeader::Control => {}

@@ -75,6 +75,9 @@ impl Flows {
     }
 
     async fn try_open(&self, flow: FlowId, service: &ServiceName) -> Result<(), ErrorCode> {
+        if self.shared.hooks.is_revoked(&self.appliance) {
+            return Err(ErrorCode::Revoked);
+        }
         if lock(&self.map).len() >= self.shared.config.max_flows {
             return Err(ErrorCode::Limit);
         }
@@ -155,6 +158,10 @@ impl Flows {
 
     /// Delivers one datagram from the gateway to its flow's upstream.
     fn deliver(&self, flow: FlowId, payload: &[u8]) {
+        if self.shared.hooks.is_revoked(&self.appliance) {
+            self.shared.metrics.datagram("revoked");
+            return;
+        }
         let map = lock(&self.map);
         let Some(f) = map.get(&flow) else {
             self.shared.metrics.datagram("unknown_flow");
