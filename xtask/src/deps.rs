@@ -24,6 +24,8 @@ const PACKAGES: &[&str] = &[
     "ca-certificates",
     // SoftHSM2: the PKCS#11 token that the hardware/keys tests create and sign with.
     "softhsm2",
+    // clamd: appliance/scan's tests start it with a signature database they generate (EICAR).
+    "clamav-daemon",
 ];
 
 /// Installs the missing [`PACKAGES`]; touches apt only when something is missing.

@@ -29,7 +29,7 @@ pub fn words(text: &str) -> Vec<String> {
 }
 
 /// The folded words of `text` joined by single spaces: the key under which a city is looked up.
-pub fn key(text: &str) -> String {
+pub(crate) fn key(text: &str) -> String {
     words(text).join(" ")
 }
 
@@ -99,9 +99,10 @@ mod tests {
 
     #[test]
     fn words_split_on_everything_but_letters_and_digits() {
-        assert_eq!(words("Mi-a dispărut fiul!!! (de 3 zile)"), [
-            "mi", "a", "disparut", "fiul", "de", "3", "zile"
-        ]);
+        assert_eq!(
+            words("Mi-a dispărut fiul!!! (de 3 zile)"),
+            ["mi", "a", "disparut", "fiul", "de", "3", "zile"]
+        );
         assert_eq!(key("  Saint–Étienne "), "saint etienne");
         assert!(words("  ... ").is_empty());
     }

@@ -185,8 +185,8 @@ impl Localized {
         self.0.keys().map(String::as_str)
     }
 
-    /// Checks the required languages are present and no text is blank; the error is
-    /// `(language, problem)`.
+    /// Checks the required languages are present, the language codes are well-formed and no
+    /// text is blank; the error says which.
     pub(crate) fn check(&self) -> Result<(), String> {
         for lang in REQUIRED_LANGUAGES {
             if !self.0.contains_key(*lang) {
@@ -213,13 +213,19 @@ fn is_language_code(s: &str) -> bool {
 
 /// Parses a data file, naming the key of the first error: `(line, "path.to.key: message")`,
 /// the line 1-based (0 when `toml` gives no position).
-pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(source: &str) -> Result<T, (usize, String)> {
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    source: &str,
+) -> Result<T, (usize, String)> {
     serde_path_to_error::deserialize(toml::Deserializer::new(source)).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.inner();
         let line = inner.span().map_or(0, |span| {
             let end = span.start.min(source.len());
-            source.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+            source.as_bytes()[..end]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1
         });
         let message = inner.message().trim();
         if path.is_empty() || path == "." {
@@ -237,9 +243,14 @@ mod tests {
     #[test]
     fn type_codes_parse_only_in_canonical_form() {
         for good in ["A1.1", "A3.6", "B6", "C9", "D4", "E", "F", "A12.34"] {
-            assert_eq!(TypeCode::parse(good).map(|c| c.to_string()), Ok(good.into()));
+            assert_eq!(
+                TypeCode::parse(good).map(|c| c.to_string()),
+                Ok(good.into())
+            );
         }
-        for bad in ["", "G1", "a1.1", "A1.", "A.1", "A1.1.1", "A123", " A1", "C1 ", "Ă1", "A1.x"] {
+        for bad in [
+            "", "G1", "a1.1", "A1.", "A.1", "A1.1.1", "A123", " A1", "C1 ", "Ă1", "A1.x",
+        ] {
             assert_eq!(TypeCode::parse(bad), Err(InvalidTypeCode(bad.into())));
         }
     }

@@ -7,7 +7,7 @@
 //! or punctuation (`Saint-Étienne`, `saint etienne`); a city field that also holds a postcode or
 //! a district (`69003 Lyon`) still matches the longest known name inside it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -59,8 +59,7 @@ impl ConsulateId {
     /// Parses an identifier.
     pub fn parse(s: &str) -> Result<Self, InvalidConsulateId> {
         let valid = (1..=64).contains(&s.len())
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if valid {
             Ok(Self(s.to_owned()))
@@ -195,7 +194,10 @@ impl Circumscriptions {
 
     fn check(file: File) -> Result<Self, CircumscriptionError> {
         if file.version == 0 {
-            return Err(CircumscriptionError::invalid("version", "must be 1 or more"));
+            return Err(CircumscriptionError::invalid(
+                "version",
+                "must be 1 or more",
+            ));
         }
         let mut by_id = HashMap::new();
         for (i, consulate) in file.consulates.iter().enumerate() {

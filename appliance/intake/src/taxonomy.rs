@@ -145,8 +145,8 @@ pub enum FieldKind {
 impl Taxonomy {
     /// Parses and checks a taxonomy file. Unknown keys are errors.
     pub fn load(source: &str) -> Result<Self, TaxonomyError> {
-        let file: File =
-            parse_toml(source).map_err(|(line, message)| TaxonomyError::Syntax { line, message })?;
+        let file: File = parse_toml(source)
+            .map_err(|(line, message)| TaxonomyError::Syntax { line, message })?;
         Self::check(file)
     }
 
@@ -168,7 +168,10 @@ impl Taxonomy {
             let key = format!("group[{}]", group.code);
             let valid = group.code.len() == 1 && ('A'..='F').any(|c| group.code.starts_with(c));
             if !valid {
-                return Err(TaxonomyError::invalid(key + ".code", "must be one letter A-F"));
+                return Err(TaxonomyError::invalid(
+                    key + ".code",
+                    "must be one letter A-F",
+                ));
             }
             if !letters.insert(group.code.clone()) {
                 return Err(TaxonomyError::invalid(key, "listed twice"));
@@ -180,10 +183,17 @@ impl Taxonomy {
         }
         let mut common_keys = HashSet::new();
         for field in &file.common_fields {
-            check_field(&format!("common_field[{}]", field.key), field, &mut common_keys)?;
+            check_field(
+                &format!("common_field[{}]", field.key),
+                field,
+                &mut common_keys,
+            )?;
         }
         if file.types.is_empty() {
-            return Err(TaxonomyError::invalid("type", "at least one type is needed"));
+            return Err(TaxonomyError::invalid(
+                "type",
+                "at least one type is needed",
+            ));
         }
         let mut index = HashMap::new();
         for (i, case_type) in file.types.iter().enumerate() {
@@ -218,7 +228,11 @@ impl Taxonomy {
             }
             let mut field_keys = common_keys.clone();
             for field in &case_type.fields {
-                check_field(&format!("{key}.field[{}]", field.key), field, &mut field_keys)?;
+                check_field(
+                    &format!("{key}.field[{}]", field.key),
+                    field,
+                    &mut field_keys,
+                )?;
             }
         }
         Ok(Self {
@@ -287,7 +301,10 @@ fn check_field(
             .map_err(|p| TaxonomyError::invalid(format!("{key}.help"), p))?;
     }
     if field.max_len == Some(0) {
-        return Err(TaxonomyError::invalid(format!("{key}.max_len"), "must be 1 or more"));
+        return Err(TaxonomyError::invalid(
+            format!("{key}.max_len"),
+            "must be 1 or more",
+        ));
     }
     Ok(())
 }
