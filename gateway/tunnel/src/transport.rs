@@ -35,7 +35,9 @@ impl Default for TransportSettings {
             // stream at ~17 Mbit/s there.
             stream_window: 8 << 20,
             connection_window: 24 << 20,
-            max_streams: 4096,
+            // quinn keeps state for every stream a peer may open, idle or not: 1024 (the floor
+            // the console and phones need) keeps an idle connection near 100 KiB at the hub.
+            max_streams: 1024,
         }
     }
 }
@@ -54,7 +56,7 @@ impl TransportSettings {
         t.send_window(u64::from(self.connection_window));
         t.max_concurrent_bidi_streams(VarInt::from_u32(self.max_streams));
         // Unidirectional streams only carry oversized datagrams.
-        t.max_concurrent_uni_streams(VarInt::from_u32(256));
+        t.max_concurrent_uni_streams(VarInt::from_u32(32));
         t.datagram_receive_buffer_size(Some(1 << 20));
         t.datagram_send_buffer_size(1 << 20);
         Arc::new(t)
