@@ -36,6 +36,11 @@ const BENCHES: &[Bench] = &[
         about: "TCP and UDP through the tunnel, against stunnel over the same links",
     },
     Bench {
+        name: "casestore",
+        package: "casestore-bench",
+        about: "1M cases: intake vs plain rusqlite, recency search, queue pages, bytes per case",
+    },
+    Bench {
         name: "pki",
         package: "pki-bench",
         about: "issuance and signing in SoftHSM2 vs the key store; enrollment; revocation",

@@ -33,25 +33,43 @@ pub(crate) fn write(fleet: &Fleet, dir: &Path) -> Result<PkiFiles> {
         appliance_cert: dir.join("appliance.pem"),
         appliance_key: dir.join("appliance.key"),
     };
-    pki::write_public(&files.ca, fleet.ca().cert_pem().as_bytes()).with_context(|| format!("cannot write {}", files.ca.display()))?;
-    fleet.hub().save(&files.hub_cert, &files.hub_key).context("cannot write the hub certificate")?;
-    let appliance = fleet.appliance(MISSION, LOAD_APPLIANCE).context("cannot issue the load appliance's certificate")?;
-    appliance.save(&files.appliance_cert, &files.appliance_key).context("cannot write the appliance certificate")?;
+    pki::write_public(&files.ca, fleet.ca().cert_pem().as_bytes())
+        .with_context(|| format!("cannot write {}", files.ca.display()))?;
+    fleet
+        .hub()
+        .save(&files.hub_cert, &files.hub_key)
+        .context("cannot write the hub certificate")?;
+    let appliance = fleet
+        .appliance(MISSION, LOAD_APPLIANCE)
+        .context("cannot issue the load appliance's certificate")?;
+    appliance
+        .save(&files.appliance_cert, &files.appliance_key)
+        .context("cannot write the appliance certificate")?;
     Ok(files)
 }
 
 /// The hub's credentials: it trusts the fleet CA for clients.
 pub(crate) fn hub_credentials(fleet: &Fleet) -> Result<Credentials> {
-    Credentials::from_pem(&fleet.ca().cert_pem(), &fleet.hub().cert_pem, &fleet.hub().key_pem).context("hub credentials")
+    Credentials::from_pem(
+        &fleet.ca().cert_pem(),
+        &fleet.hub().cert_pem,
+        &fleet.hub().key_pem,
+    )
+    .context("hub credentials")
 }
 
 /// Credentials for one appliance, trusting the CA that issued the hub's certificate.
 pub(crate) fn appliance(fleet: &Fleet, name: &str) -> Result<Credentials> {
-    let issued = fleet.appliance(MISSION, name).with_context(|| format!("cannot issue a certificate for {MISSION}/{name}"))?;
-    Credentials::from_pem(&fleet.ca().cert_pem(), &issued.cert_pem, &issued.key_pem).with_context(|| format!("credentials of {name}"))
+    let issued = fleet
+        .appliance(MISSION, name)
+        .with_context(|| format!("cannot issue a certificate for {MISSION}/{name}"))?;
+    Credentials::from_pem(&fleet.ca().cert_pem(), &issued.cert_pem, &issued.key_pem)
+        .with_context(|| format!("credentials of {name}"))
 }
 
 /// `n` appliances, each with its own key and a distinct identity (`bench/GW-0000` …).
 pub(crate) fn appliances(fleet: &Fleet, n: usize) -> Result<Vec<Credentials>> {
-    (0..n).map(|i| appliance(fleet, &format!("GW-{i:04}"))).collect()
+    (0..n)
+        .map(|i| appliance(fleet, &format!("GW-{i:04}")))
+        .collect()
 }

@@ -42,7 +42,9 @@ pub(crate) fn raise_nofile(needed: usize) -> Result<()> {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard).context("setrlimit(RLIMIT_NOFILE)")?;
     }
     if hard < needed as u64 {
-        bail!("the open-file limit is {hard}; {needed} appliances need at least {needed} (raise `ulimit -Hn`)");
+        bail!(
+            "the open-file limit is {hard}; {needed} appliances need at least {needed} (raise `ulimit -Hn`)"
+        );
     }
     Ok(())
 }
@@ -62,10 +64,22 @@ pub(crate) fn hub_main(args: &[String]) -> Result<()> {
     }
     let pki = pki.context("--pki DIR is required")?;
     crate::init_logs();
-    let creds = Credentials::from_files(&pki.join("ca.pem"), &pki.join("hub.pem"), &pki.join("hub.key")).context("hub credentials")?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the tokio runtime")?;
+    let creds = Credentials::from_files(
+        &pki.join("ca.pem"),
+        &pki.join("hub.pem"),
+        &pki.join("hub.key"),
+    )
+    .context("hub credentials")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
     rt.block_on(async {
-        let mut config = HubConfig::new(([127, 0, 0, 1], port).into(), creds, ServiceTable::default());
+        let mut config = HubConfig::new(
+            ([127, 0, 0, 1], port).into(),
+            creds,
+            ServiceTable::default(),
+        );
         config.reset_key = reset_key;
         let metrics = Metrics::default();
         let hub = Hub::bind(config, metrics.clone()).context("cannot start the hub")?;
@@ -109,7 +123,14 @@ impl HubChild {
         let exe = std::env::current_exe().context("cannot find this program's executable")?;
         let key: String = RESET_KEY.iter().map(|b| format!("{b:02x}")).collect();
         let mut child = Command::new(exe)
-            .args(["hub", "--port", &port.to_string(), "--reset-key", &key, "--pki"])
+            .args([
+                "hub",
+                "--port",
+                &port.to_string(),
+                "--reset-key",
+                &key,
+                "--pki",
+            ])
             .arg(pki)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -117,8 +138,14 @@ impl HubChild {
             .context("cannot start the hub process")?;
         let mut stdout = BufReader::new(child.stdout.take().context("hub process has no stdout")?);
         let mut line = String::new();
-        stdout.read_line(&mut line).context("cannot read from the hub process")?;
-        let Some(port) = line.trim().strip_prefix("port ").and_then(|p| p.parse::<u16>().ok()) else {
+        stdout
+            .read_line(&mut line)
+            .context("cannot read from the hub process")?;
+        let Some(port) = line
+            .trim()
+            .strip_prefix("port ")
+            .and_then(|p| p.parse::<u16>().ok())
+        else {
             let _ = child.kill();
             let _ = child.wait();
             bail!("the hub process did not start (it said {:?})", line.trim());
@@ -133,7 +160,11 @@ impl HubChild {
                 }
             }
         });
-        Ok(Self { child, addr: ([127, 0, 0, 1], port).into(), conns })
+        Ok(Self {
+            child,
+            addr: ([127, 0, 0, 1], port).into(),
+            conns,
+        })
     }
 
     fn conns(&self) -> i64 {
@@ -142,7 +173,8 @@ impl HubChild {
 
     fn rss_kib(&self) -> Result<u64> {
         let path = format!("/proc/{}/status", self.child.id());
-        let status = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let status =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -167,7 +199,13 @@ impl Drop for HubChild {
 
 /// Starts one gateway per credential in batches of [`BATCH`]; returns them once each batch is
 /// admitted, or fails naming how many were not.
-fn connect_fleet(rt: &Runtime, hub: &HubChild, creds: &[Credentials], keepalive: Duration, idle: Duration) -> Result<Vec<Gateway>> {
+fn connect_fleet(
+    rt: &Runtime,
+    hub: &HubChild,
+    creds: &[Credentials],
+    keepalive: Duration,
+    idle: Duration,
+) -> Result<Vec<Gateway>> {
     let mut gateways = Vec::with_capacity(creds.len());
     for batch in creds.chunks(BATCH) {
         let started: Vec<Gateway> = batch
@@ -177,7 +215,8 @@ fn connect_fleet(rt: &Runtime, hub: &HubChild, creds: &[Credentials], keepalive:
                 config.transport.keepalive = keepalive;
                 config.watchdog_interval = keepalive;
                 config.transport.idle_timeout = idle;
-                let gateway = Gateway::new(config, Metrics::default()).context("cannot create a gateway")?;
+                let gateway =
+                    Gateway::new(config, Metrics::default()).context("cannot create a gateway")?;
                 gateway.start();
                 Ok(gateway)
             })
@@ -192,7 +231,10 @@ fn connect_fleet(rt: &Runtime, hub: &HubChild, creds: &[Credentials], keepalive:
         gateways.extend(started);
         if ready < batch.len() {
             shutdown(rt, gateways);
-            bail!("only {ready} of a batch of {} appliances were admitted within 20 s", batch.len());
+            bail!(
+                "only {ready} of a batch of {} appliances were admitted within 20 s",
+                batch.len()
+            );
         }
     }
     Ok(gateways)
@@ -235,21 +277,41 @@ pub(crate) fn held(rt: &Runtime, files: &PkiFiles, creds: &[Credentials]) -> Res
     std::thread::sleep(Duration::from_millis(500));
     let rss_before_kib = hub.rss_kib()?;
     let start = Instant::now();
-    let gateways = connect_fleet(rt, &hub, creds, FLEET_KEEPALIVE, tunnel::TransportSettings::default().idle_timeout)?;
+    let gateways = connect_fleet(
+        rt,
+        &hub,
+        creds,
+        FLEET_KEEPALIVE,
+        tunnel::TransportSettings::default().idle_timeout,
+    )?;
     let connect_s = start.elapsed().as_secs_f64();
-    let all = wait_until(Duration::from_secs(10), || hub.conns() >= creds.len() as i64);
+    let all = wait_until(Duration::from_secs(10), || {
+        hub.conns() >= creds.len() as i64
+    });
     // Let the first keepalives, watchdog pings and statistics samples pass.
     std::thread::sleep(Duration::from_secs(6));
     let held = hub.conns();
     let rss_after_kib = hub.rss_kib()?;
     if !all {
-        progress!("  the hub admitted only {held} of {} appliances", creds.len());
+        progress!(
+            "  the hub admitted only {held} of {} appliances",
+            creds.len()
+        );
     }
     let ready = gateways.iter().filter(|g| g.is_ready()).count();
-    progress!("  {held} held by the hub, {ready} gateways ready; hub RSS {rss_before_kib} → {rss_after_kib} KiB");
+    progress!(
+        "  {held} held by the hub, {ready} gateways ready; hub RSS {rss_before_kib} → {rss_after_kib} KiB"
+    );
     shutdown(rt, gateways);
-    let kib_per_connection = (rss_after_kib.saturating_sub(rss_before_kib)) as f64 / held.max(1) as f64;
-    Ok(Held { held, kib_per_connection, rss_before_kib, rss_after_kib, connect_s })
+    let kib_per_connection =
+        (rss_after_kib.saturating_sub(rss_before_kib)) as f64 / held.max(1) as f64;
+    Ok(Held {
+        held,
+        kib_per_connection,
+        rss_before_kib,
+        rss_after_kib,
+        connect_s,
+    })
 }
 
 /// How the storm went.
@@ -267,8 +329,14 @@ pub(crate) fn reconnect(rt: &Runtime, files: &PkiFiles, creds: &[Credentials]) -
     let mut hub = HubChild::spawn(&files.dir, 0)?;
     let port = hub.addr.port();
     let gateways = connect_fleet(rt, &hub, creds, STORM_KEEPALIVE, STORM_IDLE_TIMEOUT)?;
-    if !wait_until(Duration::from_secs(10), || hub.conns() >= creds.len() as i64) {
-        bail!("the hub admitted {} of {} appliances", hub.conns(), creds.len());
+    if !wait_until(Duration::from_secs(10), || {
+        hub.conns() >= creds.len() as i64
+    }) {
+        bail!(
+            "the hub admitted {} of {} appliances",
+            hub.conns(),
+            creds.len()
+        );
     }
     std::thread::sleep(Duration::from_secs(2));
 
@@ -277,15 +345,35 @@ pub(crate) fn reconnect(rt: &Runtime, files: &PkiFiles, creds: &[Credentials]) -
     let restarted = Instant::now();
     let hub = HubChild::spawn(&files.dir, port).context("restarting the hub on the same port")?;
     // Back means admitted by the new process: a link younger than the restart.
-    let back = |g: &Gateway| g.is_ready() && g.status().up_for.is_some_and(|up| up < restarted.elapsed());
-    let all = wait_until(STORM_DEADLINE, || hub.conns() >= creds.len() as i64 && gateways.iter().all(back));
-    let (from_restart_s, from_kill_s) = (restarted.elapsed().as_secs_f64(), killed.elapsed().as_secs_f64());
+    let back =
+        |g: &Gateway| g.is_ready() && g.status().up_for.is_some_and(|up| up < restarted.elapsed());
+    let all = wait_until(STORM_DEADLINE, || {
+        hub.conns() >= creds.len() as i64 && gateways.iter().all(back)
+    });
+    let (from_restart_s, from_kill_s) = (
+        restarted.elapsed().as_secs_f64(),
+        killed.elapsed().as_secs_f64(),
+    );
     let reconnected = gateways.iter().filter(|g| back(g)).count();
     shutdown(rt, gateways);
     if !all {
-        progress!("  only {reconnected} of {} appliances came back within {} s", creds.len(), STORM_DEADLINE.as_secs());
-        return Ok(Storm { from_restart_s: f64::NAN, from_kill_s: f64::NAN, reconnected });
+        progress!(
+            "  only {reconnected} of {} appliances came back within {} s",
+            creds.len(),
+            STORM_DEADLINE.as_secs()
+        );
+        return Ok(Storm {
+            from_restart_s: f64::NAN,
+            from_kill_s: f64::NAN,
+            reconnected,
+        });
     }
-    progress!("  {reconnected} back {from_restart_s:.3} s after the restart ({from_kill_s:.3} s after the kill)");
-    Ok(Storm { from_restart_s, from_kill_s, reconnected })
+    progress!(
+        "  {reconnected} back {from_restart_s:.3} s after the restart ({from_kill_s:.3} s after the kill)"
+    );
+    Ok(Storm {
+        from_restart_s,
+        from_kill_s,
+        reconnected,
+    })
 }

@@ -61,16 +61,40 @@ impl LoadGen {
             .spawn()
             .context("cannot start the load generator")?;
         let stdin = child.stdin.take().context("load generator has no stdin")?;
-        let stdout = BufReader::new(child.stdout.take().context("load generator has no stdout")?);
-        let mut load = Self { child, stdin, stdout, sink: ([0, 0, 0, 0], 0).into(), echo: ([0, 0, 0, 0], 0).into() };
-        load.sink = load.read_line()?.strip_prefix("sink ").context("expected `sink ADDR`")?.parse()?;
-        load.echo = load.read_line()?.strip_prefix("echo ").context("expected `echo ADDR`")?.parse()?;
+        let stdout = BufReader::new(
+            child
+                .stdout
+                .take()
+                .context("load generator has no stdout")?,
+        );
+        let mut load = Self {
+            child,
+            stdin,
+            stdout,
+            sink: ([0, 0, 0, 0], 0).into(),
+            echo: ([0, 0, 0, 0], 0).into(),
+        };
+        load.sink = load
+            .read_line()?
+            .strip_prefix("sink ")
+            .context("expected `sink ADDR`")?
+            .parse()?;
+        load.echo = load
+            .read_line()?
+            .strip_prefix("echo ")
+            .context("expected `echo ADDR`")?
+            .parse()?;
         Ok(load)
     }
 
     fn read_line(&mut self) -> Result<String> {
         let mut line = String::new();
-        if self.stdout.read_line(&mut line).context("cannot read from the load generator")? == 0 {
+        if self
+            .stdout
+            .read_line(&mut line)
+            .context("cannot read from the load generator")?
+            == 0
+        {
             bail!("the load generator exited (see its error above)");
         }
         Ok(line.trim().to_owned())
@@ -78,24 +102,65 @@ impl LoadGen {
 
     fn ask(&mut self, command: &str) -> Result<Vec<f64>> {
         writeln!(self.stdin, "{command}").context("cannot write to the load generator")?;
-        self.stdin.flush().context("cannot write to the load generator")?;
+        self.stdin
+            .flush()
+            .context("cannot write to the load generator")?;
         let answer = self.read_line()?;
-        let Some(numbers) = answer.strip_prefix("ok ") else { bail!("load generator: {answer}") };
-        numbers.split_whitespace().map(|n| n.parse::<f64>().with_context(|| format!("bad answer `{answer}`"))).collect()
+        let Some(numbers) = answer.strip_prefix("ok ") else {
+            bail!("load generator: {answer}")
+        };
+        numbers
+            .split_whitespace()
+            .map(|n| {
+                n.parse::<f64>()
+                    .with_context(|| format!("bad answer `{answer}`"))
+            })
+            .collect()
     }
 
     /// Goodput arriving at the sink through `target` with `flows` parallel connections.
-    pub(crate) fn throughput(&mut self, target: SocketAddr, flows: usize, warmup: Duration, measure: Duration) -> Result<Throughput> {
-        let got = self.ask(&format!("throughput {target} {flows} {} {}", warmup.as_millis(), measure.as_millis()))?;
-        let [bytes, secs, total] = got[..] else { bail!("bad throughput answer {got:?}") };
-        Ok(Throughput { mib_s: bytes / secs / f64::from(1u32 << 20), total_gib: total / f64::from(1u32 << 30) })
+    pub(crate) fn throughput(
+        &mut self,
+        target: SocketAddr,
+        flows: usize,
+        warmup: Duration,
+        measure: Duration,
+    ) -> Result<Throughput> {
+        let got = self.ask(&format!(
+            "throughput {target} {flows} {} {}",
+            warmup.as_millis(),
+            measure.as_millis()
+        ))?;
+        let [bytes, secs, total] = got[..] else {
+            bail!("bad throughput answer {got:?}")
+        };
+        Ok(Throughput {
+            mib_s: bytes / secs / f64::from(1u32 << 20),
+            total_gib: total / f64::from(1u32 << 30),
+        })
     }
 
-    /// Percentiles of 1 KiB request/response exchanges, each on a new TCP connection to `target`.
-    pub(crate) fn latency(&mut self, target: SocketAddr, warmup: usize, samples: usize) -> Result<Latency> {
-        let got = self.ask(&format!("latency {target} {warmup} {samples}"))?;
-        let [p50, p99] = got[..] else { bail!("bad latency answer {got:?}") };
-        Ok(Latency { p50_us: p50 / 1e3, p99_us: p99 / 1e3 })
+    /// Percentiles of 1 KiB request/response exchanges, each on a new TCP connection, for
+    /// every target. The targets take turns exchange by exchange, so that load from outside the
+    /// benchmark falls on all of them alike and differences of percentiles stay meaningful.
+    pub(crate) fn latency(
+        &mut self,
+        targets: &[SocketAddr],
+        warmup: usize,
+        samples: usize,
+    ) -> Result<Vec<Latency>> {
+        let list: Vec<String> = targets.iter().map(SocketAddr::to_string).collect();
+        let got = self.ask(&format!("latency {warmup} {samples} {}", list.join(" ")))?;
+        if got.len() != 2 * targets.len() {
+            bail!("bad latency answer {got:?}");
+        }
+        Ok(got
+            .chunks(2)
+            .map(|p| Latency {
+                p50_us: p[0] / 1e3,
+                p99_us: p[1] / 1e3,
+            })
+            .collect())
     }
 }
 
@@ -115,11 +180,18 @@ struct Sink {
 
 /// `tunnel-bench loadgen`: serves until stdin closes.
 pub(crate) fn child_main() -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the tokio runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
     let sink = Arc::new(Sink::default());
     let (sink_addr, echo_addr) = rt.block_on(async {
-        let sink_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind the sink")?;
-        let echo_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind the echo server")?;
+        let sink_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot bind the sink")?;
+        let echo_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot bind the echo server")?;
         let addrs = (sink_listener.local_addr()?, echo_listener.local_addr()?);
         tokio::spawn(serve_sink(sink_listener, sink.clone()));
         tokio::spawn(serve_echo(echo_listener));
@@ -131,7 +203,14 @@ pub(crate) fn child_main() -> Result<()> {
     for line in std::io::stdin().lines() {
         let line = line.context("cannot read a command")?;
         let answer = match command(&line, &sink) {
-            Ok(numbers) => format!("ok {}", numbers.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ")),
+            Ok(numbers) => format!(
+                "ok {}",
+                numbers
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             Err(error) => format!("error {error:#}"),
         };
         writeln!(out, "{answer}")?;
@@ -145,13 +224,26 @@ fn command(line: &str, sink: &Sink) -> Result<Vec<f64>> {
     let ms = |s: &str| -> Result<Duration> { Ok(Duration::from_millis(s.parse()?)) };
     match words[..] {
         ["throughput", target, flows, warmup, measure] => {
-            let (bytes, secs, total) = throughput(target.parse()?, flows.parse()?, ms(warmup)?, ms(measure)?, sink)?;
+            let (bytes, secs, total) = throughput(
+                target.parse()?,
+                flows.parse()?,
+                ms(warmup)?,
+                ms(measure)?,
+                sink,
+            )?;
             Ok(vec![bytes as f64, secs, total as f64])
         }
-        ["latency", target, warmup, samples] => {
-            let mut ns = latency(target.parse()?, warmup.parse()?, samples.parse()?)?;
-            ns.sort_unstable();
-            Ok(vec![percentile(&ns, 0.50), percentile(&ns, 0.99)])
+        ["latency", warmup, samples, ref targets @ ..] if !targets.is_empty() => {
+            let targets = targets
+                .iter()
+                .map(|t| t.parse())
+                .collect::<Result<Vec<SocketAddr>, _>>()?;
+            let mut out = Vec::new();
+            for mut ns in latency(&targets, warmup.parse()?, samples.parse()?)? {
+                ns.sort_unstable();
+                out.extend([percentile(&ns, 0.50), percentile(&ns, 0.99)]);
+            }
+            Ok(out)
         }
         _ => bail!("unknown command `{line}`"),
     }
@@ -164,12 +256,19 @@ fn percentile(sorted: &[u64], q: f64) -> f64 {
 }
 
 /// Bytes in the measured window, its length in seconds, and all bytes of the run.
-fn throughput(target: SocketAddr, flows: usize, warmup: Duration, measure: Duration, sink: &Sink) -> Result<(u64, f64, u64)> {
+fn throughput(
+    target: SocketAddr,
+    flows: usize,
+    warmup: Duration,
+    measure: Duration,
+    sink: &Sink,
+) -> Result<(u64, f64, u64)> {
     let before = sink.bytes.load(Ordering::Acquire);
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for _ in 0..flows {
-        let stream = TcpStream::connect(target).with_context(|| format!("cannot connect to {target}"))?;
+        let stream =
+            TcpStream::connect(target).with_context(|| format!("cannot connect to {target}"))?;
         // A stalled path fails the run instead of hanging it.
         stream.set_write_timeout(Some(Duration::from_secs(10)))?;
         stream.set_read_timeout(Some(DRAIN))?;
@@ -179,19 +278,32 @@ fn throughput(target: SocketAddr, flows: usize, warmup: Duration, measure: Durat
     std::thread::sleep(warmup);
     let (start_bytes, start) = (sink.bytes.load(Ordering::Acquire), Instant::now());
     std::thread::sleep(measure);
-    let (end_bytes, secs) = (sink.bytes.load(Ordering::Acquire), start.elapsed().as_secs_f64());
+    let (end_bytes, secs) = (
+        sink.bytes.load(Ordering::Acquire),
+        start.elapsed().as_secs_f64(),
+    );
     stop.store(true, Ordering::Release);
     for writer in writers {
-        writer.join().map_err(|_| anyhow::anyhow!("a writer thread panicked"))??;
+        writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("a writer thread panicked"))??;
     }
     let deadline = Instant::now() + DRAIN;
     while sink.open.load(Ordering::Acquire) > 0 {
         if Instant::now() > deadline {
-            bail!("{} sink connections still open {} s after the clients finished", sink.open.load(Ordering::Acquire), DRAIN.as_secs());
+            bail!(
+                "{} sink connections still open {} s after the clients finished",
+                sink.open.load(Ordering::Acquire),
+                DRAIN.as_secs()
+            );
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    Ok((end_bytes - start_bytes, secs, sink.bytes.load(Ordering::Acquire) - before))
+    Ok((
+        end_bytes - start_bytes,
+        secs,
+        sink.bytes.load(Ordering::Acquire) - before,
+    ))
 }
 
 /// Writes until told to stop, then half-closes and waits for the far end to close.
@@ -200,31 +312,45 @@ fn write_until(mut stream: TcpStream, stop: &AtomicBool) -> Result<()> {
     while !stop.load(Ordering::Acquire) {
         stream.write_all(&chunk).context("write failed")?;
     }
-    stream.shutdown(Shutdown::Write).context("cannot half-close")?;
+    stream
+        .shutdown(Shutdown::Write)
+        .context("cannot half-close")?;
     let mut rest = Vec::new();
-    stream.read_to_end(&mut rest).context("the path did not close after the client finished")?;
+    stream
+        .read_to_end(&mut rest)
+        .context("the path did not close after the client finished")?;
     Ok(())
 }
 
-/// Nanoseconds of each exchange; the first `warmup` are not returned.
-fn latency(target: SocketAddr, warmup: usize, samples: usize) -> Result<Vec<u64>> {
-    let request = [0x42u8; MESSAGE];
-    let mut response = [0u8; MESSAGE];
-    let mut out = Vec::with_capacity(samples);
-    for i in 0..warmup + samples {
-        let start = Instant::now();
-        let mut stream = TcpStream::connect(target).with_context(|| format!("cannot connect to {target}"))?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.write_all(&request).context("cannot send the request")?;
-        stream.read_exact(&mut response).with_context(|| format!("no response on exchange {i}"))?;
-        let took = start.elapsed();
-        drop(stream);
-        if i >= warmup {
-            out.push(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+/// Nanoseconds of each exchange, per target; the first `warmup` rounds are not returned.
+fn latency(targets: &[SocketAddr], warmup: usize, samples: usize) -> Result<Vec<Vec<u64>>> {
+    let mut out = vec![Vec::with_capacity(samples); targets.len()];
+    for round in 0..warmup + samples {
+        for (target, times) in targets.iter().zip(&mut out) {
+            let took =
+                exchange(*target).with_context(|| format!("exchange {round} with {target}"))?;
+            if round >= warmup {
+                times.push(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+            }
         }
     }
     Ok(out)
+}
+
+/// One 1 KiB request and its 1 KiB response on a new connection, timed from before the
+/// connect to the last byte of the response.
+fn exchange(target: SocketAddr) -> Result<Duration> {
+    let request = [0x42u8; MESSAGE];
+    let mut response = [0u8; MESSAGE];
+    let start = Instant::now();
+    let mut stream = TcpStream::connect(target).context("cannot connect")?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream
+        .write_all(&request)
+        .context("cannot send the request")?;
+    stream.read_exact(&mut response).context("no response")?;
+    Ok(start.elapsed())
 }
 
 async fn serve_sink(listener: tokio::net::TcpListener, sink: Arc<Sink>) {

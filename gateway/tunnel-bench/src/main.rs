@@ -27,6 +27,7 @@ mod pair;
 mod report;
 mod stunnel;
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -59,20 +60,37 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         None => bench(&PARTS),
         Some("--only") => match args.get(1) {
-            Some(list) => match list.split(',').map(|p| PARTS.iter().find(|k| **k == p).copied().ok_or(p)).collect::<Result<Vec<_>, _>>() {
+            Some(list) => match list
+                .split(',')
+                .map(|p| PARTS.iter().find(|k| **k == p).copied().ok_or(p))
+                .collect::<Result<Vec<_>, _>>()
+            {
                 Ok(parts) => bench(&parts),
-                Err(p) => Err(anyhow::anyhow!("unknown part `{p}`; parts: {}", PARTS.join(","))),
+                Err(p) => Err(anyhow::anyhow!(
+                    "unknown part `{p}`; parts: {}",
+                    PARTS.join(",")
+                )),
             },
-            None => Err(anyhow::anyhow!("--only takes a comma-separated list of: {}", PARTS.join(","))),
+            None => Err(anyhow::anyhow!(
+                "--only takes a comma-separated list of: {}",
+                PARTS.join(",")
+            )),
         },
         Some("hub") => fleet::hub_main(&args[1..]),
         Some("loadgen") => loadgen::child_main(),
         Some("-h" | "--help") => {
-            println!("usage: tunnel-bench                 the whole benchmark; writes target/bench/tunnel.json");
-            println!("       tunnel-bench --only PARTS    some of {} (comma-separated); writes no JSON", PARTS.join(","));
+            println!(
+                "usage: tunnel-bench                 the whole benchmark; writes target/bench/tunnel.json"
+            );
+            println!(
+                "       tunnel-bench --only PARTS    some of {} (comma-separated); writes no JSON",
+                PARTS.join(",")
+            );
             Ok(())
         }
-        Some(other) => Err(anyhow::anyhow!("unknown argument `{other}`; see `tunnel-bench --help`")),
+        Some(other) => Err(anyhow::anyhow!(
+            "unknown argument `{other}`; see `tunnel-bench --help`"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,7 +106,10 @@ static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new
 
 /// Seconds since the benchmark started.
 pub(crate) fn elapsed_s() -> f64 {
-    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
 }
 
 /// Progress on stderr, so that stdout carries only results.
@@ -113,14 +134,24 @@ fn bench(parts: &[&str]) -> Result<()> {
     report.num("rmem_max_kib", ns.rmem_max as f64 / 1024.0);
     report.num("wmem_max_kib", ns.wmem_max as f64 / 1024.0);
     if !ns.in_netns || ns.lo_mtu != 1500 {
-        bail!("not inside a fresh network namespace with loopback MTU 1500 (in_netns={}, lo mtu={})", ns.in_netns, ns.lo_mtu);
+        bail!(
+            "not inside a fresh network namespace with loopback MTU 1500 (in_netns={}, lo mtu={})",
+            ns.in_netns,
+            ns.lo_mtu
+        );
     }
 
     let fleet_pki = pki::fixture::fleet().context("cannot create the fixture PKI")?;
-    let dir = tempfile::Builder::new().prefix("tunnel-bench.").tempdir().context("cannot create a temporary directory")?;
+    let dir = tempfile::Builder::new()
+        .prefix("tunnel-bench.")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
     let files = certs::write(&fleet_pki, dir.path())?;
 
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the tokio runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
     let _rt = rt.enter();
 
     if run("throughput") || run("latency") || run("handshake") {
@@ -143,7 +174,7 @@ fn bench(parts: &[&str]) -> Result<()> {
             report.num("handshake_p50_ms", shakes.full_p50_ms);
             report.num("handshake_p99_ms", shakes.full_p99_ms);
             report.num("handshakes", HANDSHAKES as f64);
-            report.num("handshake_resumed_p50_ms", shakes.resumed_p50_ms);
+            report.num("handshake_same_gateway_p50_ms", shakes.same_gateway_p50_ms);
         }
         rt.block_on(ours.shutdown());
     }
@@ -163,33 +194,59 @@ fn bench(parts: &[&str]) -> Result<()> {
             report.num("fleet_keepalive_s", fleet::FLEET_KEEPALIVE.as_secs_f64());
         }
         if run("reconnect") {
-            progress!("reconnect: {STORM} appliances, hub SIGKILLed and restarted on the same port and reset key");
+            progress!(
+                "reconnect: {STORM} appliances, hub SIGKILLed and restarted on the same port and reset key"
+            );
             let storm = fleet::reconnect(&rt, &files, &appliances[..STORM])?;
             report.num("reconnect_400_s", storm.from_restart_s);
             report.num("reconnect_400_from_kill_s", storm.from_kill_s);
             report.num("reconnected", storm.reconnected as f64);
-            report.num("reconnect_keepalive_s", fleet::STORM_KEEPALIVE.as_secs_f64());
-            report.num("reconnect_idle_timeout_s", fleet::STORM_IDLE_TIMEOUT.as_secs_f64());
+            report.num(
+                "reconnect_keepalive_s",
+                fleet::STORM_KEEPALIVE.as_secs_f64(),
+            );
+            report.num(
+                "reconnect_idle_timeout_s",
+                fleet::STORM_IDLE_TIMEOUT.as_secs_f64(),
+            );
         }
     }
 
     report.finish(parts.len() == PARTS.len())
 }
 
-fn throughput(load: &mut LoadGen, ours: &pair::TunnelPair, theirs: &stunnel::StunnelPair, report: &mut Report) -> Result<()> {
-    progress!("throughput: {REPS} × (direct TCP, stunnel4, tunnel) × (1, 8 flows), {:.1} s each", (WARMUP + MEASURE).as_secs_f64());
+fn throughput(
+    load: &mut LoadGen,
+    ours: &pair::TunnelPair,
+    theirs: &stunnel::StunnelPair,
+    report: &mut Report,
+) -> Result<()> {
+    progress!(
+        "throughput: {REPS} × (direct TCP, stunnel4, tunnel) × (1, 8 flows), {:.1} s each",
+        (WARMUP + MEASURE).as_secs_f64()
+    );
     // The processes doing each path's tunnelling work, for CPU seconds per GiB. Direct TCP has
     // none; the load generator is the same for every path and is left out.
-    let paths = [("direct_tcp", load.sink, vec![]), ("stunnel", theirs.sink, theirs.pids()), ("tunnel", ours.sink, vec![std::process::id()])];
+    let paths = [
+        ("direct_tcp", load.sink, vec![]),
+        ("stunnel", theirs.sink, theirs.pids()),
+        ("tunnel", ours.sink, vec![std::process::id()]),
+    ];
     for flows in [1usize, 8] {
         let mut rates: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
         let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
         for _ in 0..REPS {
             for (i, (name, target, pids)) in paths.iter().enumerate() {
                 let cpu_before = report::cpu_seconds(pids)?;
-                let run = load.throughput(*target, flows, WARMUP, MEASURE).with_context(|| format!("{name} throughput, {flows} flows"))?;
+                let run = load
+                    .throughput(*target, flows, WARMUP, MEASURE)
+                    .with_context(|| format!("{name} throughput, {flows} flows"))?;
                 let cpu_s = report::cpu_seconds(pids)? - cpu_before;
-                progress!("  {name:<10} {flows} flow(s): {:8.1} MiB/s, {:.2} CPU-s per GiB", run.mib_s, cpu_s / run.total_gib);
+                progress!(
+                    "  {name:<10} {flows} flow(s): {:8.1} MiB/s, {:.2} CPU-s per GiB",
+                    run.mib_s,
+                    cpu_s / run.total_gib
+                );
                 rates[i].push(run.mib_s);
                 cpu[i].push(cpu_s / run.total_gib);
             }
@@ -200,32 +257,67 @@ fn throughput(load: &mut LoadGen, ours: &pair::TunnelPair, theirs: &stunnel::Stu
             report.num_owned(format!("{name}_mib_s{suffix}"), *m);
             report.num_owned(format!("{name}_spread_pct{suffix}"), report::spread_pct(r));
         }
-        report.num_owned(format!("throughput_ratio_vs_stunnel{suffix}"), medians[2] / medians[1]);
-        report.num_owned(format!("throughput_ratio_vs_direct_tcp{suffix}"), medians[2] / medians[0]);
+        report.num_owned(
+            format!("throughput_ratio_vs_stunnel{suffix}"),
+            medians[2] / medians[1],
+        );
+        report.num_owned(
+            format!("throughput_ratio_vs_direct_tcp{suffix}"),
+            medians[2] / medians[0],
+        );
         let (ours_cpu, theirs_cpu) = (report::median(&cpu[2]), report::median(&cpu[1]));
         report.num_owned(format!("tunnel_cpu_s_per_gib{suffix}"), ours_cpu);
         report.num_owned(format!("stunnel_cpu_s_per_gib{suffix}"), theirs_cpu);
-        report.num_owned(format!("cpu_per_gib_ratio_vs_stunnel{suffix}"), ours_cpu / theirs_cpu);
+        report.num_owned(
+            format!("cpu_per_gib_ratio_vs_stunnel{suffix}"),
+            ours_cpu / theirs_cpu,
+        );
     }
     Ok(())
 }
 
-fn latency(load: &mut LoadGen, ours: &pair::TunnelPair, theirs: &stunnel::StunnelPair, report: &mut Report) -> Result<()> {
-    progress!("latency: 1 KiB request/response on a new TCP connection, {LATENCY_SAMPLES} samples per path");
-    let direct = load.latency(load.echo, LATENCY_WARMUP, LATENCY_SAMPLES).context("direct TCP latency")?;
-    let stunnel = load.latency(theirs.echo, LATENCY_WARMUP, LATENCY_SAMPLES).context("stunnel latency")?;
-    let tunnel = load.latency(ours.echo, LATENCY_WARMUP, LATENCY_SAMPLES).context("tunnel latency")?;
+fn latency(
+    load: &mut LoadGen,
+    ours: &pair::TunnelPair,
+    theirs: &stunnel::StunnelPair,
+    report: &mut Report,
+) -> Result<()> {
+    progress!(
+        "latency: 1 KiB request/response on a new TCP connection, {LATENCY_SAMPLES} samples per path"
+    );
+    // Each tunnel takes turns with direct TCP, exchange by exchange, so that load from outside
+    // the benchmark falls on both alike. The two tunnels are not interleaved with each other,
+    // so that stunnel's work after each connection (TLS close, thread exit) cannot land on our
+    // tunnel's next exchange, or the other way round.
+    let mut against_direct = |via: SocketAddr| -> Result<(loadgen::Latency, loadgen::Latency)> {
+        let got = load.latency(&[load.echo, via], LATENCY_WARMUP, LATENCY_SAMPLES)?;
+        let [direct, through] = got[..] else {
+            bail!("expected two paths, got {}", got.len())
+        };
+        Ok((direct, through))
+    };
+    let (direct, tunnel) = against_direct(ours.echo).context("tunnel latency")?;
+    let (direct_s, stunnel) = against_direct(theirs.echo).context("stunnel latency")?;
     report.num("direct_tcp_latency_p50_us", direct.p50_us);
     report.num("direct_tcp_latency_p99_us", direct.p99_us);
-    report.num("stunnel_latency_p50_us", stunnel.p50_us);
-    report.num("stunnel_latency_p99_us", stunnel.p99_us);
     report.num("tunnel_latency_p50_us", tunnel.p50_us);
     report.num("tunnel_latency_p99_us", tunnel.p99_us);
+    report.num("stunnel_latency_p50_us", stunnel.p50_us);
+    report.num("stunnel_latency_p99_us", stunnel.p99_us);
     report.num("added_latency_p50_us", tunnel.p50_us - direct.p50_us);
     report.num("added_latency_p99_us", tunnel.p99_us - direct.p99_us);
-    report.num("stunnel_added_latency_p50_us", stunnel.p50_us - direct.p50_us);
-    report.num("stunnel_added_latency_p99_us", stunnel.p99_us - direct.p99_us);
-    report.num("added_latency_ratio_vs_stunnel_new_conn", (tunnel.p50_us - direct.p50_us) / (stunnel.p50_us - direct.p50_us));
+    report.num(
+        "stunnel_added_latency_p50_us",
+        stunnel.p50_us - direct_s.p50_us,
+    );
+    report.num(
+        "stunnel_added_latency_p99_us",
+        stunnel.p99_us - direct_s.p99_us,
+    );
+    report.num(
+        "added_latency_ratio_vs_stunnel_new_conn",
+        (tunnel.p50_us - direct.p50_us) / (stunnel.p50_us - direct_s.p50_us),
+    );
     report.num("latency_samples", LATENCY_SAMPLES as f64);
     Ok(())
 }
@@ -235,5 +327,8 @@ pub(crate) fn init_logs() {
     // reconnect storm; errors still show.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tunnel::gateway=error"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

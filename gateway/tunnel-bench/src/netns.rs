@@ -52,10 +52,16 @@ pub(crate) fn setup() -> Result<Namespace> {
         .output()
         .context("cannot run `ip` (iproute2)")?;
     if !out.status.success() {
-        bail!("`ip link set lo mtu 1500 up` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "`ip link set lo mtu 1500 up` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     // /sys/class/net shows the namespace sysfs was mounted in, not ours: ask `ip` instead.
-    let show = Command::new("ip").args(["-o", "link", "show", "dev", "lo"]).output().context("cannot run `ip link show`")?;
+    let show = Command::new("ip")
+        .args(["-o", "link", "show", "dev", "lo"])
+        .output()
+        .context("cannot run `ip link show`")?;
     let text = String::from_utf8_lossy(&show.stdout);
     let lo_mtu = text
         .split_whitespace()
@@ -84,14 +90,20 @@ fn raise(name: &str) -> Result<u64> {
     let path = format!("/proc/sys/net/core/{name}");
     let read = || -> Result<u64> {
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-        text.trim().parse().with_context(|| format!("{path} is not a number: {text}"))
+        text.trim()
+            .parse()
+            .with_context(|| format!("{path} is not a number: {text}"))
     };
     let now = read()?;
     if now >= WANTED_BUFFER_MAX {
         return Ok(now);
     }
     if let Err(error) = std::fs::write(&path, WANTED_BUFFER_MAX.to_string()) {
-        progress!("net.core.{name} stays at {} KiB here ({error}); the tunnel asks for {} KiB", now / 1024, WANTED_BUFFER_MAX / 1024);
+        progress!(
+            "net.core.{name} stays at {} KiB here ({error}); the tunnel asks for {} KiB",
+            now / 1024,
+            WANTED_BUFFER_MAX / 1024
+        );
     }
     read()
 }

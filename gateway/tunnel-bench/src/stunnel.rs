@@ -20,7 +20,9 @@ const STUNNEL: &str = "/usr/bin/stunnel4";
 /// Fails, naming the package, when stunnel4 is missing.
 pub(crate) fn check_installed() -> Result<()> {
     if !Path::new(STUNNEL).exists() {
-        bail!("{STUNNEL} not found: the baseline tunnel is Debian's stunnel4. Install it with `apt-get install stunnel4` (or `cargo xtask deps`)");
+        bail!(
+            "{STUNNEL} not found: the baseline tunnel is Debian's stunnel4. Install it with `apt-get install stunnel4` (or `cargo xtask deps`)"
+        );
     }
     Ok(())
 }
@@ -64,8 +66,14 @@ TIMEOUTclose = 0
 
 impl StunnelPair {
     /// Starts the pair in front of `sink` and `echo`, and waits until both ends accept.
-    pub(crate) fn start(files: &PkiFiles, dir: &Path, sink: SocketAddr, echo: SocketAddr) -> Result<Self> {
-        let (server_sink, server_echo, client_sink, client_echo) = (free_port()?, free_port()?, free_port()?, free_port()?);
+    pub(crate) fn start(
+        files: &PkiFiles,
+        dir: &Path,
+        sink: SocketAddr,
+        echo: SocketAddr,
+    ) -> Result<Self> {
+        let (server_sink, server_echo, client_sink, client_echo) =
+            (free_port()?, free_port()?, free_port()?, free_port()?);
         let ca = files.ca.display();
         let server = format!(
             "foreground = yes\npid = {pid}\nsyslog = no\ndebug = 3\n\n\
@@ -90,12 +98,21 @@ impl StunnelPair {
                 pki::fixture::HUB_DNS_NAME
             ),
         );
-        let mut pair = Self { children: Vec::new(), sink: client_sink, echo: client_echo };
-        for (name, config, ports) in [("server", server, [server_sink, server_echo]), ("client", client, [client_sink, client_echo])] {
+        let mut pair = Self {
+            children: Vec::new(),
+            sink: client_sink,
+            echo: client_echo,
+        };
+        for (name, config, ports) in [
+            ("server", server, [server_sink, server_echo]),
+            ("client", client, [client_sink, client_echo]),
+        ] {
             let path = dir.join(format!("stunnel-{name}.conf"));
-            std::fs::write(&path, config).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(&path, config)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             let log_path = dir.join(format!("stunnel-{name}.log"));
-            let log = std::fs::File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
+            let log = std::fs::File::create(&log_path)
+                .with_context(|| format!("cannot create {}", log_path.display()))?;
             let child = Command::new(STUNNEL)
                 .arg(&path)
                 .stdin(Stdio::null())
@@ -105,7 +122,8 @@ impl StunnelPair {
                 .with_context(|| format!("cannot start {STUNNEL}"))?;
             pair.children.push(child);
             for port in ports {
-                wait_accepting(port, pair.children.last_mut(), &log_path).with_context(|| format!("stunnel {name}"))?;
+                wait_accepting(port, pair.children.last_mut(), &log_path)
+                    .with_context(|| format!("stunnel {name}"))?;
             }
         }
         Ok(pair)
@@ -120,7 +138,9 @@ fn free_port() -> Result<SocketAddr> {
 }
 
 fn wait_accepting(addr: SocketAddr, child: Option<&mut Child>, log: &Path) -> Result<()> {
-    let Some(child) = child else { bail!("no process") };
+    let Some(child) = child else {
+        bail!("no process")
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if TcpStream::connect(addr).is_ok() {
@@ -128,7 +148,10 @@ fn wait_accepting(addr: SocketAddr, child: Option<&mut Child>, log: &Path) -> Re
         }
         if let Some(status) = child.try_wait()? {
             let text = std::fs::read_to_string(log).unwrap_or_default();
-            bail!("exited ({status}) before accepting on {addr}:\n{}", text.trim());
+            bail!(
+                "exited ({status}) before accepting on {addr}:\n{}",
+                text.trim()
+            );
         }
         if Instant::now() > deadline {
             bail!("not accepting on {addr} after 10 s");

@@ -104,7 +104,7 @@ fn client_config(
     transport: &TransportSettings,
 ) -> Result<quinn::ClientConfig, tls::TlsError> {
     let mut client = quinn::ClientConfig::new(Arc::new(tls::client_crypto(credentials)?));
-    client.transport_config(transport.quinn());
+    client.transport_config(transport.quinn(transport::Side::Gateway));
     Ok(client)
 }
 
@@ -320,9 +320,11 @@ async fn supervise(shared: Arc<Shared>) {
     let mut had_link = false;
     loop {
         let dial = link::dial_until_up(&shared, &mut backoff, &mut next, avoid);
+        // Shutdown first, so a gateway being stopped never starts another dial.
         let (link, mut events) = tokio::select! {
-            up = dial => up,
+            biased;
             _ = shutdown.wait_for(|s| *s) => return,
+            up = dial => up,
         };
         avoid = None;
         if had_link {
@@ -334,8 +336,9 @@ async fn supervise(shared: Arc<Shared>) {
             tokio::spawn(link::retire(old, shared.config.drain_grace));
         }
         let event = tokio::select! {
-            ev = events.recv() => ev.unwrap_or(LinkEvent::Lost),
+            biased;
             _ = shutdown.wait_for(|s| *s) => return,
+            ev = events.recv() => ev.unwrap_or(LinkEvent::Lost),
         };
         match event {
             LinkEvent::GoAway => {

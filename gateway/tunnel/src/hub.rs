@@ -136,7 +136,7 @@ impl Hub {
     pub fn bind(config: HubConfig, metrics: Metrics) -> Result<HubHandle, HubError> {
         let crypto = tls::server_crypto(&config.credentials, config.hooks.clone())?;
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        server.transport_config(config.transport.quinn());
+        server.transport_config(config.transport.quinn(transport::Side::Hub));
         // Address validation costs a round trip; it is worth it only under attack, so leave it
         // to the handshake limit instead.
         server.migration(true);

@@ -42,9 +42,16 @@ impl Default for TransportSettings {
     }
 }
 
+/// Which end a transport configuration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Hub,
+    Gateway,
+}
+
 impl TransportSettings {
-    /// The quinn transport configuration for these settings.
-    pub(crate) fn quinn(&self) -> Arc<TransportConfig> {
+    /// The quinn transport configuration for these settings, at `side`.
+    pub(crate) fn quinn(&self, side: Side) -> Arc<TransportConfig> {
         let mut t = TransportConfig::default();
         t.keep_alive_interval(Some(self.keepalive));
         // An idle timeout above quinn's varint range falls back to quinn's default.
@@ -54,7 +61,14 @@ impl TransportSettings {
         t.stream_receive_window(VarInt::from_u32(self.stream_window));
         t.receive_window(VarInt::from_u32(self.connection_window));
         t.send_window(u64::from(self.connection_window));
-        t.max_concurrent_bidi_streams(VarInt::from_u32(self.max_streams));
+        // Only gateways open bidirectional streams; a gateway grants the hub none, and pays
+        // nothing for stream state it would never use.
+        let bidi = if side == Side::Hub {
+            self.max_streams
+        } else {
+            0
+        };
+        t.max_concurrent_bidi_streams(VarInt::from_u32(bidi));
         // Unidirectional streams only carry oversized datagrams.
         t.max_concurrent_uni_streams(VarInt::from_u32(32));
         t.datagram_receive_buffer_size(Some(1 << 20));
@@ -111,6 +125,11 @@ pub(crate) fn endpoint_config(reset_key: Option<&[u8; 32]>) -> quinn::EndpointCo
             cid_key.copy_from_slice(&tag.as_ref()[..8]);
             let cid_key = u64::from_le_bytes(cid_key);
             let mut config = quinn::EndpointConfig::new(Arc::new(key));
+            // After a restart every gateway's next packet deserves a reset at once; quinn's
+            // default allows one per 20 ms per endpoint, which leaves a reconnect storm waiting
+            // for idle timeouts. A reset is always smaller than the packet that caused it, so
+            // answering every one cannot amplify.
+            config.min_reset_interval(Duration::ZERO);
             config.cid_generator(move || {
                 Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
             });

@@ -301,7 +301,10 @@ async fn watchdog(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .elapsed();
-        if silent > shared.config.transport.idle_timeout {
+        // Three missed pongs, or the idle timeout if that comes first: QUIC's own timeout alone
+        // would keep a silently vanished hub for the whole idle period.
+        let limit = (shared.config.watchdog_interval * 3).min(shared.config.transport.idle_timeout);
+        if silent > limit {
             let _ = events.try_send(LinkEvent::Wedged);
             return;
         }
