@@ -82,9 +82,12 @@ CREATE INDEX messages_case ON messages (case_id, id);
 
 -- The search index holds only the inverted index (contentless); rowid = messages.id, so rowid
 -- order is arrival order and "most recent first" is a reverse walk of each doclist. Bodies are
--- normalised (search.rs) before they are indexed and queried.
+-- normalised (search.rs) before they are indexed and queried. `scope` holds one token naming
+-- the owning consulate, so a search within one consulate is an index intersection rather
+-- than a filter applied to every match.
 CREATE VIRTUAL TABLE message_fts USING fts5 (
     body,
+    scope,
     content = '',
     contentless_delete = 1,
     tokenize = 'unicode61 remove_diacritics 2'
@@ -105,7 +108,8 @@ CREATE TABLE attachments (
 CREATE INDEX attachments_case ON attachments (case_id);
 CREATE INDEX attachments_sha256 ON attachments (sha256);
 
--- Open work per consulate × status × priority, kept by every transaction that changes a case.
+-- Cases per consulate × status × priority (all statuses), kept by every transaction that
+-- changes a case.
 CREATE TABLE status_counts (
     consulate TEXT NOT NULL,
     status TEXT NOT NULL,

@@ -15,16 +15,31 @@ pub struct InvalidValue {
 
 /// An error reported by the database engine.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct DbError(rusqlite::Error);
+#[error(transparent)]
+pub struct DbError(Engine);
+
+#[derive(Debug, thiserror::Error)]
+enum Engine {
+    #[error(transparent)]
+    Sqlite(rusqlite::Error),
+    #[error("{0}")]
+    Other(&'static str),
+}
 
 impl DbError {
+    pub(crate) fn other(message: &'static str) -> Self {
+        Self(Engine::Other(message))
+    }
+
     /// Another process held the database lock past the busy timeout; retrying may succeed.
     pub fn is_busy(&self) -> bool {
-        matches!(
-            self.0.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        )
+        match &self.0 {
+            Engine::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            Engine::Other(_) => false,
+        }
     }
 }
 
@@ -35,7 +50,7 @@ pub(crate) trait DbResult<T> {
 
 impl<T> DbResult<T> for Result<T, rusqlite::Error> {
     fn db(self) -> Result<T, DbError> {
-        self.map_err(DbError)
+        self.map_err(|e| DbError(Engine::Sqlite(e)))
     }
 }
 
@@ -55,10 +70,11 @@ pub enum OpenError {
         found: i64,
         supported: i64,
     },
-    #[error("migrating {path} to schema version {version} failed")]
+    #[error("migrating {path} to schema version {version} ({name}) failed")]
     Migration {
         path: PathBuf,
         version: i64,
+        name: &'static str,
         source: DbError,
     },
     #[error("configuring the connection to {path} failed")]
@@ -92,6 +108,8 @@ pub enum WriteError {
     Invalid(#[from] InvalidValue),
     #[error("the case number sequence of {year} is exhausted")]
     SequenceExhausted { year: i32 },
+    #[error("the system random number generator failed")]
+    Randomness,
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("database error")]

@@ -240,7 +240,9 @@ impl Actor {
         match code {
             "citizen" => Some(Actor::Citizen),
             "system" => Some(Actor::System),
-            _ => AgentId::new(code.strip_prefix("agent:")?).ok().map(Actor::Agent),
+            _ => AgentId::new(code.strip_prefix("agent:")?)
+                .ok()
+                .map(Actor::Agent),
         }
     }
 }

@@ -16,6 +16,7 @@ use std::io;
 use std::time::Duration;
 
 mod client;
+pub mod local;
 pub mod protocol;
 
 pub use client::{

@@ -72,7 +72,10 @@ impl Priority {
 
     /// The priority of rank `rank` (0–4).
     pub fn from_rank(rank: i64) -> Option<Self> {
-        Self::ALL.iter().copied().find(|p| i64::from(p.rank()) == rank)
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|p| i64::from(p.rank()) == rank)
     }
 
     /// P0 and P1: the case belongs in the emergency queue and raised a `case.emergency` event.

@@ -3,9 +3,8 @@
 use super::{
     Actor, AgentId, AttachmentId, BirthDate, Body, CaseId, CaseNumber, Channel, ConsulateId,
     ContactId, ContactKind, ContactValue, Direction, Family, FileName, IdempotencyKey, Language,
-    LinkKind, MediaType, MessageId, Name, Note, PersonId, Priority, ReferralId, Relationship,
-    Role, ScanVerdict, Sensitivity, Sha256, Status, Timestamp, TypeCode, Verification,
-    Visibility,
+    LinkKind, MediaType, MessageId, Name, Note, PersonId, Priority, ReferralId, Relationship, Role,
+    ScanVerdict, Sensitivity, Sha256, Status, Timestamp, TypeCode, Verification, Visibility,
 };
 
 /// A case's classification in the consular taxonomy, as of one version of the taxonomy file.

@@ -52,7 +52,10 @@ fn ascii_code(s: &str, max: usize, extra: &[u8]) -> Result<(), &'static str> {
     if s.len() > max {
         return Err("is too long");
     }
-    if !s.bytes().all(|b| b.is_ascii_alphanumeric() || extra.contains(&b)) {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+    {
         return Err("has a character outside the allowed set");
     }
     Ok(())
@@ -212,7 +215,9 @@ impl FileName {
         let base = original.rsplit(['/', '\\']).next().unwrap_or_default();
         let cleaned: String = base
             .chars()
-            .filter(|c| !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+            .filter(|c| {
+                !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            })
             .take(200)
             .collect();
         let cleaned = cleaned.trim().trim_start_matches('.').trim();

@@ -1,0 +1,273 @@
+//! Counters and queue membership, kept in step with the cases inside each write transaction.
+//!
+//! A case's [`Shape`] is what queues and counters depend on. Every write that may change it
+//! calls [`apply`] with the shape before and after; `apply` inserts and deletes the case's
+//! `queue_entries` rows and records ±1 deltas, which [`Deltas::flush`] adds to `status_counts`
+//! and `queue_counts` just before commit. Reading counts is then a handful of primary-key
+//! lookups, never a scan. [`Store::check_counters`] recounts everything from the cases with
+//! SQL written independently of the Rust rules, so a drift between the two shows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::{Connection, params};
+
+use crate::error::{DbError, DbResult as _, ReadError};
+use crate::model::{AgentId, CaseId, ConsulateId, Priority, QueueKind, Status};
+use crate::store::{Store, Tx};
+
+/// What queue membership and the counters of one case depend on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub(crate) consulate: String,
+    pub(crate) status: Status,
+    pub(crate) priority: Priority,
+    pub(crate) assignee: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) type_code: String,
+    pub(crate) language: String,
+    pub(crate) channel: String,
+}
+
+impl Shape {
+    /// The (queue, agent) pairs the case is in.
+    /// Whether the queue rows of both shapes would hold the same values.
+    fn row_eq(&self, other: &Shape) -> bool {
+        self.consulate == other.consulate
+            && self.priority == other.priority
+            && self.created_at == other.created_at
+            && self.type_code == other.type_code
+            && self.language == other.language
+            && self.channel == other.channel
+    }
+
+    fn memberships(&self) -> Vec<(QueueKind, &str)> {
+        QueueKind::ALL
+            .iter()
+            .filter(|q| q.contains(self.status, self.priority, self.assignee.is_some()))
+            .map(|&q| {
+                let agent = match q {
+                    QueueKind::Assigned => self.assignee.as_deref().unwrap_or_default(),
+                    _ => "",
+                };
+                (q, agent)
+            })
+            .collect()
+    }
+}
+
+/// Counter changes gathered during one transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Deltas {
+    status: HashMap<(String, Status, Priority), i64>,
+    queues: HashMap<(String, QueueKind, String), i64>,
+}
+
+impl Deltas {
+    /// Adds the non-zero deltas to the counter tables.
+    pub(crate) fn flush(&mut self, sql: &Connection) -> Result<(), DbError> {
+        let mut status = sql
+            .prepare_cached(
+                "INSERT INTO status_counts (consulate, status, priority, n) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            )
+            .db()?;
+        for ((consulate, s, p), n) in self.status.drain().filter(|(_, n)| *n != 0) {
+            status
+                .execute(params![consulate, s.code(), p.rank(), n])
+                .db()?;
+        }
+        let mut queues = sql
+            .prepare_cached(
+                "INSERT INTO queue_counts (consulate, queue, agent, n) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            )
+            .db()?;
+        for ((consulate, q, agent), n) in self.queues.drain().filter(|(_, n)| *n != 0) {
+            queues
+                .execute(params![consulate, q.code(), agent, n])
+                .db()?;
+        }
+        Ok(())
+    }
+}
+
+/// Moves case `id` from shape `old` (`None`: a new case) to `new`.
+pub(crate) fn apply(
+    tx: &mut Tx<'_>,
+    id: CaseId,
+    old: Option<&Shape>,
+    new: &Shape,
+) -> Result<(), DbError> {
+    if old == Some(new) {
+        return Ok(());
+    }
+    let new_entries = new.memberships();
+    let old_entries = old.map(Shape::memberships).unwrap_or_default();
+    // A membership in both shapes keeps its row only if that row would be identical.
+    let same_row = old.is_some_and(|o| o.row_eq(new));
+    if let Some(old) = old {
+        let mut delete = tx
+            .sql
+            .prepare_cached(
+                "DELETE FROM queue_entries WHERE queue = ?1 AND consulate = ?2 AND agent = ?3
+                 AND priority = ?4 AND created_at = ?5 AND case_id = ?6",
+            )
+            .db()?;
+        *tx.deltas
+            .status
+            .entry((old.consulate.clone(), old.status, old.priority))
+            .or_default() -= 1;
+        for &(queue, agent) in &old_entries {
+            if same_row && new_entries.contains(&(queue, agent)) {
+                continue;
+            }
+            let key = params![
+                queue.code(),
+                old.consulate,
+                agent,
+                old.priority.rank(),
+                old.created_at,
+                id.get()
+            ];
+            delete.execute(key).db()?;
+            *tx.deltas
+                .queues
+                .entry((old.consulate.clone(), queue, agent.to_owned()))
+                .or_default() -= 1;
+        }
+    }
+    *tx.deltas
+        .status
+        .entry((new.consulate.clone(), new.status, new.priority))
+        .or_default() += 1;
+    let mut insert = tx
+        .sql
+        .prepare_cached(
+            "INSERT INTO queue_entries (queue, consulate, agent, priority, created_at, case_id,
+             type_code, language, channel) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .db()?;
+    for &(queue, agent) in &new_entries {
+        if same_row && old_entries.contains(&(queue, agent)) {
+            continue;
+        }
+        insert
+            .execute(params![
+                queue.code(),
+                new.consulate,
+                agent,
+                new.priority.rank(),
+                new.created_at,
+                id.get(),
+                new.type_code,
+                new.language,
+                new.channel
+            ])
+            .db()?;
+        *tx.deltas
+            .queues
+            .entry((new.consulate.clone(), queue, agent.to_owned()))
+            .or_default() += 1;
+    }
+    Ok(())
+}
+
+/// How many cases each queue of one consulate holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Per queue; `Assigned` is the total over all agents.
+    pub by_queue: BTreeMap<QueueKind, u64>,
+    /// The `Assigned` queue per agent.
+    pub by_agent: BTreeMap<AgentId, u64>,
+}
+
+impl QueueCounts {
+    pub fn get(&self, queue: QueueKind) -> u64 {
+        self.by_queue.get(&queue).copied().unwrap_or(0)
+    }
+}
+
+/// Cases of one consulate with one status and priority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCount {
+    pub status: Status,
+    pub priority: Priority,
+    pub n: u64,
+}
+
+/// A counter or queue row that disagrees with a recount from the cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterMismatch {
+    /// Which table and key, e.g. `queue_counts RO-PAR/unassigned/`.
+    pub what: String,
+    pub stored: i64,
+    pub recounted: i64,
+}
+
+mod recount;
+
+impl Store {
+    /// The queue counters of `consulate`, read from the counter table only.
+    pub fn queue_counts(&self, consulate: &ConsulateId) -> Result<QueueCounts, ReadError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT queue, agent, n FROM queue_counts WHERE consulate = ?1")
+                .db()?;
+            let mut rows = stmt.query([consulate.as_str()]).db()?;
+            let mut counts = QueueCounts::default();
+            while let Some(row) = rows.next().db()? {
+                let queue: String = row.get(0).db()?;
+                let agent: String = row.get(1).db()?;
+                let n: i64 = row.get(2).db()?;
+                let queue = QueueKind::from_code(&queue)
+                    .ok_or_else(|| ReadError::Corrupt(format!("queue code {queue:?}")))?;
+                let n =
+                    u64::try_from(n).map_err(|_| ReadError::Corrupt(format!("queue count {n}")))?;
+                *counts.by_queue.entry(queue).or_default() += n;
+                if queue == QueueKind::Assigned && n > 0 {
+                    let agent = AgentId::new(agent)
+                        .map_err(|e| ReadError::Corrupt(format!("queue agent: {e}")))?;
+                    counts.by_agent.insert(agent, n);
+                }
+            }
+            Ok(counts)
+        })
+    }
+
+    /// Cases of `consulate` by status and priority (non-zero counters only).
+    pub fn status_counts(&self, consulate: &ConsulateId) -> Result<Vec<StatusCount>, ReadError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT status, priority, n FROM status_counts WHERE consulate = ?1 AND n <> 0
+                     ORDER BY priority, status",
+                )
+                .db()?;
+            let mut rows = stmt.query([consulate.as_str()]).db()?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().db()? {
+                let status: String = row.get(0).db()?;
+                let priority: i64 = row.get(1).db()?;
+                let n: i64 = row.get(2).db()?;
+                out.push(StatusCount {
+                    status: Status::from_code(&status)
+                        .ok_or_else(|| ReadError::Corrupt(format!("status {status:?}")))?,
+                    priority: Priority::from_rank(priority)
+                        .ok_or_else(|| ReadError::Corrupt(format!("priority {priority}")))?,
+                    n: u64::try_from(n).map_err(|_| ReadError::Corrupt(format!("count {n}")))?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Recounts every counter and queue entry from the cases and lists the disagreements
+    /// (none, unless something is wrong). Scans every case: a maintenance check, not a query
+    /// for pages.
+    pub fn check_counters(&self) -> Result<Vec<CounterMismatch>, ReadError> {
+        self.read(recount::mismatches)
+    }
+}
+
+#[cfg(test)]
+mod tests;

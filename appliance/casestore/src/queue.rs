@@ -1,0 +1,320 @@
+//! Queue pages: one consulate's queue, filtered, sorted, a bounded page at a time, continued
+//! with a keyset cursor (never OFFSET, so page 500 costs what page 1 costs).
+//!
+//! Pages read `queue_entries`, which holds a row per (queue, case) maintained with the case
+//! (counters.rs). Its primary key is the urgency order and `queue_entries_age` the age order;
+//! both begin with (queue, consulate, agent) and carry the filter columns, so a page is one
+//! index range scan plus a primary-key look-up per case shown.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rusqlite::types::Value;
+
+use crate::error::{DbResult as _, InvalidValue, ReadError};
+use crate::model::{AgentId, Case, Channel, ConsulateId, Language, Priority, QueueKind, TypeCode};
+use crate::read::{CASE_COLUMN_COUNT, CASE_COLUMNS, case_row};
+use crate::store::Store;
+
+/// A page size: 1 to [`PageSize::MAX`] rows, 50 by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize(u16);
+
+impl PageSize {
+    pub const MAX: u16 = 200;
+
+    pub fn new(n: u16) -> Result<Self, InvalidValue> {
+        if (1..=Self::MAX).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(InvalidValue {
+                what: "page size",
+                reason: "is outside 1–200",
+            })
+        }
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl Default for PageSize {
+    fn default() -> Self {
+        Self(50)
+    }
+}
+
+/// The order of a queue page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QueueSort {
+    /// P0 first, then oldest first: the order work should be taken in.
+    #[default]
+    Urgency,
+    /// Oldest first, whatever the priority (FIFO).
+    Oldest,
+    /// Newest first.
+    Newest,
+}
+
+impl QueueSort {
+    fn code(self) -> char {
+        match self {
+            QueueSort::Urgency => 'u',
+            QueueSort::Oldest => 'o',
+            QueueSort::Newest => 'n',
+        }
+    }
+}
+
+/// Optional filters; each narrows the page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueFilter {
+    pub priority: Option<Priority>,
+    pub case_type: Option<TypeCode>,
+    pub language: Option<Language>,
+    pub channel: Option<Channel>,
+}
+
+/// A request for one page of a queue.
+#[derive(Debug, Clone)]
+pub struct QueueQuery {
+    pub consulate: ConsulateId,
+    pub queue: QueueKind,
+    /// Whose queue, for [`QueueKind::Assigned`]; must be `None` for the others.
+    pub agent: Option<AgentId>,
+    pub filter: QueueFilter,
+    pub sort: QueueSort,
+    pub page_size: PageSize,
+    /// Where the previous page ended.
+    pub after: Option<QueueCursor>,
+}
+
+impl QueueQuery {
+    /// The first page of `queue` at `consulate`, most urgent first, 50 rows.
+    pub fn first(consulate: ConsulateId, queue: QueueKind) -> Self {
+        Self {
+            consulate,
+            queue,
+            agent: None,
+            filter: QueueFilter::default(),
+            sort: QueueSort::Urgency,
+            page_size: PageSize::default(),
+            after: None,
+        }
+    }
+}
+
+/// One page, and where the next one starts (`None`: this was the last).
+#[derive(Debug, Clone)]
+pub struct QueuePage {
+    pub cases: Vec<Case>,
+    pub next: Option<QueueCursor>,
+}
+
+/// A position in a queue, opaque to callers; its text form travels in URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCursor {
+    sort: QueueSort,
+    priority: u8,
+    created_at: i64,
+    case_id: i64,
+}
+
+impl fmt::Display for QueueCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.sort.code();
+        write!(
+            f,
+            "{s}{}.{}.{}",
+            self.priority, self.created_at, self.case_id
+        )
+    }
+}
+
+impl FromStr for QueueCursor {
+    type Err = InvalidValue;
+
+    fn from_str(s: &str) -> Result<Self, InvalidValue> {
+        let bad = InvalidValue {
+            what: "queue cursor",
+            reason: "is malformed",
+        };
+        let mut chars = s.chars();
+        let sort = match chars.next() {
+            Some('u') => QueueSort::Urgency,
+            Some('o') => QueueSort::Oldest,
+            Some('n') => QueueSort::Newest,
+            _ => return Err(bad),
+        };
+        let mut parts = chars.as_str().split('.');
+        let mut next = || parts.next().and_then(|p| p.parse::<i64>().ok());
+        let (Some(priority), Some(created_at), Some(case_id), None) =
+            (next(), next(), next(), next())
+        else {
+            return Err(bad);
+        };
+        let priority = u8::try_from(priority)
+            .ok()
+            .filter(|p| *p <= 4)
+            .ok_or(bad.clone())?;
+        Ok(Self {
+            sort,
+            priority,
+            created_at,
+            case_id,
+        })
+    }
+}
+
+/// The statement and arguments for one page.
+pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadError> {
+    let agent = match (query.queue, &query.agent) {
+        (QueueKind::Assigned, Some(agent)) => agent.as_str().to_owned(),
+        (QueueKind::Assigned, None) => {
+            return Err(InvalidValue {
+                what: "queue query",
+                reason: "needs the agent whose queue it is",
+            }
+            .into());
+        }
+        (_, None) => String::new(),
+        (_, Some(_)) => {
+            return Err(InvalidValue {
+                what: "queue query",
+                reason: "names an agent for a shared queue",
+            }
+            .into());
+        }
+    };
+    let mut sql = format!(
+        "SELECT {CASE_COLUMNS}, q.priority, q.created_at FROM queue_entries q
+             CROSS JOIN cases c ON c.id = q.case_id
+             WHERE q.queue = ?1 AND q.consulate = ?2 AND q.agent = ?3"
+    );
+    let mut args = vec![
+        Value::Text(query.queue.code().to_owned()),
+        Value::Text(query.consulate.as_str().to_owned()),
+        Value::Text(agent),
+    ];
+    let mut bind = |sql: &mut String, condition: &str, value: Value| {
+        args.push(value);
+        sql.push_str(&condition.replace('?', &format!("?{}", args.len())));
+    };
+    let f = &query.filter;
+    if let Some(p) = f.priority {
+        bind(
+            &mut sql,
+            " AND q.priority = ?",
+            Value::Integer(p.rank().into()),
+        );
+    }
+    if let Some(t) = &f.case_type {
+        bind(
+            &mut sql,
+            " AND q.type_code = ?",
+            Value::Text(t.as_str().to_owned()),
+        );
+    }
+    if let Some(l) = &f.language {
+        bind(
+            &mut sql,
+            " AND q.language = ?",
+            Value::Text(l.as_str().to_owned()),
+        );
+    }
+    if let Some(c) = f.channel {
+        bind(
+            &mut sql,
+            " AND q.channel = ?",
+            Value::Text(c.code().to_owned()),
+        );
+    }
+    if let Some(after) = query.after {
+        if after.sort != query.sort {
+            return Err(InvalidValue {
+                what: "queue cursor",
+                reason: "belongs to another sort order",
+            }
+            .into());
+        }
+        let (p, at, id) = (after.priority.into(), after.created_at, after.case_id);
+        match query.sort {
+            QueueSort::Urgency => {
+                bind(
+                    &mut sql,
+                    " AND (q.priority, q.created_at, q.case_id) > (?",
+                    Value::Integer(p),
+                );
+                bind(&mut sql, ", ?", Value::Integer(at));
+                bind(&mut sql, ", ?)", Value::Integer(id));
+            }
+            QueueSort::Oldest => {
+                bind(
+                    &mut sql,
+                    " AND (q.created_at, q.case_id) > (?",
+                    Value::Integer(at),
+                );
+                bind(&mut sql, ", ?)", Value::Integer(id));
+            }
+            QueueSort::Newest => {
+                bind(
+                    &mut sql,
+                    " AND (q.created_at, q.case_id) < (?",
+                    Value::Integer(at),
+                );
+                bind(&mut sql, ", ?)", Value::Integer(id));
+            }
+        }
+    }
+    sql.push_str(match query.sort {
+        QueueSort::Urgency => " ORDER BY q.priority, q.created_at, q.case_id",
+        QueueSort::Oldest => " ORDER BY q.created_at, q.case_id",
+        QueueSort::Newest => " ORDER BY q.created_at DESC, q.case_id DESC",
+    });
+    // One row more than the page tells whether there is a next page.
+    bind(
+        &mut sql,
+        " LIMIT ?",
+        Value::Integer(i64::from(query.page_size.get()) + 1),
+    );
+    Ok((sql, args))
+}
+
+impl Store {
+    /// One page of a queue; see the module documentation.
+    pub fn queue(&self, query: &QueueQuery) -> Result<QueuePage, ReadError> {
+        let (sql, args) = page_sql(query)?;
+        let size = usize::from(query.page_size.get());
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&sql).db()?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args)).db()?;
+            let mut cases = Vec::with_capacity(size);
+            let mut last = None;
+            let mut more = false;
+            while let Some(row) = rows.next().db()? {
+                if cases.len() == size {
+                    more = true;
+                    break;
+                }
+                let case = case_row(row)?;
+                let priority: i64 = row.get(CASE_COLUMN_COUNT).db()?;
+                let created_at: i64 = row.get(CASE_COLUMN_COUNT + 1).db()?;
+                last = Some(QueueCursor {
+                    sort: query.sort,
+                    priority: u8::try_from(priority).unwrap_or(u8::MAX),
+                    created_at,
+                    case_id: case.id.get(),
+                });
+                cases.push(case);
+            }
+            Ok(QueuePage {
+                cases,
+                next: if more { last } else { None },
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

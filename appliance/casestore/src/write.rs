@@ -1,0 +1,302 @@
+//! Row writers shared by the operations. Each runs inside the caller's [`Tx`], so whatever an
+//! operation writes (case, message, search row, attachment rows, history, queue rows, outbox
+//! event) commits or rolls back together.
+
+use rusqlite::{OptionalExtension as _, params};
+use serde_json::{Value, json};
+
+use crate::counters::Shape;
+use crate::error::{DbError, DbResult as _, WriteError};
+use crate::model::{
+    Actor, AttachmentId, Body, CaseId, CaseNumber, Channel, ContactId, Direction, EventKind,
+    Language, MessageId, NewAttachment, NewContact, NewPerson, Note, PersonId, Relationship, Role,
+    Status, Visibility,
+};
+use crate::read::decode;
+use crate::search;
+use crate::store::Tx;
+
+/// What a write needs to know about the case it changes.
+#[derive(Debug, Clone)]
+pub(crate) struct CaseState {
+    pub(crate) id: CaseId,
+    pub(crate) case_no: CaseNumber,
+    pub(crate) shape: Shape,
+}
+
+/// A message about to be written.
+#[derive(Debug)]
+pub(crate) struct MessageRow<'a> {
+    pub(crate) direction: Direction,
+    pub(crate) channel: Channel,
+    pub(crate) author: &'a Actor,
+    pub(crate) visibility: Visibility,
+    pub(crate) language: &'a Language,
+    pub(crate) body: &'a Body,
+    /// The owning consulate, for the search index's scope column.
+    pub(crate) consulate: &'a str,
+}
+
+impl Tx<'_> {
+    /// The current state of case `id`, or `NoSuchCase`.
+    pub(crate) fn case_state(&self, id: CaseId) -> Result<CaseState, WriteError> {
+        let mut stmt = self
+            .sql
+            .prepare_cached(
+                "SELECT year, seq, consulate, status, priority, assignee, created_at, type_code,
+                        language, channel FROM cases WHERE id = ?1",
+            )
+            .db()?;
+        let row = stmt
+            .query_row([id.get()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, String>(8)?,
+                    r.get::<_, String>(9)?,
+                ))
+            })
+            .optional()
+            .db()?;
+        let Some((year, seq, consulate, status, priority, assignee, created_at, ty, lang, ch)) =
+            row
+        else {
+            return Err(WriteError::NoSuchCase(id));
+        };
+        Ok(CaseState {
+            id,
+            case_no: CaseNumber::new(year, seq)
+                .map_err(|e| WriteError::Corrupt(format!("case {id}: {e}")))?,
+            shape: Shape {
+                consulate,
+                status: decode::status(&status)?,
+                priority: decode::priority(priority)?,
+                assignee,
+                created_at,
+                type_code: ty,
+                language: lang,
+                channel: ch,
+            },
+        })
+    }
+
+    /// Writes the case's new shape to its header, bumps `updated_at`, and moves its queue
+    /// rows and counters.
+    pub(crate) fn reshape(&mut self, case: &CaseState, new: Shape) -> Result<CaseState, DbError> {
+        self.sql
+            .prepare_cached(
+                "UPDATE cases SET status = ?2, priority = ?3, assignee = ?4, updated_at = ?5
+                 WHERE id = ?1",
+            )
+            .db()?
+            .execute(params![
+                case.id.get(),
+                new.status.code(),
+                new.priority.rank(),
+                new.assignee,
+                self.now.unix_ms()
+            ])
+            .db()?;
+        crate::counters::apply(self, case.id, Some(&case.shape), &new)?;
+        Ok(CaseState {
+            shape: new,
+            ..case.clone()
+        })
+    }
+
+    /// Bumps the case's `updated_at` only.
+    pub(crate) fn touch(&mut self, case: CaseId) -> Result<(), DbError> {
+        self.sql
+            .prepare_cached("UPDATE cases SET updated_at = ?2 WHERE id = ?1")
+            .db()?
+            .execute(params![case.get(), self.now.unix_ms()])
+            .db()?;
+        Ok(())
+    }
+
+    /// Queues an outbox event about `case`; `extra` (a JSON object) adds to the common fields.
+    pub(crate) fn event(
+        &mut self,
+        kind: EventKind,
+        case: &CaseState,
+        extra: Value,
+    ) -> Result<(), DbError> {
+        let mut detail = json!({
+            "case_no": case.case_no.to_string(),
+            "consulate": case.shape.consulate,
+            "priority": case.shape.priority.code(),
+            "status": case.shape.status.code(),
+            "type": case.shape.type_code,
+        });
+        if let (Some(all), Value::Object(more)) = (detail.as_object_mut(), extra) {
+            all.extend(more);
+        }
+        self.sql
+            .prepare_cached(
+                "INSERT INTO outbox (kind, case_id, detail, created_at, available_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+            )
+            .db()?
+            .execute(params![
+                kind.code(),
+                case.id.get(),
+                detail.to_string(),
+                self.now.unix_ms()
+            ])
+            .db()?;
+        Ok(())
+    }
+
+    /// Writes a message and its search-index row.
+    pub(crate) fn message(
+        &mut self,
+        case: CaseId,
+        m: &MessageRow<'_>,
+    ) -> Result<MessageId, DbError> {
+        self.sql
+            .prepare_cached(
+                "INSERT INTO messages (case_id, at, direction, channel, author, visibility,
+                 language, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .db()?
+            .execute(params![
+                case.get(),
+                self.now.unix_ms(),
+                m.direction.code(),
+                m.channel.code(),
+                m.author.code(),
+                m.visibility.code(),
+                m.language.as_str(),
+                m.body.as_str()
+            ])
+            .db()?;
+        let id = self.sql.last_insert_rowid();
+        self.sql
+            .prepare_cached("INSERT INTO message_fts (rowid, body, scope) VALUES (?1, ?2, ?3)")
+            .db()?
+            .execute(params![
+                id,
+                search::normalize(m.body.as_str()),
+                search::scope_token(m.consulate)
+            ])
+            .db()?;
+        Ok(MessageId::from_raw(id))
+    }
+
+    pub(crate) fn attachment(
+        &mut self,
+        case: CaseId,
+        message: Option<MessageId>,
+        a: &NewAttachment,
+    ) -> Result<AttachmentId, WriteError> {
+        let size = i64::try_from(a.size).map_err(|_| crate::InvalidValue {
+            what: "attachment size",
+            reason: "is too large",
+        })?;
+        let verdict_at = (a.verdict != crate::ScanVerdict::Pending).then_some(self.now.unix_ms());
+        self.sql
+            .prepare_cached(
+                "INSERT INTO attachments (case_id, message_id, sha256, size, media_type,
+                 file_name, verdict, verdict_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .db()?
+            .execute(params![
+                case.get(),
+                message.map(MessageId::get),
+                &a.sha256.0[..],
+                size,
+                a.media_type.as_str(),
+                a.file_name.as_str(),
+                a.verdict.code(),
+                verdict_at,
+                self.now.unix_ms()
+            ])
+            .db()?;
+        Ok(AttachmentId::from_raw(self.sql.last_insert_rowid()))
+    }
+
+    pub(crate) fn person(
+        &mut self,
+        case: CaseId,
+        role: Role,
+        relationship: Relationship,
+        p: &NewPerson,
+    ) -> Result<PersonId, DbError> {
+        self.sql
+            .prepare_cached(
+                "INSERT INTO persons (case_id, role, relationship, family_name, given_names,
+                 birth_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .db()?
+            .execute(params![
+                case.get(),
+                role.code(),
+                relationship.code(),
+                p.family_name.as_str(),
+                p.given_names.as_str(),
+                p.birth_date.as_ref().map(|d| d.as_str())
+            ])
+            .db()?;
+        let id = PersonId::from_raw(self.sql.last_insert_rowid());
+        for contact in &p.contacts {
+            self.contact(id, contact)?;
+        }
+        Ok(id)
+    }
+
+    pub(crate) fn contact(
+        &mut self,
+        person: PersonId,
+        c: &NewContact,
+    ) -> Result<ContactId, DbError> {
+        self.sql
+            .prepare_cached(
+                "INSERT INTO contact_points (person_id, kind, value, verification, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .db()?
+            .execute(params![
+                person.get(),
+                c.kind.code(),
+                c.value.as_str(),
+                c.verification.code(),
+                self.now.unix_ms()
+            ])
+            .db()?;
+        Ok(ContactId::from_raw(self.sql.last_insert_rowid()))
+    }
+
+    /// Appends to the case's status history.
+    pub(crate) fn history(
+        &mut self,
+        case: CaseId,
+        from: Option<Status>,
+        to: Status,
+        actor: &Actor,
+        note: Option<&Note>,
+    ) -> Result<(), DbError> {
+        self.sql
+            .prepare_cached(
+                "INSERT INTO status_history (case_id, at, from_status, to_status, actor, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .db()?
+            .execute(params![
+                case.get(),
+                self.now.unix_ms(),
+                from.map(Status::code),
+                to.code(),
+                actor.code(),
+                note.map(Note::as_str)
+            ])
+            .db()?;
+        Ok(())
+    }
+}
