@@ -219,7 +219,7 @@ async fn a_request_with_a_document_gets_a_signed_receipt_and_a_status_page() {
     assert_eq!(status, 200);
     let body = &json[json.find("\r\n\r\n").unwrap() + 4..];
     let receipt =
-        receipts::verify(body.as_bytes(), &[s.receipt_key.clone()]).expect("receipt verifies");
+        receipts::verify(body.as_bytes(), std::slice::from_ref(&s.receipt_key)).expect("receipt verifies");
     assert_eq!(receipt.case_no, case_no);
     assert_eq!(receipt.documents[0].sha256, sha);
     assert_eq!(
