@@ -38,6 +38,8 @@ pub struct Config {
     pub pki: Option<PkiSection>,
     /// The NOC API (mutual TLS with operator certificates).
     pub noc: Option<NocSection>,
+    /// The citizens' portal and the case store behind it.
+    pub portal: Option<PortalSection>,
     /// Services gateways may reach, by name. Default deny.
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceEntry>,
@@ -112,6 +114,22 @@ fn default_code() -> Duration {
     Duration::from_secs(14 * 86_400)
 }
 
+/// `[portal]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSection {
+    /// Where citizens' browsers (through the ministry's front proxy) reach the portal.
+    pub listen: SocketAddr,
+    /// The case store (SQLite file).
+    pub database: PathBuf,
+    /// Where documents are kept, content-addressed.
+    pub attachments: PathBuf,
+    /// clamd's Unix socket.
+    pub clamd: PathBuf,
+    /// The receipt-signing key (`keystore:…` or `pkcs11:…`).
+    pub receipt_key: String,
+}
+
 /// `[noc]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,6 +189,12 @@ impl Config {
                     .map_err(|e| ConfigError::invalid(origin, key, e))?;
             }
         }
+        if let Some(portal) = &config.portal {
+            portal
+                .receipt_key
+                .parse::<keys::KeyRef>()
+                .map_err(|e| ConfigError::invalid(origin, "portal.receipt_key", e))?;
+        }
         if config.limits.max_concurrent_handshakes == 0 {
             return Err(ConfigError::invalid(
                 origin,
@@ -209,6 +233,21 @@ impl Config {
                         daemon::config::relative_to(path, std::path::Path::new(rest)).display()
                     );
                 }
+            }
+        }
+        if let Some(portal) = &mut config.portal {
+            for p in [
+                &mut portal.database,
+                &mut portal.attachments,
+                &mut portal.clamd,
+            ] {
+                *p = daemon::config::relative_to(path, p);
+            }
+            if let Some(rest) = portal.receipt_key.strip_prefix("keystore:") {
+                portal.receipt_key = format!(
+                    "keystore:{}",
+                    daemon::config::relative_to(path, std::path::Path::new(rest)).display()
+                );
             }
         }
         if let Some(noc) = &mut config.noc {

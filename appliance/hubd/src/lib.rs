@@ -4,6 +4,7 @@
 pub mod config;
 pub mod noc;
 pub mod pki;
+pub mod portal;
 
 use std::sync::Arc;
 
@@ -110,6 +111,10 @@ pub async fn start(config: &Config) -> anyhow::Result<(HubHandle, Option<Arc<aud
             info!(listen = %noc.listen, "NOC API (operator certificates only)");
             tokio::spawn(noc::serve(listener, tls, fleet.clone(), hub.clone()));
         }
+    }
+
+    if let Some(section) = &config.portal {
+        portal::start(section).await?;
     }
 
     if let Some(page) = &config.status_page {

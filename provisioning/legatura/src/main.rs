@@ -25,8 +25,8 @@ enum Command {
         /// Where keys, certificates, configuration and state live.
         #[arg(long, default_value = "legatura-data")]
         data: PathBuf,
-        /// Use six consecutive ports from here instead of the defaults (4433/udp, 9100, 9180,
-        /// 9101, 8080, 9443).
+        /// Use seven consecutive ports from here instead of the defaults (4433/udp, 9100,
+        /// 9180, 9101, 8080, 9443, 8000).
         #[arg(long)]
         port_base: Option<u16>,
     },

@@ -23,6 +23,7 @@ pub(crate) struct Ports {
     gateway_admin: u16,
     console: u16,
     noc: u16,
+    portal: u16,
 }
 
 impl Ports {
@@ -35,6 +36,7 @@ impl Ports {
                 gateway_admin: 9101,
                 console: 8080,
                 noc: 9443,
+                portal: 8000,
             },
             Some(b) => Self {
                 hub_quic: b,
@@ -43,6 +45,7 @@ impl Ports {
                 gateway_admin: b.saturating_add(3),
                 console: b.saturating_add(4),
                 noc: b.saturating_add(5),
+                portal: b.saturating_add(6),
             },
         }
     }
@@ -54,8 +57,21 @@ pub(crate) fn run(data: &Path, ports: Ports) -> anyhow::Result<()> {
         hubd::Config::load(&data.join("hub/hubd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let gw_config = gatewayd::Config::load(&data.join("gateway/gatewayd.toml"))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The portal scans every upload with clamd: a private one with its own small signature
+    // database when this machine has clamd, else uploads are refused until one is there.
+    let clamd = match scan::local::LocalClamd::start(&data.join("clamd"), 32) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            say(&format!(
+                "note: {e}; the portal will refuse document uploads until clamd runs"
+            ));
+            None
+        }
+    };
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
-    runtime.block_on(serve(data, hub_config, gw_config, ports))
+    let result = runtime.block_on(serve(data, hub_config, gw_config, ports));
+    drop(clamd);
+    result
 }
 
 async fn serve(
@@ -84,12 +100,13 @@ async fn serve(
 
     let ready = wait_ready(ports.gateway_admin).await;
     say(&format!(
-        "\nLegătura is up{}.\n\n  Hub status page, through the embassy gateway:  http://127.0.0.1:{}/\n  Gateway readiness and metrics:                 http://127.0.0.1:{}/readyz  /metrics  /status\n  Hub admin:                                     http://127.0.0.1:{}/status\n  The fleet (NOC API, operator certificate):     legatura fleet ls --data {}\n\nPress Ctrl-C to stop.\n",
+        "\nLegătura is up{}.\n\n  Citizens' portal:                              http://127.0.0.1:{}/\n  Hub status page, through the embassy gateway:  http://127.0.0.1:{}/\n  Gateway readiness and metrics:                 http://127.0.0.1:{}/readyz  /metrics  /status\n  Hub admin:                                     http://127.0.0.1:{}/status\n  The fleet (NOC API, operator certificate):     legatura fleet ls --data {}\n\nPress Ctrl-C to stop.\n",
         if ready {
             ""
         } else {
             " (the tunnel is still connecting; see the log)"
         },
+        ports.portal,
         ports.console,
         ports.gateway_admin,
         ports.hub_admin,
@@ -211,6 +228,14 @@ fleet_dir = "fleet"
 audit_log = "audit.log"
 audit_key = "keystore:../pki/keys/audit-checkpoint.key"
 
+# The citizens' portal: forms, uploads scanned by clamd, receipts, status tracking.
+[portal]
+listen = "127.0.0.1:{portal}"
+database = "cases.db"
+attachments = "attachments"
+clamd = "../clamd/clamd.sock"
+receipt_key = "keystore:../pki/keys/receipt-signing.key"
+
 # The NOC API: operator certificates only.
 [noc]
 listen = "127.0.0.1:{noc}"
@@ -229,6 +254,7 @@ allow = ["*"]
         admin = p.hub_admin,
         status = p.status_page,
         noc = p.noc,
+        portal = p.portal,
     )
 }
 

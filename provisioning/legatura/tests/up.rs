@@ -34,7 +34,7 @@ fn get(port: u16, path: &str) -> std::io::Result<String> {
 #[test]
 fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
     let data = tempfile::tempdir().expect("tempdir");
-    let base = 20_000 + (std::process::id() % 20_000) as u16;
+    let base = 20_000 + (std::process::id() % 20_000) as u16 / 8 * 8;
     let child = Command::new(env!("CARGO_BIN_EXE_legatura"))
         .args(["up", "--data"])
         .arg(data.path())
@@ -62,6 +62,13 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
     }
     assert!(printed.contains("Legătura is up."), "{printed}");
     assert!(printed.contains(&console), "{printed}");
+
+    // The citizens' portal answers in the language the browser asks for.
+    let portal = get(base + 6, "/").expect("portal");
+    assert!(
+        portal.starts_with("HTTP/1.1 200") && portal.contains("Centrul de Contact"),
+        "{portal}"
+    );
 
     let page = get(base + 4, "/").expect("status page through the gateway");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
