@@ -17,7 +17,11 @@ fn every_unit_is_hardened() {
         .filter(|p| p.extension().is_some_and(|x| x == "service"))
         .collect();
     units.sort();
-    assert!(units.len() >= 2, "expected the hubd and gatewayd units in {}", dir.display());
+    assert!(
+        units.len() >= 2,
+        "expected the hubd and gatewayd units in {}",
+        dir.display()
+    );
     for unit in units {
         let out = Command::new("systemd-analyze")
             .args(["security", "--offline=true", "--no-pager"])
@@ -26,7 +30,11 @@ fn every_unit_is_hardened() {
             .expect("systemd-analyze (Debian package systemd) runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.trim().is_empty(), "{}: systemd-analyze warned:\n{stderr}", unit.display());
+        assert!(
+            stderr.trim().is_empty(),
+            "{}: systemd-analyze warned:\n{stderr}",
+            unit.display()
+        );
         let score: f64 = stdout
             .lines()
             .find_map(|l| l.split("Overall exposure level for ").nth(1))
@@ -34,6 +42,10 @@ fn every_unit_is_hardened() {
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("{}: no exposure score in:\n{stdout}", unit.display()));
-        assert!(score <= MAX_EXPOSURE, "{}: exposure {score} > {MAX_EXPOSURE}", unit.display());
+        assert!(
+            score <= MAX_EXPOSURE,
+            "{}: exposure {score} > {MAX_EXPOSURE}",
+            unit.display()
+        );
     }
 }
