@@ -1,5 +1,7 @@
-//! The Debian packages tests and benchmarks need, installed with apt-get when missing.
+//! What tests and benchmarks need from outside Rust: Debian packages, installed with apt-get
+//! when missing, and the npm packages of the portal's browser test.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
@@ -26,10 +28,30 @@ const PACKAGES: &[&str] = &[
     "softhsm2",
     // clamd: appliance/scan's tests start it with a signature database they generate (EICAR).
     "clamav-daemon",
+    // Headless Chromium: the portal's browser test drives /usr/bin/chromium with Playwright.
+    "chromium",
 ];
 
-/// Installs the missing [`PACKAGES`]; touches apt only when something is missing.
+/// The portal's browser test's npm packages (Playwright, without a browser download), installed
+/// from its committed lock file.
+const NPM_DIR: &str = "appliance/portal/tests/browser";
+
+/// Installs the missing [`PACKAGES`], then [`NPM_DIR`]'s packages if they are missing.
 pub(crate) fn ensure() -> Result<()> {
+    ensure_debian()?;
+    if !Path::new(NPM_DIR).join("node_modules").is_dir() {
+        cmd::run(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(NPM_DIR),
+        )
+        .context("the portal's browser test needs Node.js 20 or later with npm")?;
+    }
+    Ok(())
+}
+
+/// Installs the missing [`PACKAGES`]; touches apt only when something is missing.
+fn ensure_debian() -> Result<()> {
     let missing = missing_packages()?;
     if missing.is_empty() {
         say!("deps: all {} Debian packages present", PACKAGES.len());

@@ -5,58 +5,13 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use keys::{KeyRole, SoftwareStore};
-use portal::Portal;
+#[allow(dead_code)] // each test crate uses a part of the shared set-up
+#[path = "support/site.rs"]
+mod site;
 
-struct Site {
-    addr: SocketAddr,
-    store: Arc<casestore::Store>,
-    receipt_key: Vec<u8>,
-    files_dir: std::path::PathBuf,
-    _clamd: scan::local::LocalClamd,
-    _dir: tempfile::TempDir,
-}
-
-async fn site() -> Site {
-    let dir = tempfile::tempdir().unwrap();
-    let clamd = scan::local::LocalClamd::start(&dir.path().join("clamd"), 32)
-        .unwrap_or_else(|e| panic!("{e} (cargo xtask deps)"));
-    let store = Arc::new(
-        casestore::Store::open(dir.path().join("cases.db"), casestore::Options::default()).unwrap(),
-    );
-    let files_dir = dir.path().join("files");
-    let files = Arc::new(casestore::AttachmentStore::open(&files_dir).unwrap());
-    let keys = SoftwareStore::open(dir.path().join("keys")).unwrap();
-    let signer = keys.generate(KeyRole::ReceiptSigning).unwrap();
-    let receipt_key = signer.public_key().to_vec();
-    let portal = Arc::new(
-        Portal::new(
-            store.clone(),
-            files,
-            Arc::new(intake::Intake::default_v1()),
-            clamd.client(),
-            signer,
-        )
-        .unwrap(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = portal
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Site {
-        addr,
-        store,
-        receipt_key,
-        files_dir,
-        _clamd: clamd,
-        _dir: dir,
-    }
-}
+use site::site;
 
 /// One HTTP/1.1 exchange; returns (status, headers+body as text).
 fn http(addr: SocketAddr, request: Vec<u8>) -> (u16, String) {
@@ -218,8 +173,8 @@ async fn a_request_with_a_document_gets_a_signed_receipt_and_a_status_page() {
     );
     assert_eq!(status, 200);
     let body = &json[json.find("\r\n\r\n").unwrap() + 4..];
-    let receipt =
-        receipts::verify(body.as_bytes(), std::slice::from_ref(&s.receipt_key)).expect("receipt verifies");
+    let receipt = receipts::verify(body.as_bytes(), std::slice::from_ref(&s.receipt_key))
+        .expect("receipt verifies");
     assert_eq!(receipt.case_no, case_no);
     assert_eq!(receipt.documents[0].sha256, sha);
     assert_eq!(
