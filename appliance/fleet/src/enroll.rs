@@ -15,9 +15,28 @@ fn refuse(reason: Refusal) -> (Vec<u8>, Option<Box<dyn EnrollSession>>) {
     (Message::Refused { reason }.encode(), None)
 }
 
+/// Who a code enrols.
+#[derive(Debug, Clone)]
+enum Who {
+    Appliance(ApplianceId),
+    Operator(String),
+}
+
+impl std::fmt::Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Appliance(id) => write!(f, "{id}"),
+            Self::Operator(name) => write!(f, "operator:{name}"),
+        }
+    }
+}
+
+/// Operators' certificates last longer than appliances': they are renewed by enrolling again.
+const OPERATOR_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
 /// What looking a code up found.
 enum Lookup {
-    Go(EnrollCode, ApplianceId),
+    Go(EnrollCode, Who),
     No(Refusal),
 }
 
@@ -74,11 +93,12 @@ pub(crate) fn start(
             return Lookup::No(Refusal::Exhausted);
         }
         c.attempts += 1;
-        match (
-            EnrollCode::from_parts(&c.id, &c.secret),
-            ApplianceId::new(&c.mission, &c.appliance),
-        ) {
-            (Ok(code), Ok(id)) => Lookup::Go(code, id),
+        let who = match &c.operator {
+            Some(name) => Ok(Who::Operator(name.clone())),
+            None => ApplianceId::new(&c.mission, &c.appliance).map(Who::Appliance),
+        };
+        match (EnrollCode::from_parts(&c.id, &c.secret), who) {
+            (Ok(code), Ok(who)) => Lookup::Go(code, who),
             _ => Lookup::No(Refusal::WrongCode),
         }
     });
@@ -137,7 +157,7 @@ pub(crate) fn start(
 struct Session {
     fleet: std::sync::Arc<Fleet>,
     exchange: HubEnrollment,
-    id: ApplianceId,
+    id: Who,
     code_id: String,
     actor: String,
 }
@@ -172,11 +192,20 @@ impl EnrollSession for Session {
                     refusal_name(reason),
                     serde_json::json!({ "code_id": code_id }),
                 );
-                warn!(appliance = %id, reason = refusal_name(reason), "enrollment refused");
+                warn!(enrolling = %id, reason = refusal_name(reason), "enrollment refused");
                 return refuse(reason);
             }
         };
-        let (cert_pem, cert) = match fleet.issue(&id, &csr_pem) {
+        let issued = match &id {
+            Who::Appliance(appliance) => fleet
+                .issue(appliance, &csr_pem)
+                .map(|(pem, cert)| (pem, Some(cert))),
+            Who::Operator(name) => fleet
+                .ca
+                .sign_operator_csr(&csr_pem, name, OPERATOR_LIFETIME)
+                .map(|pem| (pem, None)),
+        };
+        let (cert_pem, cert) = match issued {
             Ok(ok) => ok,
             Err(pki::IssueError::Generate(_)) => {
                 fleet.audit.record(
@@ -199,12 +228,14 @@ impl EnrollSession for Session {
                 return refuse(Refusal::BadCsr);
             }
         };
-        let serial = cert.serial.clone();
+        let serial = cert.as_ref().map(|c| c.serial.clone());
         let burned = fleet.update(|s| {
             if let Some(c) = s.codes.get_mut(&code_id) {
                 c.used = true;
             }
-            if let Some(a) = s.appliances.get_mut(&key(&id)) {
+            if let (Who::Appliance(appliance), Some(cert)) = (&id, cert)
+                && let Some(a) = s.appliances.get_mut(&key(appliance))
+            {
                 a.state = ApplianceState::Active;
                 a.enrolled_at = Some(state::now());
                 a.certificates.push(cert);
@@ -220,13 +251,18 @@ impl EnrollSession for Session {
             "ok",
             serde_json::json!({ "serial": serial, "via": "enrollment" }),
         );
-        info!(appliance = %id, "appliance enrolled");
+        info!(enrolled = %id, "enrolled");
         let chain = format!("{}{}", cert_pem, fleet.config.chain_pem);
+        let (mission, appliance, operator) = match &id {
+            Who::Appliance(a) => (a.mission().to_owned(), a.appliance().to_owned(), None),
+            Who::Operator(name) => (String::new(), String::new(), Some(name.clone())),
+        };
         let reply = exchange.issued(
             chain,
             fleet.config.hub_ca_pem.clone(),
-            id.mission().to_owned(),
-            id.appliance().to_owned(),
+            mission,
+            appliance,
+            operator,
         );
         (reply.encode(), None)
     }

@@ -78,6 +78,8 @@ pub enum FleetError {
     State(#[from] StateError),
     #[error(transparent)]
     Identity(#[from] tunnel_proto::InvalidIdentity),
+    #[error("{0:?} is not an operator name: use 1-32 of a-z, 0-9, '.', '_' or '-'")]
+    InvalidOperator(String),
     #[error("{0} is active; revoke it before enrolling it again")]
     AlreadyActive(String),
     #[error("no appliance {0}")]
@@ -226,6 +228,7 @@ impl Fleet {
                     expires,
                     attempts: 0,
                     used: false,
+                    operator: None,
                 },
             );
             let entry = s.appliances.entry(key(&id)).or_insert_with(|| Appliance {
@@ -253,6 +256,47 @@ impl Fleet {
             serde_json::json!({ "code_id": code.id(), "expires": expires }),
         );
         info!(appliance = %id, code_id = code.id(), "enrollment code created");
+        Ok(code)
+    }
+
+    /// A one-time code that enrols NOC operator `name`: the operator's workstation makes its
+    /// key and gets a certificate naming the operator, accepted by the NOC API only.
+    pub fn create_operator_enrollment(
+        &self,
+        name: &str,
+        by: &str,
+    ) -> Result<pki::enroll::EnrollCode, FleetError> {
+        if !pki::valid_operator(name) {
+            return Err(FleetError::InvalidOperator(name.to_owned()));
+        }
+        let code = pki::enroll::EnrollCode::generate()?;
+        let now = state::now();
+        let expires =
+            now + i64::try_from(self.config.code_lifetime.as_secs()).unwrap_or(i64::MAX / 2);
+        self.update(|s| {
+            s.codes.retain(|_, c| c.operator.as_deref() != Some(name));
+            s.codes.insert(
+                code.id().to_owned(),
+                Code {
+                    id: code.id().to_owned(),
+                    secret: code.secret().to_owned(),
+                    mission: String::new(),
+                    appliance: String::new(),
+                    created: now,
+                    expires,
+                    attempts: 0,
+                    used: false,
+                    operator: Some(name.to_owned()),
+                },
+            );
+        })?;
+        self.audit.record(
+            "enroll.operator_code_created",
+            by,
+            &format!("operator:{name}"),
+            "ok",
+            serde_json::json!({ "code_id": code.id(), "expires": expires }),
+        );
         Ok(code)
     }
 

@@ -67,6 +67,9 @@ pub struct Code {
     pub expires: i64,
     pub attempts: u32,
     pub used: bool,
+    /// Set for a NOC operator's code; the appliance fields are then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
 }
 
 /// The whole document.

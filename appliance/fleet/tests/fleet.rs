@@ -335,3 +335,27 @@ fn an_active_appliance_needs_revoking_before_a_new_code() {
     fleet.revoke("paris", "PAR-01", "alice").unwrap();
     assert!(fleet.create_enrollment("paris", "PAR-01", "alice").is_ok());
 }
+
+#[test]
+fn an_operator_code_enrols_an_operator_not_an_appliance() {
+    let s = setup();
+    let (fleet, audit) = open(&s, |_| {});
+    let code = fleet
+        .create_operator_enrollment("alice", "noc")
+        .unwrap()
+        .to_string();
+    let enrolled = enroll(&fleet, &code).unwrap();
+    assert_eq!(enrolled.operator.as_deref(), Some("alice"));
+    let der = {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateDer::from_pem_slice(enrolled.cert_pem.as_bytes()).unwrap()
+    };
+    assert_eq!(pki::operator_from_cert(&der).as_deref(), Some("alice"));
+    assert!(pki::appliance_id_from_cert(&der).is_err());
+    assert!(fleet.list().is_empty(), "no appliance was created");
+    assert!(audit.has("enroll.operator_code_created", "ok") && audit.has("cert.issued", "ok"));
+    assert!(matches!(
+        fleet.create_operator_enrollment("Alice Smith", "noc"),
+        Err(fleet::FleetError::InvalidOperator(_))
+    ));
+}

@@ -3,6 +3,7 @@
 //!
 //! - `POST /v1/enrollments` `{"mission","appliance"}` → `{"code","expires"}`
 //! - `POST /v1/revocations` `{"mission","appliance"}` → `{"disconnected"}`
+//! - `POST /v1/operators` `{"name"}` → `{"code","expires"}`: enrols a new NOC operator
 //! - `GET /v1/appliances` → the fleet
 //! - `GET /v1/crl` → the CRL (PEM)
 
@@ -75,6 +76,7 @@ pub async fn serve(
     let router = Router::new()
         .route("/v1/enrollments", post(enroll))
         .route("/v1/revocations", post(revoke))
+        .route("/v1/operators", post(enroll_operator))
         .route("/v1/appliances", get(list))
         .route("/v1/crl", get(crl))
         .with_state(Noc { fleet, hub });
@@ -132,6 +134,31 @@ async fn enroll(
         .into_response(),
         Ok(Err(e @ fleet::FleetError::AlreadyActive(_))) => error(StatusCode::CONFLICT, e),
         Ok(Err(e @ fleet::FleetError::Identity(_))) => error(StatusCode::BAD_REQUEST, e),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OperatorName {
+    name: String,
+}
+
+async fn enroll_operator(
+    State(noc): State<Noc>,
+    Extension(Operator(op)): Extension<Operator>,
+    Json(o): Json<OperatorName>,
+) -> Response {
+    let fleet = noc.fleet.clone();
+    match tokio::task::spawn_blocking(move || fleet.create_operator_enrollment(&o.name, &op)).await
+    {
+        Ok(Ok(code)) => Json(serde_json::json!({
+            "code": code.to_string(),
+            "expires": noc.fleet.code_expires(code.id()),
+        }))
+        .into_response(),
+        Ok(Err(e @ fleet::FleetError::InvalidOperator(_))) => error(StatusCode::BAD_REQUEST, e),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }

@@ -61,6 +61,11 @@ pub async fn enroll(config: &Config, typed: &str) -> Result<Enrolled, EnrollFail
         )
         .await
         {
+            Ok(enrolled) if enrolled.operator.is_some() => {
+                return Err(EnrollFailure::Local(
+                    "this code enrols a NOC operator, not an appliance".into(),
+                ));
+            }
             Ok(enrolled) => {
                 save(config, &key_and_csr.key_pem, &enrolled)
                     .map_err(|e| EnrollFailure::Local(format!("{e:#}")))?;

@@ -51,6 +51,34 @@ pub(crate) async fn enroll(
     Ok((code, expires))
 }
 
+/// Asks the hub for a one-time code that enrols NOC operator `name`.
+pub(crate) async fn enroll_operator(data: &Path, name: &str) -> anyhow::Result<(String, String)> {
+    let noc = NocClient::from_data(data)?;
+    let value = call(
+        &noc,
+        "POST",
+        "/v1/operators",
+        Some(serde_json::json!({ "name": name })),
+    )
+    .await?;
+    let code = value["code"]
+        .as_str()
+        .context("no code in the answer")?
+        .to_owned();
+    Ok((code, expiry(&value)))
+}
+
+fn expiry(value: &serde_json::Value) -> String {
+    value["expires"]
+        .as_i64()
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Revokes `target` (`mission/appliance`, or an appliance id unique across missions).
 pub(crate) async fn revoke(data: &Path, target: &str) -> anyhow::Result<u64> {
     let noc = NocClient::from_data(data)?;

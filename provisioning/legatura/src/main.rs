@@ -4,6 +4,7 @@
 mod ca;
 mod fleet;
 mod noc;
+mod operator;
 mod up;
 
 use std::path::PathBuf;
@@ -48,10 +49,35 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// This workstation as a NOC operator.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
     /// Citizens' receipts.
     Receipt {
         #[command(subcommand)]
         command: ReceiptCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Enrol with the one-time code from `legatura fleet operator-enroll`.
+    Enroll {
+        code: String,
+        /// The hub's tunnel endpoint (host:port, UDP).
+        #[arg(long)]
+        hub: String,
+        /// The hub CA to trust (the fleet root).
+        #[arg(long)]
+        hub_ca: PathBuf,
+        /// The NOC API address (host:port) to use afterwards.
+        #[arg(long)]
+        noc: String,
+        /// Where to keep the operator's credentials.
+        #[arg(long, default_value = "legatura-data")]
+        data: PathBuf,
     },
 }
 
@@ -94,6 +120,11 @@ enum FleetCommand {
     Revoke { appliance: String },
     /// List every appliance.
     Ls,
+    /// Create a one-time code that enrols a new NOC operator.
+    OperatorEnroll {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,10 +158,17 @@ fn main() -> std::process::ExitCode {
                         .await
                         .map(|n| say(&format!("{appliance} revoked; {n} live connection(s) closed at this hub, the others follow within seconds"))),
                     FleetCommand::Ls => fleet::ls(&data).await,
+                    FleetCommand::OperatorEnroll { name } => fleet::enroll_operator(&data, &name).await.map(|(code, expires)| {
+                        say(&format!("Enrollment code for operator {name} (single use, at most 5 attempts, expires {expires}):\n\n    {code}\n"))
+                    }),
                 }
             })
         }),
         Command::Audit { command: AuditCommand::Verify { log, key } } => fleet::audit_verify(&log, &key),
+        Command::Operator { command: OperatorCommand::Enroll { code, hub, hub_ca, noc, data } } => runtime().and_then(|rt| {
+            rt.block_on(operator::enroll(&code, &hub, &hub_ca, &noc, &data))
+                .map(|name| say(&format!("enrolled as NOC operator {name}; try: legatura fleet ls --data {}", data.display())))
+        }),
         Command::Receipt { command: ReceiptCommand::Verify { file, key } } => receipt_verify(&file, &key),
     };
     match result {

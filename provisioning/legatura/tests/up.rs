@@ -126,6 +126,67 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
     ]);
     assert!(ok && verdict.contains("audit log intact"), "{verdict}");
 
+    // A second operator enrols with a one-time code, like an appliance, and can then use the
+    // NOC API with the certificate it got.
+    let (ok, out) = legatura(&[
+        "fleet",
+        "operator-enroll",
+        "--name",
+        "alice",
+        "--data",
+        data_arg,
+    ]);
+    assert!(ok, "{out}");
+    let code = out
+        .split_whitespace()
+        .find(|w| w.len() == 21 && w.matches('-').count() == 4)
+        .expect("a code")
+        .to_owned();
+    let alice = tempfile::tempdir().expect("tempdir");
+    let alice_arg = alice.path().to_str().expect("utf-8");
+    let hub = format!("127.0.0.1:{base}");
+    let noc = format!("127.0.0.1:{}", base + 5);
+    let root = data.path().join("pki/root.pem");
+    let (ok, out) = legatura(&[
+        "operator",
+        "enroll",
+        &code,
+        "--hub",
+        &hub,
+        "--hub-ca",
+        root.to_str().expect("utf-8"),
+        "--noc",
+        &noc,
+        "--data",
+        alice_arg,
+    ]);
+    assert!(
+        ok && out.contains("enrolled as NOC operator alice"),
+        "{out}"
+    );
+    let (ok, ls) = legatura(&["fleet", "ls", "--data", alice_arg]);
+    assert!(
+        ok && ls.contains("DEMO-01"),
+        "alice's certificate opens the NOC API: {ls}"
+    );
+    let (ok, again) = legatura(&[
+        "operator",
+        "enroll",
+        &code,
+        "--hub",
+        &hub,
+        "--hub-ca",
+        root.to_str().expect("utf-8"),
+        "--noc",
+        &noc,
+        "--data",
+        alice_arg,
+    ]);
+    assert!(
+        !ok && again.contains("already used"),
+        "a code works once: {again}"
+    );
+
     kill(Pid::from_raw(up.0.id() as i32), Signal::SIGINT).expect("signal");
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

@@ -133,7 +133,7 @@ impl Ca {
 
 /// The CSR's public key, once the CSR has parsed completely, its self-signature has verified
 /// and its key has turned out to be P-256. Its names, attributes and extensions are not read.
-fn verified_csr_key(der: &[u8]) -> Result<SubjectPublicKeyInfo, IssueError> {
+pub(crate) fn verified_csr_key(der: &[u8]) -> Result<SubjectPublicKeyInfo, IssueError> {
     let (rest, csr) = X509CertificationRequest::from_der(der).map_err(|e| {
         IssueError::CsrMalformed(match e {
             x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e,

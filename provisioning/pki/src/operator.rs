@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use rcgen::{ExtendedKeyUsagePurpose, Ia5String, SanType};
+use rustls_pki_types::pem::PemObject;
 use x509_parser::extensions::GeneralName;
 
 use crate::ca::{leaf_params, new_key, window_from_now};
@@ -44,6 +45,38 @@ impl Ca {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
         })
+    }
+}
+
+impl Ca {
+    /// A client certificate for NOC operator `name` from the CSR of a key made on the
+    /// operator's workstation (operator enrollment). Only the CSR's key is used.
+    pub fn sign_operator_csr(
+        &self,
+        csr_pem: &str,
+        name: &str,
+        validity: Duration,
+    ) -> Result<String, IssueError> {
+        if !valid_operator(name) {
+            return Err(IssueError::InvalidDnsName(name.to_owned()));
+        }
+        let csr =
+            rustls_pki_types::CertificateSigningRequestDer::from_pem_slice(csr_pem.as_bytes())
+                .map_err(IssueError::CsrNotPem)?;
+        let public_key = crate::csr::verified_csr_key(&csr)?;
+        let (not_before, not_after) = window_from_now(validity)?;
+        let uri = Ia5String::try_from(format!("{PREFIX}{name}")).map_err(IssueError::Generate)?;
+        let params = leaf_params(
+            &format!("operator {name}"),
+            vec![SanType::URI(uri)],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            not_before,
+            not_after,
+        )?;
+        let cert = params
+            .signed_by(&public_key, &self.issuer, &self.key)
+            .map_err(IssueError::Generate)?;
+        Ok(cert.pem())
     }
 }
 

@@ -64,11 +64,15 @@ pub enum Message {
     /// Appliance → hub: the CSR for the key it generated, with its confirmation MAC.
     Finish { csr_pem: String, confirm: String },
     /// Hub → appliance: the certificate, the hub CA, who the appliance is, and the hub's MAC.
+    /// For a NOC operator's code, `operator` names the operator and the appliance fields are
+    /// empty.
     Issued {
         cert_pem: String,
         hub_ca_pem: String,
         mission: String,
         appliance: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
         confirm: String,
     },
     /// Hub → appliance: no.

@@ -18,6 +18,8 @@ pub struct Enrolled {
     pub hub_ca_pem: String,
     pub mission: String,
     pub appliance: String,
+    /// Set when the code enrolled a NOC operator rather than an appliance.
+    pub operator: Option<String>,
 }
 
 /// Why enrollment failed, as the appliance sees it.
@@ -116,12 +118,19 @@ impl GatewayAwaitingIssue {
                 hub_ca_pem,
                 mission,
                 appliance,
+                operator,
                 confirm,
             } => {
                 let tag = B64
                     .decode(confirm)
                     .map_err(|_| EnrollError::HubNotConfirmed)?;
-                let msg = issued_binding(&cert_pem, &hub_ca_pem, &mission, &appliance);
+                let msg = issued_binding(
+                    &cert_pem,
+                    &hub_ca_pem,
+                    &mission,
+                    &appliance,
+                    operator.as_deref(),
+                );
                 hmac::verify(&self.hub_confirm, &msg, &tag)
                     .map_err(|_| EnrollError::HubNotConfirmed)?;
                 Ok(Enrolled {
@@ -129,6 +138,7 @@ impl GatewayAwaitingIssue {
                     hub_ca_pem,
                     mission,
                     appliance,
+                    operator,
                 })
             }
             Message::Refused { reason } => Err(EnrollError::Refused(reason)),
@@ -192,16 +202,24 @@ impl HubEnrollment {
         hub_ca_pem: String,
         mission: String,
         appliance: String,
+        operator: Option<String>,
     ) -> Message {
         let tag = hmac::sign(
             &self.hub_confirm,
-            &issued_binding(&cert_pem, &hub_ca_pem, &mission, &appliance),
+            &issued_binding(
+                &cert_pem,
+                &hub_ca_pem,
+                &mission,
+                &appliance,
+                operator.as_deref(),
+            ),
         );
         Message::Issued {
             cert_pem,
             hub_ca_pem,
             mission,
             appliance,
+            operator,
             confirm: B64.encode(tag.as_ref()),
         }
     }
@@ -216,12 +234,19 @@ fn bind(parts: &[&[u8]]) -> [u8; 32] {
     bind_parts(parts)
 }
 
-fn issued_binding(cert: &str, ca: &str, mission: &str, appliance: &str) -> [u8; 32] {
+fn issued_binding(
+    cert: &str,
+    ca: &str,
+    mission: &str,
+    appliance: &str,
+    operator: Option<&str>,
+) -> [u8; 32] {
     bind_parts(&[
         cert.as_bytes(),
         ca.as_bytes(),
         mission.as_bytes(),
         appliance.as_bytes(),
+        operator.unwrap_or_default().as_bytes(),
     ])
 }
 

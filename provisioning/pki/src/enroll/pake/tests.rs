@@ -11,7 +11,13 @@ fn run(gateway_code: &EnrollCode, hub_code: &EnrollCode) -> Result<Enrolled, Enr
     let (waiting, finish) = gw.finish(challenge, CSR)?;
     let csr = hub.check_finish(finish).map_err(EnrollError::Refused)?;
     assert_eq!(csr, CSR);
-    waiting.accept(hub.issued("cert".into(), "ca".into(), "paris".into(), "PAR-01".into()))
+    waiting.accept(hub.issued(
+        "cert".into(),
+        "ca".into(),
+        "paris".into(),
+        "PAR-01".into(),
+        None,
+    ))
 }
 
 #[test]
@@ -61,7 +67,13 @@ fn an_impostor_hub_cannot_hand_out_a_certificate() {
     let guess = EnrollCode::from_parts(code.id(), "ZZZZZZZZZZZZ").expect("parts");
     let (impostor, challenge) = HubEnrollment::respond(&guess, &pake).expect("respond");
     let (waiting, _) = gw.finish(challenge, CSR).expect("finish");
-    let forged = impostor.issued("cert".into(), "ca".into(), "paris".into(), "PAR-01".into());
+    let forged = impostor.issued(
+        "cert".into(),
+        "ca".into(),
+        "paris".into(),
+        "PAR-01".into(),
+        None,
+    );
     assert_eq!(waiting.accept(forged), Err(EnrollError::HubNotConfirmed));
 }
 
