@@ -25,6 +25,7 @@
 
 mod corpus;
 mod measure;
+mod portal;
 mod report;
 
 use std::process::ExitCode;
@@ -99,7 +100,10 @@ fn run(cases: u64, sample: u64) -> Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("casestore-bench-")
         .tempdir()?;
-    let store = Store::open(dir.path().join("cases.db"), Options::default())?;
+    let store = std::sync::Arc::new(Store::open(
+        dir.path().join("cases.db"),
+        Options::default(),
+    )?);
     let mut report = Report::default();
     report.num("cases", cases as f64);
 
@@ -114,6 +118,12 @@ fn run(cases: u64, sample: u64) -> Result<()> {
     progress!("queue pages");
     measure::queues(&store, &mut report)?;
 
+    progress!(
+        "portal: {} clients submitting requests with a PDF over HTTP",
+        16
+    );
+    let submitted = portal::submit(store.clone(), dir.path(), &mut report)?;
+
     store.checkpoint()?;
     let count = store.case_count()?;
     report.num(
@@ -126,7 +136,7 @@ fn run(cases: u64, sample: u64) -> Result<()> {
     report.num("counters_check_s", t.elapsed().as_secs_f64());
     report.flag(
         "counters_consistent",
-        mismatches.is_empty() && count == cases,
+        mismatches.is_empty() && count == cases + submitted,
     );
     report.num("total_s", started.elapsed().as_secs_f64());
     report.finish(cases == FULL)

@@ -59,6 +59,7 @@ const SUMMARY: &[&str] = &[
     "queue_page_p99_ms",
     "db_bytes_per_case",
     "bulk_import_cases_per_s",
+    "portal_submit_per_s",
     "counters_consistent",
 ];
 
