@@ -475,6 +475,25 @@ struct ShownMessage {
     body: String,
 }
 
+/// When the consulate owes the citizen its next answer: the first-response target of the
+/// case's priority class (P0 within the hour, P1 within 24 h as the FCDO standard, P2 within two
+/// days, P3 within ten working days, P4 within five), while nobody has answered yet.
+fn next_deadline(case: &casestore::Case, answered: bool) -> Option<String> {
+    use casestore::{Priority as P, Status as S};
+    if answered || !matches!(case.status, S::New | S::Triage) {
+        return None;
+    }
+    let hours = match case.priority {
+        P::P0 => 1,
+        P::P1 => 24,
+        P::P2 => 48,
+        P::P3 => 14 * 24,
+        P::P4 => 7 * 24,
+    };
+    let due = case.created_at.plus_ms(hours * 3_600_000);
+    Some(at(due))
+}
+
 fn status_key(s: casestore::Status) -> &'static str {
     use casestore::Status as S;
     match s {

@@ -192,6 +192,10 @@ async fn a_request_with_a_document_gets_a_signed_receipt_and_a_status_page() {
         ok.contains("id=\"status\"") && ok.contains("Received, waiting to be assigned"),
         "{ok}"
     );
+    assert!(
+        ok.contains("Next deadline"),
+        "a new case shows when the consulate owes an answer: {ok}"
+    );
     let (_, wrong_code) = post_form(
         s.addr,
         "/status?lang=en",

@@ -361,7 +361,17 @@ async fn supervise(shared: Arc<Shared>) {
                     .close_reason()
                     .map(|r| r.to_string())
                     .unwrap_or_default();
-                warn!(hub = %link.hub, %reason, up_s = link.since.elapsed().as_secs(), "tunnel lost; reconnecting");
+                let revoked = matches!(
+                    link.conn.close_reason(),
+                    Some(quinn::ConnectionError::ApplicationClosed(ref c))
+                        if c.error_code == quinn::VarInt::from_u32(ErrorCode::Revoked.to_u32())
+                );
+                if revoked {
+                    // Say it plainly: retrying will not help until the NOC enrols this box again.
+                    tracing::error!(hub = %link.hub, "this appliance has been revoked by the NOC; ask them to enrol it again");
+                } else {
+                    warn!(hub = %link.hub, %reason, up_s = link.since.elapsed().as_secs(), "tunnel lost; reconnecting");
+                }
                 shared.clear_link(link.id);
                 backoff.connection_ended(link.since.elapsed());
             }
