@@ -552,18 +552,19 @@ pub(crate) async fn status_lookup(
             context! { error => error, case => form.case },
         );
     };
+    let replies: Vec<ShownMessage> = messages
+        .into_iter()
+        .filter(|m| m.direction == casestore::Direction::Out)
+        .map(|m| ShownMessage {
+            at: at(m.at),
+            body: m.body.to_string(),
+        })
+        .collect();
     let shown = Shown {
         case_no: case.case_no.to_string(),
         status: catalog.t(status_key(case.status)).to_owned(),
-        next_deadline: None,
-        messages: messages
-            .into_iter()
-            .filter(|m| m.direction == casestore::Direction::Out)
-            .map(|m| ShownMessage {
-                at: at(m.at),
-                body: m.body.to_string(),
-            })
-            .collect(),
+        next_deadline: next_deadline(&case, !replies.is_empty()),
+        messages: replies,
     };
     render(
         &portal,
