@@ -21,22 +21,28 @@ pub fn valid_operator(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
+/// The certificate parameters of operator `name`: its URI SAN, `clientAuth`, the usual leaf
+/// settings.
+fn operator_params(name: &str, validity: Duration) -> Result<rcgen::CertificateParams, IssueError> {
+    if !valid_operator(name) {
+        return Err(IssueError::InvalidDnsName(name.to_owned()));
+    }
+    let (not_before, not_after) = window_from_now(validity)?;
+    let uri = Ia5String::try_from(format!("{PREFIX}{name}")).map_err(IssueError::Generate)?;
+    leaf_params(
+        &format!("operator {name}"),
+        vec![SanType::URI(uri)],
+        ExtendedKeyUsagePurpose::ClientAuth,
+        not_before,
+        not_after,
+    )
+}
+
 impl Ca {
     /// A client certificate for NOC operator `name`, with a new key (made where the operator
     /// will use it: on the NOC workstation running this).
     pub fn issue_operator(&self, name: &str, validity: Duration) -> Result<Issued, IssueError> {
-        if !valid_operator(name) {
-            return Err(IssueError::InvalidDnsName(name.to_owned()));
-        }
-        let (not_before, not_after) = window_from_now(validity)?;
-        let uri = Ia5String::try_from(format!("{PREFIX}{name}")).map_err(IssueError::Generate)?;
-        let params = leaf_params(
-            &format!("operator {name}"),
-            vec![SanType::URI(uri)],
-            ExtendedKeyUsagePurpose::ClientAuth,
-            not_before,
-            not_after,
-        )?;
+        let params = operator_params(name, validity)?;
         let key = new_key()?;
         let cert = params
             .signed_by(&key, &self.issuer, &self.key)
@@ -46,9 +52,7 @@ impl Ca {
             key_pem: key.serialize_pem(),
         })
     }
-}
 
-impl Ca {
     /// A client certificate for NOC operator `name` from the CSR of a key made on the
     /// operator's workstation (operator enrollment). Only the CSR's key is used.
     pub fn sign_operator_csr(
@@ -57,22 +61,11 @@ impl Ca {
         name: &str,
         validity: Duration,
     ) -> Result<String, IssueError> {
-        if !valid_operator(name) {
-            return Err(IssueError::InvalidDnsName(name.to_owned()));
-        }
+        let params = operator_params(name, validity)?;
         let csr =
             rustls_pki_types::CertificateSigningRequestDer::from_pem_slice(csr_pem.as_bytes())
                 .map_err(IssueError::CsrNotPem)?;
         let public_key = crate::csr::verified_csr_key(&csr)?;
-        let (not_before, not_after) = window_from_now(validity)?;
-        let uri = Ia5String::try_from(format!("{PREFIX}{name}")).map_err(IssueError::Generate)?;
-        let params = leaf_params(
-            &format!("operator {name}"),
-            vec![SanType::URI(uri)],
-            ExtendedKeyUsagePurpose::ClientAuth,
-            not_before,
-            not_after,
-        )?;
         let cert = params
             .signed_by(&public_key, &self.issuer, &self.key)
             .map_err(IssueError::Generate)?;
