@@ -30,6 +30,8 @@ const PACKAGES: &[&str] = &[
     "clamav-daemon",
     // Headless Chromium: the portal's browser test drives /usr/bin/chromium with Playwright.
     "chromium",
+    // `systemd-analyze security`: the exposure test of the appliance's units.
+    "systemd",
 ];
 
 /// The portal's browser test's npm packages (Playwright, without a browser download), installed
