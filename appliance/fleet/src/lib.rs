@@ -13,7 +13,7 @@
 mod enroll;
 mod state;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -90,6 +90,14 @@ pub enum FleetError {
     Crl(#[from] pki::IssueError),
 }
 
+/// When an appliance was last seen, and from where, until written to the records.
+#[derive(Debug, Clone)]
+struct Seen {
+    at: i64,
+    remote: Option<String>,
+    software: Option<String>,
+}
+
 /// What `legatura fleet ls` shows of one appliance.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ApplianceView {
@@ -113,7 +121,10 @@ pub struct Fleet {
     audit: Arc<dyn AuditSink>,
     cache: RwLock<Cache>,
     /// Appliances connected to this hub instance now.
-    live: Mutex<HashSet<ApplianceId>>,
+    live: Mutex<HashMap<ApplianceId, usize>>,
+    /// Last-seen facts not yet written to the records: connections come and go in storms, and
+    /// each must not cost a durable write on the hub's network threads ([`Fleet::flush_seen`]).
+    seen: Mutex<HashMap<ApplianceId, Seen>>,
     /// Enrollment sessions outlive the call that starts them and hold the fleet through this.
     me: Weak<Fleet>,
 }
@@ -158,7 +169,8 @@ impl Fleet {
             ca,
             audit,
             cache: RwLock::new(cache),
-            live: Mutex::new(HashSet::new()),
+            live: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::new()),
             me: me.clone(),
         }))
     }
@@ -350,27 +362,62 @@ impl Fleet {
     /// Every appliance, for the NOC.
     pub fn list(&self) -> Vec<ApplianceView> {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
         cache
             .state
             .appliances
             .values()
             .map(|a| {
-                let connected =
-                    ApplianceId::new(&a.mission, &a.appliance).is_ok_and(|id| live.contains(&id));
+                let id = ApplianceId::new(&a.mission, &a.appliance).ok();
+                let connected = id
+                    .as_ref()
+                    .is_some_and(|id| live.get(id).is_some_and(|n| *n > 0));
+                let fresh = id.as_ref().and_then(|id| seen.get(id));
                 ApplianceView {
                     mission: a.mission.clone(),
                     appliance: a.appliance.clone(),
                     state: a.state.as_str(),
                     connected,
-                    last_seen: a.last_seen,
-                    remote: a.remote.clone(),
+                    last_seen: a.last_seen.max(fresh.map(|f| f.at)),
+                    remote: fresh
+                        .and_then(|f| f.remote.clone())
+                        .or_else(|| a.remote.clone()),
                     transport: if connected { "quic" } else { "-" },
                     cert_not_after: a.certificates.iter().map(|c| c.not_after).max(),
-                    software: a.software.clone(),
+                    software: fresh
+                        .and_then(|f| f.software.clone())
+                        .or_else(|| a.software.clone()),
                 }
             })
             .collect()
+    }
+
+    /// Writes the last-seen facts gathered since the previous call into the records. The hub
+    /// calls it every few seconds and at shutdown, off its network threads.
+    pub fn flush_seen(&self) -> Result<(), FleetError> {
+        let pending: Vec<(ApplianceId, Seen)> = self
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.update(|s| {
+            for (id, seen) in &pending {
+                if let Some(a) = s.appliances.get_mut(&key(id)) {
+                    a.last_seen = a.last_seen.max(Some(seen.at));
+                    if let Some(remote) = &seen.remote {
+                        a.remote = Some(remote.clone());
+                    }
+                    if let Some(software) = &seen.software {
+                        a.software = Some(software.clone());
+                    }
+                }
+            }
+        })
     }
 
     /// A CRL of every unexpired certificate of a revoked appliance, for third parties.
@@ -472,34 +519,42 @@ impl FleetHooks for Fleet {
     }
 
     fn connected(&self, appliance: &ApplianceId, remote: SocketAddr, software: &str) {
-        self.live
+        *self
+            .live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(appliance.clone());
-        let now = state::now();
-        let result = self.update(|s| {
-            if let Some(a) = s.appliances.get_mut(&key(appliance)) {
-                a.last_seen = Some(now);
-                a.remote = Some(remote.to_string());
-                a.software = Some(software.to_owned());
-            }
-        });
-        if let Err(error) = result {
-            warn!(%appliance, %error, "cannot record last-seen");
-        }
+            .entry(appliance.clone())
+            .or_default() += 1;
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            appliance.clone(),
+            Seen {
+                at: state::now(),
+                remote: Some(remote.to_string()),
+                software: Some(software.to_owned()),
+            },
+        );
     }
 
     fn disconnected(&self, appliance: &ApplianceId) {
-        self.live
+        {
+            let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = live.get_mut(appliance) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    live.remove(appliance);
+                }
+            }
+        }
+        self.seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(appliance);
-        let now = state::now();
-        let _ = self.update(|s| {
-            if let Some(a) = s.appliances.get_mut(&key(appliance)) {
-                a.last_seen = Some(now);
-            }
-        });
+            .entry(appliance.clone())
+            .and_modify(|s| s.at = state::now())
+            .or_insert(Seen {
+                at: state::now(),
+                remote: None,
+                software: None,
+            });
     }
 
     fn enroll(

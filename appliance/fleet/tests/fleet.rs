@@ -359,3 +359,32 @@ fn an_operator_code_enrols_an_operator_not_an_appliance() {
         Err(fleet::FleetError::InvalidOperator(_))
     ));
 }
+
+#[test]
+fn last_seen_is_kept_in_memory_then_written_and_overlapping_connections_count() {
+    let s = setup();
+    let (fleet, _) = open(&s, |_| {});
+    let code = fleet
+        .create_enrollment("paris", "PAR-01", "alice")
+        .unwrap()
+        .to_string();
+    enroll(&fleet, &code).unwrap();
+    let id = ApplianceId::new("paris", "PAR-01").unwrap();
+    // A drain overlaps the old and the new connection for a moment.
+    fleet.connected(&id, remote(), "gatewayd/1");
+    fleet.connected(&id, remote(), "gatewayd/1");
+    fleet.disconnected(&id);
+    let row = fleet.list().into_iter().next().unwrap();
+    assert!(row.connected, "one connection is still up");
+    assert_eq!(row.software.as_deref(), Some("gatewayd/1"));
+    // Another instance reading the records sees it only once written.
+    let (other, _) = open(&s, |_| {});
+    assert_eq!(other.list()[0].last_seen, None);
+    fleet.flush_seen().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    other.refresh().unwrap();
+    assert!(other.list()[0].last_seen.is_some());
+    assert_eq!(other.list()[0].remote.as_deref(), Some("192.0.2.1:40000"));
+    fleet.disconnected(&id);
+    assert!(!fleet.list()[0].connected);
+}

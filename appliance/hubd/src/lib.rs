@@ -50,7 +50,7 @@ pub async fn run(
     config: Config,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (hub, audit) = start(&config).await?;
+    let (hub, pki) = start(&config).await?;
     daemon::notify::ready(&format!("serving on {}", config.listen));
     tokio::select! {
         _ = stop => {}
@@ -59,7 +59,8 @@ pub async fn run(
     daemon::notify::stopping();
     info!(grace_s = config.drain_grace.as_secs(), "draining");
     let cut = hub.drain(config.drain_grace).await;
-    if let Some(audit) = audit {
+    if let Some((fleet, audit)) = pki {
+        pki::flush(fleet).await;
         // Seal what happened since the last checkpoint before going down.
         checkpoint(&audit).await;
     }
@@ -87,7 +88,9 @@ async fn checkpoints(audit: Arc<audit::AuditLog>) {
 }
 
 /// Binds the endpoint, the status page and the admin endpoint.
-pub async fn start(config: &Config) -> anyhow::Result<(HubHandle, Option<Arc<audit::AuditLog>>)> {
+pub async fn start(
+    config: &Config,
+) -> anyhow::Result<(HubHandle, Option<(Arc<fleet::Fleet>, Arc<audit::AuditLog>)>)> {
     let metrics = Metrics::default();
     let fleet = match &config.pki {
         Some(section) => Some(pki::open(section)?),
@@ -149,5 +152,5 @@ pub async fn start(config: &Config) -> anyhow::Result<(HubHandle, Option<Arc<aud
         .await
         .with_context(|| format!("binding admin {}", config.admin))?;
     tokio::spawn(async move { admin.serve(listener).await });
-    Ok((hub, fleet.map(|(_, audit)| audit)))
+    Ok((hub, fleet))
 }

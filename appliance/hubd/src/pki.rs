@@ -35,13 +35,29 @@ pub fn open(section: &PkiSection) -> anyhow::Result<(Arc<Fleet>, Arc<audit::Audi
 }
 
 /// Keeps the fleet's view fresh so a revocation made through another hub instance is enforced
-/// here within a second.
+/// here within a quarter second, and writes last-seen facts every ten seconds. Both touch the
+/// disk, so they run on blocking threads, never on the network threads.
 pub async fn refresh(fleet: Arc<Fleet>) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
-        if let Err(error) = fleet.refresh() {
+        ticks += 1;
+        let (f, flush) = (fleet.clone(), ticks.is_multiple_of(40));
+        let done = tokio::task::spawn_blocking(move || {
+            f.refresh()?;
+            if flush { f.flush_seen() } else { Ok(()) }
+        })
+        .await;
+        if let Ok(Err(error)) = done {
             tracing::warn!(%error, "cannot refresh the fleet records");
         }
+    }
+}
+
+/// Writes what is pending before the hub stops.
+pub async fn flush(fleet: Arc<Fleet>) {
+    if let Ok(Err(error)) = tokio::task::spawn_blocking(move || fleet.flush_seen()).await {
+        tracing::warn!(%error, "cannot write last-seen facts");
     }
 }
