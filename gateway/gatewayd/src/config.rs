@@ -62,6 +62,9 @@ pub struct Reconnect {
     /// How long a replaced connection may finish its streams.
     #[serde(with = "humantime_serde")]
     pub drain_grace: Duration,
+    /// Connections kept at once (to different hubs when several are listed); streams are
+    /// spread over them. 2 suits sites with bulk traffic and two hubs.
+    pub connections: usize,
 }
 
 impl Default for Reconnect {
@@ -73,6 +76,7 @@ impl Default for Reconnect {
             handshake_timeout: Duration::from_secs(10),
             watchdog: Duration::from_secs(5),
             drain_grace: Duration::from_secs(30),
+            connections: 1,
         }
     }
 }
@@ -137,6 +141,13 @@ impl Config {
             ));
         }
         self.transport.validate(origin)?;
+        if !(1..=8).contains(&self.reconnect.connections) {
+            return Err(ConfigError::invalid(
+                origin,
+                "reconnect.connections",
+                "must be between 1 and 8",
+            ));
+        }
         for (i, l) in self.listeners.iter().enumerate() {
             let key = format!("listen[{i}]");
             ServiceName::new(&l.service)

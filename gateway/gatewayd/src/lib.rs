@@ -29,6 +29,7 @@ pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
     g.handshake_timeout = r.handshake_timeout;
     g.watchdog_interval = r.watchdog;
     g.drain_grace = r.drain_grace;
+    g.connections = r.connections;
     Ok(g)
 }
 

@@ -133,6 +133,7 @@ fn bench(parts: &[&str]) -> Result<()> {
     report.flag("lo_mtu_1500", ns.lo_mtu == 1500);
     report.num("rmem_max_kib", ns.rmem_max as f64 / 1024.0);
     report.num("wmem_max_kib", ns.wmem_max as f64 / 1024.0);
+    report.num("gateway_connections", pair::connections() as f64);
     if !ns.in_netns || ns.lo_mtu != 1500 {
         bail!(
             "not inside a fresh network namespace with loopback MTU 1500 (in_netns={}, lo mtu={})",

@@ -49,6 +49,16 @@ pub(crate) fn gateway_config(hub: SocketAddr, credentials: Credentials) -> Gatew
     config
 }
 
+/// Connections the measured gateway keeps to the hub: `TUNNEL_BENCH_CONNECTIONS`, default 2
+/// (the setting for sites with bulk traffic; see docs/tunnel.md).
+pub(crate) fn connections() -> usize {
+    std::env::var("TUNNEL_BENCH_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(2)
+}
+
 impl TunnelPair {
     pub(crate) async fn start(fleet: &Fleet, sink: SocketAddr, echo: SocketAddr) -> Result<Self> {
         let services = ServiceTable::new([service("sink", sink)?, service("echo", echo)?])
@@ -62,8 +72,10 @@ impl TunnelPair {
         let hub_addr = hub.local_addr()?;
         let creds = certs::appliance(fleet, certs::LOAD_APPLIANCE)?;
         let gateway_metrics = Metrics::default();
-        let gateway = Gateway::new(gateway_config(hub_addr, creds), gateway_metrics.clone())
-            .context("cannot start the gateway")?;
+        let mut config = gateway_config(hub_addr, creds);
+        config.connections = connections();
+        let gateway =
+            Gateway::new(config, gateway_metrics.clone()).context("cannot start the gateway")?;
         gateway.start();
         if !gateway.wait_ready(Duration::from_secs(10)).await {
             bail!("the gateway did not connect to the in-process hub within 10 s");

@@ -50,6 +50,9 @@ pub struct GatewayConfig {
     pub flow_idle_timeout: Duration,
     /// Local address of the QUIC socket.
     pub bind: SocketAddr,
+    /// Connections kept at once (to different hubs when several are configured); streams are
+    /// spread over them. More than one lets bulk flows use more than one core at each end.
+    pub connections: usize,
     /// Software version sent in `Hello`.
     pub software: String,
 }
@@ -71,6 +74,7 @@ impl GatewayConfig {
             drain_grace: Duration::from_secs(30),
             flow_idle_timeout: Duration::from_secs(120),
             bind: ([0, 0, 0, 0], 0).into(),
+            connections: 1,
             software: concat!("gatewayd/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }
@@ -131,7 +135,12 @@ struct Shared {
     client: std::sync::Mutex<quinn::ClientConfig>,
     endpoint: quinn::Endpoint,
     metrics: Metrics,
-    link: watch::Sender<Option<Arc<Link>>>,
+    /// One slot per connection kept; each has its own supervisor.
+    links: Vec<watch::Sender<Option<Arc<Link>>>>,
+    /// Bumped whenever any slot changes, to wake whoever waits for a link.
+    changed: watch::Sender<u64>,
+    /// Round-robin position for new streams.
+    next_slot: std::sync::atomic::AtomicUsize,
     shutdown: watch::Sender<bool>,
     started: AtomicBool,
 }
@@ -152,12 +161,15 @@ impl Gateway {
                 addr: config.bind,
                 source,
             })?;
+        let slots = config.connections.max(1);
         let shared = Arc::new(Shared {
             client: std::sync::Mutex::new(client),
             config,
             endpoint,
             metrics,
-            link: watch::Sender::new(None),
+            links: (0..slots).map(|_| watch::Sender::new(None)).collect(),
+            changed: watch::Sender::new(0),
+            next_slot: std::sync::atomic::AtomicUsize::new(0),
             shutdown: watch::Sender::new(false),
             started: AtomicBool::new(false),
         });
@@ -167,27 +179,25 @@ impl Gateway {
     /// Starts the supervisor (once).
     pub fn start(&self) {
         if !self.shared.started.swap(true, Ordering::AcqRel) {
-            tokio::spawn(supervise(self.shared.clone()));
+            for slot in 0..self.shared.links.len() {
+                tokio::spawn(supervise(self.shared.clone(), slot));
+            }
         }
     }
 
     /// True while an admitted connection to a hub is up.
     pub fn is_ready(&self) -> bool {
-        self.shared
-            .link
-            .borrow()
-            .as_ref()
-            .is_some_and(|l| l.conn.close_reason().is_none())
+        self.shared.primary().is_some()
     }
 
     /// A receiver that changes whenever readiness may have changed.
     pub fn watch_ready(&self) -> watch::Receiver<bool> {
         let (tx, rx) = watch::channel(self.is_ready());
-        let mut links = self.shared.link.subscribe();
+        let mut changed = self.shared.changed.subscribe();
+        let shared = self.shared.clone();
         tokio::spawn(async move {
-            while links.changed().await.is_ok() {
-                let ready = links.borrow().is_some();
-                if tx.send(ready).is_err() {
+            while changed.changed().await.is_ok() {
+                if tx.send(shared.primary().is_some()).is_err() {
                     return;
                 }
             }
@@ -202,7 +212,7 @@ impl Gateway {
 
     /// The tunnel as the status page shows it.
     pub fn status(&self) -> GatewayStatus {
-        match self.shared.link.borrow().as_ref() {
+        match self.shared.primary() {
             Some(l) => GatewayStatus {
                 connected: true,
                 hub: Some(l.hub),
@@ -257,7 +267,12 @@ impl Gateway {
     /// Stops dialing, closes the connection and waits briefly for the close to be sent.
     pub async fn shutdown(&self) {
         self.shared.shutdown.send_replace(true);
-        if let Some(link) = self.shared.link.send_replace(None) {
+        for link in self
+            .shared
+            .links
+            .iter()
+            .filter_map(|slot| slot.send_replace(None))
+        {
             link.conn.close(
                 quinn::VarInt::from_u32(ErrorCode::Shutdown.to_u32()),
                 b"gateway shutting down",
@@ -285,36 +300,73 @@ impl Gateway {
 }
 
 impl Shared {
-    /// The current link, waiting up to `wait` for one to come up.
+    /// An admitted link for a new stream, round-robin over the slots, waiting up to `wait`
+    /// for one to come up.
     async fn current_link(&self, wait: Duration) -> Option<Arc<Link>> {
-        let mut rx = self.link.subscribe();
-        let found = tokio::time::timeout(
-            wait,
-            rx.wait_for(|l| l.as_ref().is_some_and(|l| l.conn.close_reason().is_none())),
-        )
-        .await;
-        match found {
-            Ok(Ok(link)) => link.clone(),
-            _ => None,
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut changed = self.changed.subscribe();
+        loop {
+            if let Some(link) = self.pick() {
+                return Some(link);
+            }
+            match tokio::time::timeout_at(deadline, changed.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return self.pick(),
+            }
         }
     }
 
+    fn alive(slot: &watch::Sender<Option<Arc<Link>>>) -> Option<Arc<Link>> {
+        slot.borrow()
+            .as_ref()
+            .filter(|l| l.conn.close_reason().is_none())
+            .cloned()
+    }
+
+    /// The next admitted link in round-robin order.
+    fn pick(&self) -> Option<Arc<Link>> {
+        let n = self.links.len();
+        let start = self.next_slot.fetch_add(1, Ordering::Relaxed);
+        (0..n).find_map(|i| Self::alive(&self.links[(start + i) % n]))
+    }
+
+    /// The first admitted link in slot order: the one status and UDP flows use, so a flow
+    /// stays on one connection.
+    fn primary(&self) -> Option<Arc<Link>> {
+        self.links.iter().find_map(Self::alive)
+    }
+
+    /// Publishes `link` in `slot`; returns the link it replaces.
+    fn publish(&self, slot: usize, link: Arc<Link>) -> Option<Arc<Link>> {
+        let old = self.links[slot].send_replace(Some(link));
+        self.changed.send_modify(|g| *g += 1);
+        old
+    }
+
     fn clear_link(&self, id: u64) {
-        self.link.send_if_modified(|cur| {
-            if cur.as_ref().is_some_and(|l| l.id == id) {
-                *cur = None;
-                true
-            } else {
-                false
-            }
-        });
+        let mut any = false;
+        for slot in &self.links {
+            any |= slot.send_if_modified(|cur| {
+                if cur.as_ref().is_some_and(|l| l.id == id) {
+                    *cur = None;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        if any {
+            self.changed.send_modify(|g| *g += 1);
+        }
     }
 }
 
-async fn supervise(shared: Arc<Shared>) {
+async fn supervise(shared: Arc<Shared>, slot: usize) {
     let c = &shared.config;
     let mut backoff = Backoff::new(c.backoff_base, c.backoff_cap, c.backoff_stable);
-    let mut next = 0usize;
+    // Slots start at different hubs, so a gateway with two connections and two hubs holds
+    // one to each.
+    let mut next = slot;
     let mut avoid = None;
     let mut shutdown = shared.shutdown.subscribe();
     let mut had_link = false;
@@ -332,7 +384,7 @@ async fn supervise(shared: Arc<Shared>) {
         }
         had_link = true;
         info!(hub = %link.hub, hub_id = %link.hub_id, "tunnel up");
-        if let Some(old) = shared.link.send_replace(Some(link.clone())) {
+        if let Some(old) = shared.publish(slot, link.clone()) {
             tokio::spawn(link::retire(old, shared.config.drain_grace));
         }
         let event = tokio::select! {

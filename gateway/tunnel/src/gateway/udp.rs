@@ -36,11 +36,11 @@ impl Gateway {
             let (n, from) = tokio::select! {
                 r = socket.recv_from(&mut buf) => r?,
                 _ = sweep.tick() => {
-                    expire(&mut peers, shared.link.borrow().clone(), idle);
+                    expire(&mut peers, shared.primary(), idle);
                     continue;
                 }
             };
-            let Some(link) = shared.link.borrow().clone() else {
+            let Some(link) = shared.primary() else {
                 shared.metrics.datagram("no_tunnel");
                 continue;
             };

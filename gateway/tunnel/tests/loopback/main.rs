@@ -568,3 +568,55 @@ async fn watchdog_replaces_a_connection_to_a_wedged_hub() {
     );
     assert!(metric(&metrics, "legatura_tunnel_reconnects_total") >= 1.0);
 }
+
+/// A gateway keeping two connections holds one to each hub and spreads streams over both, so
+/// bulk flows use more than one core at each end; losing one hub leaves the other serving.
+#[tokio::test]
+async fn two_connections_spread_streams_over_two_hubs() {
+    let fleet = fleet();
+    let echo = tagged_echo(b"ok:").await;
+    let services = || vec![service("echo", Protocol::Tcp, echo, &["*"])];
+    let (hub_a, _) = start_hub(&fleet, services());
+    let (hub_b, b_metrics) = start_hub(&fleet, services());
+    let creds = appliance_credentials(&fleet, &fleet.ca().cert_pem(), "paris", "PAR-01");
+    let hubs = [
+        hub_a.local_addr().expect("addr"),
+        hub_b.local_addr().expect("addr"),
+    ];
+    let mut config = gateway_config(&hubs, creds);
+    config.connections = 2;
+    let (gw, _) = start_gateway(config);
+    let addr = listen_tcp(&gw, "echo").await;
+    assert!(
+        eventually(5 * SECOND, || hub_a.connections().len() == 1
+            && hub_b.connections().len() == 1)
+        .await
+    );
+    for i in 0..20u8 {
+        assert_eq!(
+            round_trip(addr, &[i]).await.expect("request"),
+            [b'o', b'k', b':', i]
+        );
+    }
+    let on_b = metric(
+        &b_metrics,
+        "legatura_tunnel_streams_total{service=\"echo\"}",
+    );
+    assert!(
+        (5.0..=15.0).contains(&on_b),
+        "streams were not spread: {on_b} of 20 on hub B"
+    );
+    hub_a.close();
+    assert!(
+        eventually(3 * SECOND, || gw.status().hub == Some(hubs[1])).await,
+        "status moves to the remaining hub"
+    );
+    for i in 0..5u8 {
+        assert_eq!(
+            round_trip(addr, &[i])
+                .await
+                .expect("request after losing a hub"),
+            [b'o', b'k', b':', i]
+        );
+    }
+}
