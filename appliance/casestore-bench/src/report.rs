@@ -2,7 +2,6 @@
 //! flat object of numbers and booleans, and summed up in the last line, `casestore: k=v …`.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
@@ -73,24 +72,6 @@ pub(crate) fn percentile(samples: &mut [f64], q: f64) -> f64 {
     samples[rank.clamp(1, samples.len()) - 1]
 }
 
-/// The workspace root: the directory holding `Cargo.lock`, above this package.
-fn workspace_root() -> Result<PathBuf> {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .find(|d| d.join("Cargo.lock").exists())
-        .map(Path::to_path_buf)
-        .context("no Cargo.lock above this package")
-}
-
-/// `CARGO_TARGET_DIR` if set (relative to the working directory, as cargo takes it), else
-/// `target/` beside `Cargo.lock`.
-fn target_dir() -> Result<PathBuf> {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => Ok(std::env::current_dir()?.join(dir)),
-        _ => Ok(workspace_root()?.join("target")),
-    }
-}
-
 impl Report {
     /// Records a number; one that could not be measured (not finite) is left out.
     pub(crate) fn num(&mut self, key: &str, value: f64) {
@@ -138,11 +119,8 @@ impl Report {
             }
         }
         if full_size {
-            let path = target_dir()?.join("bench").join("casestore.json");
-            let dir = path.parent().context("the JSON path has no parent")?;
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            std::fs::write(&path, self.json())
-                .with_context(|| format!("writing {}", path.display()))?;
+            let path = benchkit::write_result("casestore", &self.json())
+                .context("writing target/bench/casestore.json")?;
             progress!("wrote {}", path.display());
         } else {
             progress!("smaller than 1,000,000 cases: no JSON written");

@@ -2,7 +2,6 @@
 //! object of numbers and booleans, and summed up in the last line, `tunnel: key=value …`.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
@@ -136,12 +135,8 @@ impl Report {
         }
         self.print_table();
         if complete {
-            let path = json_path()?;
-            let dir = path.parent().context("JSON path has no parent")?;
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            std::fs::write(&path, self.json())
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            let path = benchkit::write_result("tunnel", &self.json())
+                .context("cannot write target/bench/tunnel.json")?;
             progress!("wrote {}", path.display());
         } else {
             progress!("partial run (--only): no JSON written");
@@ -285,21 +280,6 @@ fn render(value: Value) -> String {
         }
         Value::Num(_) => "null".to_owned(),
     }
-}
-
-/// `$CARGO_TARGET_DIR/bench/tunnel.json`, or `target/bench/tunnel.json` in the workspace root
-/// (the directory above this crate that holds `Cargo.lock`).
-fn json_path() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Ok(PathBuf::from(dir).join("bench").join("tunnel.json"));
-    }
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
-    let root = manifest
-        .ancestors()
-        .find(|d| d.join("Cargo.lock").is_file())
-        .with_context(|| format!("no Cargo.lock above {}", manifest.display()))?;
-    Ok(root.join("target").join("bench").join("tunnel.json"))
 }
 
 /// The median of `values` (the mean of the middle two for an even count).

@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use anyhow::{Context as _, Result};
 
 use crate::progress;
-use crate::system::target_dir;
 
 /// One measured value.
 #[derive(Debug, Clone, Copy)]
@@ -134,11 +133,8 @@ impl Report {
         }
         self.print_table();
         if complete {
-            let path = target_dir()?.join("bench").join("pki.json");
-            let dir = path.parent().context("the JSON path has no parent")?;
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            std::fs::write(&path, self.json())
-                .with_context(|| format!("writing {}", path.display()))?;
+            let path = benchkit::write_result("pki", &self.json())
+                .context("writing target/bench/pki.json")?;
             progress!("wrote {}", path.display());
         } else {
             progress!("partial run (--only): no JSON written");

@@ -22,22 +22,14 @@ pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a daemon may take to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// The workspace root: the directory holding `Cargo.lock`, above this package.
+/// The workspace root (see [`benchkit::workspace_root`]).
 pub(crate) fn workspace_root() -> Result<PathBuf> {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .find(|d| d.join("Cargo.lock").exists())
-        .map(Path::to_path_buf)
-        .context("no Cargo.lock above this package")
+    Ok(benchkit::workspace_root()?)
 }
 
-/// `CARGO_TARGET_DIR` if set (relative to the working directory, as cargo takes it), else
-/// `target/` beside `Cargo.lock`.
+/// Cargo's target directory (see [`benchkit::target_dir`]).
 pub(crate) fn target_dir() -> Result<PathBuf> {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => Ok(std::env::current_dir()?.join(dir)),
-        _ => Ok(workspace_root()?.join("target")),
-    }
+    Ok(benchkit::target_dir()?)
 }
 
 /// The release binaries of `legatura` and `gatewayd`.
