@@ -41,6 +41,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "queues",
         sql: include_str!("../migrations/0003_queues.sql"),
     },
+    Migration {
+        version: 4,
+        name: "casework",
+        sql: include_str!("../migrations/0004_casework.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "staff_knowledge",
+        sql: include_str!("../migrations/0005_staff_knowledge.sql"),
+    },
 ];
 
 /// The schema version this build writes.

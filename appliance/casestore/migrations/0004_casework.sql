@@ -1,0 +1,3 @@
+-- Version 4: case versions for optimistic concurrency, merges, sensitivity on queue rows,
+-- response and resolution statistics.
+SELECT 1;

