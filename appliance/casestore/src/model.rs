@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 pub use codes::{
     Channel, ContactKind, Direction, EventKind, Family, LinkKind, Priority, QueueKind,
-    Relationship, Role, ScanVerdict, Sensitivity, Status, Verification, Visibility,
+    Relationship, Role, ScanVerdict, Sensitivity, StaffRole, Status, Verification, Visibility,
 };
 pub use records::{
     Attachment, Case, CaseType, ContactPoint, Link, Message, NewAttachment, NewCase, NewContact,

@@ -94,6 +94,23 @@ codes! {
 }
 
 codes! {
+    /// A staff member's role in the console. What each may do is decided in one place, the
+    /// `access` crate; the store only keeps the role with the account.
+    pub enum StaffRole {
+        /// The 24/7 contact centre's first line.
+        Operator = "operator",
+        /// A consular officer at an embassy or consulate.
+        Officer = "officer",
+        /// The head of a consular section.
+        Consul = "consul",
+        /// The central centre's supervisor.
+        Supervisor = "supervisor",
+        /// Manages accounts and the knowledge base; reads no case.
+        Administrator = "administrator",
+    }
+}
+
+codes! {
     /// Where a case stands. `Resolved` and `Closed` are not open; everything else is.
     pub enum Status {
         New = "new",
