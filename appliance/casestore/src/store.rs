@@ -9,6 +9,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ring::rand::SystemRandom;
@@ -93,6 +94,9 @@ pub struct Store {
     readers: Mutex<Vec<Connection>>,
     pub(crate) options: Options,
     pub(crate) rng: SystemRandom,
+    /// Committed write transactions since open: lets in-process watchers (the console's live
+    /// queues) notice a change without polling the database.
+    generation: AtomicU64,
 }
 
 impl fmt::Debug for Store {
@@ -126,7 +130,15 @@ impl Store {
             readers: Mutex::new(Vec::new()),
             options,
             rng: SystemRandom::new(),
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// How many write transactions this handle has committed. It only grows; a watcher that
+    /// saw another value knows something changed (in this process; other processes' writes
+    /// are not counted).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The database file.
@@ -153,6 +165,7 @@ impl Store {
         let out = f(&mut tx)?;
         tx.deltas.flush(&tx.sql)?;
         tx.sql.commit().db()?;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(out)
     }
 
