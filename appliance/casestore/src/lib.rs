@@ -38,6 +38,7 @@ mod read;
 mod relations;
 mod schema;
 mod search;
+mod staff;
 mod store;
 mod tracking;
 mod update;
@@ -51,6 +52,7 @@ pub use model::*;
 pub use outbox::OutboxEvent;
 pub use queue::{PageSize, QueueCursor, QueueFilter, QueuePage, QueueQuery, QueueSort};
 pub use search::{SearchHit, SearchOrder, SearchQuery, normalize};
+pub use staff::{LoginState, MAX_STAFF_LANGUAGES, NewStaff, StaffAccount, StaffError};
 pub use store::{Clock, ManualClock, Options, Store, SystemClock};
 pub use tracking::TrackingCode;
 

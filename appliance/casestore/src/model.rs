@@ -3,6 +3,7 @@
 
 mod codes;
 mod records;
+mod staff;
 mod text;
 
 use std::fmt;
@@ -16,6 +17,7 @@ pub use records::{
     Attachment, Case, CaseType, ContactPoint, Link, Message, NewAttachment, NewCase, NewContact,
     NewMessage, NewPerson, NewReferral, NewRequester, Person, Referral, StatusChange,
 };
+pub use staff::{ArticleId, CountryCode, GrantId, PasswordHash, Slug, Title, Topic, TotpSecret};
 pub use text::{
     AgentId, BirthDate, Body, ConsulateId, ContactValue, FileName, IdempotencyKey, Language,
     MAX_BODY_BYTES, MediaType, Name, Note, TypeCode,
