@@ -21,6 +21,5 @@ pub use password::{
 pub use random::RandomError;
 pub use sessions::{NewSession, SessionError, SessionPolicy, SessionView, Sessions, csrf_matches};
 pub use totp::{
-    Digits, SECRET_LEN, SecretLengthError, TotpError, TotpSecret, totp_code, totp_code_digits,
-    totp_verify,
+    Digits, SECRET_LEN, TotpError, TotpSecret, totp_code, totp_code_digits, totp_verify,
 };

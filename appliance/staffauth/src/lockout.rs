@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// When an account locks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {
     /// Consecutive failures that lock the account.
     pub max_failures: u32,
@@ -86,7 +86,7 @@ impl LockoutPolicy {
 
 /// The per-source attempt budget: a token bucket of `burst` attempts refilled one every
 /// `refill_every`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttemptPolicy {
     pub burst: u32,
     pub refill_every: Duration,
@@ -114,6 +114,13 @@ pub struct AttemptLimiter {
     buckets: Mutex<HashMap<String, Instant>>,
 }
 
+impl Default for AttemptLimiter {
+    /// [`AttemptPolicy::default`]: ten at once, then ten a minute, 10,000 sources.
+    fn default() -> Self {
+        Self::new(AttemptPolicy::default())
+    }
+}
+
 impl AttemptLimiter {
     pub fn new(policy: AttemptPolicy) -> Self {
         Self {
@@ -125,16 +132,13 @@ impl AttemptLimiter {
     /// Takes one attempt from `key`'s budget: true if it may go ahead, false if the budget is
     /// spent (nothing is taken then, so refused attempts do not push recovery further away).
     pub fn check(&self, key: &str, now: Instant) -> bool {
-        let Some(tolerance) = self
-            .policy
-            .refill_every
-            .checked_mul(self.policy.burst.saturating_sub(1))
-        else {
-            return true; // a budget too large to count is no limit
-        };
         if self.policy.burst == 0 {
             return false;
         }
+        // How far ahead of now a bucket may owe refills and still grant one more attempt.
+        let Some(tolerance) = self.policy.refill_every.checked_mul(self.policy.burst - 1) else {
+            return true; // a budget too large to count is no limit
+        };
         let mut buckets = self.lock();
         let full_at = match buckets.get(key) {
             Some(t) => (*t).max(now),

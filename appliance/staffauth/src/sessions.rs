@@ -19,7 +19,7 @@ use ring::rand::SystemRandom;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::random::{self, RandomError};
+use crate::random;
 
 /// Bytes of randomness in a cookie and in a CSRF token (256 bits each).
 const TOKEN_BYTES: usize = 32;
@@ -27,7 +27,7 @@ const TOKEN_BYTES: usize = 32;
 const TOKEN_CHARS: usize = 43;
 
 /// How long sessions live and how many there may be.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionPolicy {
     /// A session unused this long is over (OWASP: 15 minutes for sensitive applications).
     pub idle: Duration,
@@ -135,16 +135,13 @@ impl Sessions {
     /// Opens a session for `staff` through `path_key`, evicting that staff member's oldest
     /// session beyond `max_per_staff` and, when the table is full, expired sessions and then the
     /// least recently used one.
-    pub fn create(
-        &self,
-        staff: &str,
-        path_key: &str,
-        now: Instant,
-    ) -> Result<NewSession, RandomError> {
-        let cookie_bytes = Zeroizing::new(random::bytes::<TOKEN_BYTES>(&self.rng)?);
-        let csrf_bytes = Zeroizing::new(random::bytes::<TOKEN_BYTES>(&self.rng)?);
-        let cookie = URL_SAFE_NO_PAD.encode(*cookie_bytes);
-        let csrf = URL_SAFE_NO_PAD.encode(*csrf_bytes);
+    ///
+    /// # Panics
+    ///
+    /// If the kernel's random number generator fails (see [`fresh_token`]).
+    pub fn create(&self, staff: &str, path_key: &str, now: Instant) -> NewSession {
+        let cookie = fresh_token(&self.rng);
+        let csrf = fresh_token(&self.rng);
         let key = token_key(&cookie);
 
         let mut map = self.lock();
@@ -180,7 +177,7 @@ impl Sessions {
                 last_seen: now,
             },
         );
-        Ok(NewSession { cookie, csrf })
+        NewSession { cookie, csrf }
     }
 
     /// The session behind `cookie`, if it is alive and was opened through `path_key`; counts as
@@ -271,6 +268,22 @@ fn sweep_locked(
             && now.saturating_duration_since(s.last_seen) < policy.idle
     });
     before - map.len()
+}
+
+/// 256 fresh random bits in unpadded base64url.
+///
+/// Panics if the kernel's CSPRNG fails (getrandom on Linux does not once the pool is
+/// initialised, which happens early in boot). There is no safe token to hand out then, and the
+/// panic ends only the request that asked, before the table's lock is taken.
+#[allow(
+    clippy::expect_used,
+    reason = "no session can be opened without randomness; nothing a peer sends can cause this"
+)]
+fn fresh_token(rng: &SystemRandom) -> String {
+    let bytes = Zeroizing::new(
+        random::bytes::<TOKEN_BYTES>(rng).expect("the system random number generator failed"),
+    );
+    URL_SAFE_NO_PAD.encode(*bytes)
 }
 
 /// The table key for a cookie: its SHA-256.

@@ -43,23 +43,15 @@ impl Drop for TotpSecret {
 
 impl ZeroizeOnDrop for TotpSecret {}
 
-/// A stored secret did not have [`SECRET_LEN`] bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a TOTP secret has {SECRET_LEN} bytes, not {0}")]
-pub struct SecretLengthError(pub usize);
-
 impl TotpSecret {
     /// A fresh secret from the kernel's CSPRNG.
     pub fn generate() -> Result<Self, RandomError> {
         random::bytes(&SystemRandom::new()).map(Self)
     }
 
-    /// A secret loaded from storage; it must have exactly [`SECRET_LEN`] bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SecretLengthError> {
-        let array: [u8; SECRET_LEN] = bytes
-            .try_into()
-            .map_err(|_| SecretLengthError(bytes.len()))?;
-        Ok(Self(array))
+    /// A secret loaded from storage; `None` unless it has exactly [`SECRET_LEN`] bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        <[u8; SECRET_LEN]>::try_from(bytes).ok().map(Self)
     }
 
     /// The raw secret, for storage.

@@ -10,7 +10,7 @@ fn sessions() -> Sessions {
 fn a_new_session_opens_with_its_csrf_token() {
     let s = sessions();
     let t0 = Instant::now();
-    let new = s.create("ana", "gw-chisinau", t0).unwrap();
+    let new = s.create("ana", "gw-chisinau", t0);
     assert_eq!(new.cookie.len(), TOKEN_CHARS);
     assert_eq!(new.csrf.len(), TOKEN_CHARS);
     assert_eq!(URL_SAFE_NO_PAD.decode(&new.cookie).unwrap().len(), 32);
@@ -29,7 +29,7 @@ fn a_new_session_opens_with_its_csrf_token() {
 #[test]
 fn the_table_holds_no_cookie() {
     let s = sessions();
-    let new = s.create("ana", "p", Instant::now()).unwrap();
+    let new = s.create("ana", "p", Instant::now());
     let map = s.lock();
     let (key, session) = map.iter().next().unwrap();
     assert_eq!(*key, token_key(&new.cookie));
@@ -44,8 +44,8 @@ fn the_table_holds_no_cookie() {
 fn an_idle_session_expires_and_use_keeps_it_alive() {
     let s = sessions();
     let t0 = Instant::now();
-    let a = s.create("ana", "p", t0).unwrap();
-    let b = s.create("ion", "p", t0).unwrap();
+    let a = s.create("ana", "p", t0);
+    let b = s.create("ion", "p", t0);
     // Used every 14 minutes, `a` lives past the idle limit measured from its creation.
     for i in 1..=3 {
         assert!(s.get(&a.cookie, "p", t0 + 14 * MIN * i).is_ok());
@@ -66,7 +66,7 @@ fn an_idle_session_expires_and_use_keeps_it_alive() {
 fn a_busy_session_still_ends_at_its_absolute_lifetime() {
     let s = sessions();
     let t0 = Instant::now();
-    let a = s.create("ana", "p", t0).unwrap();
+    let a = s.create("ana", "p", t0);
     let mut t = t0;
     while t + 10 * MIN < t0 + 8 * 60 * MIN {
         t += 10 * MIN;
@@ -83,7 +83,7 @@ fn a_busy_session_still_ends_at_its_absolute_lifetime() {
 fn a_cookie_through_another_path_is_refused_and_revoked() {
     let s = sessions();
     let t0 = Instant::now();
-    let a = s.create("ana", "gw-chisinau", t0).unwrap();
+    let a = s.create("ana", "gw-chisinau", t0);
     assert_eq!(
         s.get(&a.cookie, "gw-roma", t0),
         Err(SessionError::WrongPath)
@@ -100,8 +100,8 @@ fn forged_and_foreign_cookies_are_unknown() {
     let s = sessions();
     let other = sessions();
     let t0 = Instant::now();
-    let mine = s.create("ana", "p", t0).unwrap();
-    let theirs = other.create("ana", "p", t0).unwrap();
+    let mine = s.create("ana", "p", t0);
+    let theirs = other.create("ana", "p", t0);
     assert_eq!(s.get(&theirs.cookie, "p", t0), Err(SessionError::Unknown));
     let forged = URL_SAFE_NO_PAD.encode(random::bytes::<32>(&SystemRandom::new()).unwrap());
     for cookie in [
@@ -127,13 +127,11 @@ fn forged_and_foreign_cookies_are_unknown() {
 fn a_sixth_session_evicts_that_staff_members_oldest() {
     let s = sessions();
     let t0 = Instant::now();
-    let ana: Vec<NewSession> = (0..5)
-        .map(|i| s.create("ana", "p", t0 + MIN * i).unwrap())
-        .collect();
-    let ion = s.create("ion", "p", t0).unwrap();
+    let ana: Vec<NewSession> = (0..5).map(|i| s.create("ana", "p", t0 + MIN * i)).collect();
+    let ion = s.create("ion", "p", t0);
     // The oldest is used most recently: age, not use, decides.
     assert!(s.get(&ana[0].cookie, "p", t0 + 6 * MIN).is_ok());
-    let sixth = s.create("ana", "p", t0 + 7 * MIN).unwrap();
+    let sixth = s.create("ana", "p", t0 + 7 * MIN);
     assert_eq!(s.len(), 6);
     assert_eq!(
         s.get(&ana[0].cookie, "p", t0 + 7 * MIN),
@@ -151,12 +149,12 @@ fn a_full_table_evicts_the_least_recently_used() {
         ..SessionPolicy::default()
     });
     let t0 = Instant::now();
-    let a = s.create("a", "p", t0).unwrap();
-    let b = s.create("b", "p", t0 + MIN).unwrap();
-    let c = s.create("c", "p", t0 + 2 * MIN).unwrap();
+    let a = s.create("a", "p", t0);
+    let b = s.create("b", "p", t0 + MIN);
+    let c = s.create("c", "p", t0 + 2 * MIN);
     // `a` is the oldest but was just used; `b` is now the least recently used.
     assert!(s.get(&a.cookie, "p", t0 + 3 * MIN).is_ok());
-    let d = s.create("d", "p", t0 + 4 * MIN).unwrap();
+    let d = s.create("d", "p", t0 + 4 * MIN);
     assert_eq!(s.len(), 3);
     assert_eq!(
         s.get(&b.cookie, "p", t0 + 4 * MIN),
@@ -174,10 +172,10 @@ fn a_full_table_drops_expired_sessions_before_live_ones() {
         ..SessionPolicy::default()
     });
     let t0 = Instant::now();
-    let _stale = s.create("a", "p", t0).unwrap();
-    let b = s.create("b", "p", t0 + 10 * MIN).unwrap();
-    let _stale2 = s.create("c", "p", t0 + MIN).unwrap();
-    let d = s.create("d", "p", t0 + 20 * MIN).unwrap();
+    let _stale = s.create("a", "p", t0);
+    let b = s.create("b", "p", t0 + 10 * MIN);
+    let _stale2 = s.create("c", "p", t0 + MIN);
+    let d = s.create("d", "p", t0 + 20 * MIN);
     // Both stale sessions went (idle 15 min), not the live `b`.
     assert_eq!(s.len(), 2);
     assert!(s.get(&b.cookie, "p", t0 + 20 * MIN).is_ok());
@@ -188,9 +186,9 @@ fn a_full_table_drops_expired_sessions_before_live_ones() {
 fn sweep_drops_only_expired_sessions() {
     let s = sessions();
     let t0 = Instant::now();
-    s.create("a", "p", t0).unwrap();
-    s.create("b", "p", t0 + 5 * MIN).unwrap();
-    let live = s.create("c", "p", t0 + 10 * MIN).unwrap();
+    s.create("a", "p", t0);
+    s.create("b", "p", t0 + 5 * MIN);
+    let live = s.create("c", "p", t0 + 10 * MIN);
     assert_eq!(s.sweep(t0 + 14 * MIN), 0);
     assert_eq!(s.sweep(t0 + 20 * MIN), 2);
     assert_eq!(s.len(), 1);
@@ -203,10 +201,10 @@ fn sweep_drops_only_expired_sessions() {
 fn revoke_ends_one_session_and_revoke_staff_all_of_theirs() {
     let s = sessions();
     let t0 = Instant::now();
-    let a1 = s.create("ana", "p", t0).unwrap();
-    let a2 = s.create("ana", "q", t0).unwrap();
-    let a3 = s.create("ana", "r", t0).unwrap();
-    let ion = s.create("ion", "p", t0).unwrap();
+    let a1 = s.create("ana", "p", t0);
+    let a2 = s.create("ana", "q", t0);
+    let a3 = s.create("ana", "r", t0);
+    let ion = s.create("ion", "p", t0);
     s.revoke(&a1.cookie);
     s.revoke("not a cookie");
     assert_eq!(s.get(&a1.cookie, "p", t0), Err(SessionError::Unknown));
@@ -227,7 +225,7 @@ fn sessions_are_shared_across_threads() {
         .map(|i| {
             let s = std::sync::Arc::clone(&s);
             std::thread::spawn(move || {
-                let new = s.create(&format!("staff{i}"), "p", t0).unwrap();
+                let new = s.create(&format!("staff{i}"), "p", t0);
                 s.get(&new.cookie, "p", t0).unwrap().staff
             })
         })
