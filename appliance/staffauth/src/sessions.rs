@@ -138,7 +138,8 @@ impl Sessions {
     ///
     /// # Panics
     ///
-    /// If the kernel's random number generator fails (see [`fresh_token`]).
+    /// If the kernel's random number generator fails, which getrandom on Linux does not once
+    /// the pool is initialised early in boot; no session can be opened without randomness.
     pub fn create(&self, staff: &str, path_key: &str, now: Instant) -> NewSession {
         let cookie = fresh_token(&self.rng);
         let csrf = fresh_token(&self.rng);
