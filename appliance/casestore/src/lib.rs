@@ -31,6 +31,7 @@ mod error;
 mod files;
 mod grants;
 mod intake;
+mod knowledge;
 mod maintain;
 mod model;
 mod outbox;
@@ -50,6 +51,10 @@ pub use error::{DbError, FileError, InvalidValue, OpenError, ReadError, WriteErr
 pub use files::{AttachmentStore, StoredFile};
 pub use grants::{Grant, GrantError};
 pub use intake::{CaseCreated, ImportedCase};
+pub use knowledge::{
+    Article, ArticleError, ArticleHit, ArticleQuery, ArticleSummary, MAX_ARTICLE_HITS,
+    MAX_ARTICLE_QUERY_CHARS, NewArticle, Snippet, SnippetPart,
+};
 pub use model::*;
 pub use outbox::OutboxEvent;
 pub use queue::{PageSize, QueueCursor, QueueFilter, QueuePage, QueueQuery, QueueSort};
