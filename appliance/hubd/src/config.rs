@@ -158,6 +158,10 @@ pub struct ServiceEntry {
     /// Who may use it: `*`, `mission/*`, `mission/appliance`, `*/appliance`. Empty: nobody.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// Write a PROXY protocol v2 header naming the appliance before the first byte (TCP only;
+    /// the upstream must listen on loopback, see docs/tunnel.md).
+    #[serde(default)]
+    pub proxy_protocol: bool,
 }
 
 fn default_hub_id() -> String {
@@ -284,6 +288,13 @@ impl Config {
                     format!("{:?} is not host:port", s.upstream),
                 ));
             }
+            if s.proxy_protocol && protocol != Protocol::Tcp {
+                return Err(ConfigError::invalid(
+                    origin,
+                    &key("proxy_protocol"),
+                    "a PROXY header is for tcp services only",
+                ));
+            }
             let allow = s
                 .allow
                 .iter()
@@ -295,6 +306,7 @@ impl Config {
                 protocol,
                 upstream: s.upstream.clone(),
                 allow,
+                proxy_protocol: s.proxy_protocol,
             });
         }
         ServiceTable::new(services).map_err(|e| ConfigError::invalid(origin, "service", e))
@@ -303,3 +315,55 @@ impl Config {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proxy_protocol_tests {
+    use super::*;
+
+    const BASE: &str = r#"
+listen = "0.0.0.0:4433"
+state_dir = "state"
+
+[tls]
+fleet_ca = "fleet-ca.pem"
+cert = "hub.pem"
+key = "hub.key"
+
+[[service]]
+name = "console"
+upstream = "127.0.0.1:8443"
+allow = ["*"]
+"#;
+
+    fn console(extra: &str) -> Result<Service, ConfigError> {
+        let text = format!("{BASE}{extra}\n");
+        let config = Config::parse(&text, "hubd.toml")?;
+        let table = config.service_table("hubd.toml")?;
+        Ok(table.iter().next().expect("one service").clone())
+    }
+
+    #[test]
+    fn the_proxy_header_is_off_unless_asked_for() {
+        assert!(!console("").expect("valid").proxy_protocol);
+        assert!(
+            console("proxy_protocol = true")
+                .expect("valid")
+                .proxy_protocol
+        );
+    }
+
+    #[test]
+    fn a_misspelt_or_misplaced_proxy_protocol_fails_closed_naming_the_key() {
+        for (extra, expected) in [
+            ("proxy_protocl = true", "unknown field `proxy_protocl`"),
+            ("proxy_protocol = \"yes\"", "expected a boolean"),
+            (
+                "protocol = \"udp\"\nproxy_protocol = true",
+                "service[0].proxy_protocol",
+            ),
+        ] {
+            let err = console(extra).expect_err(extra).to_string();
+            assert!(err.contains(expected), "{err} should mention {expected}");
+        }
+    }
+}

@@ -95,6 +95,9 @@ pub struct Service {
     /// `host:port` of the upstream, resolved at each connect.
     pub upstream: String,
     pub allow: Vec<AllowRule>,
+    /// Write a PROXY protocol v2 header naming the appliance (`tunnel_origin::encode`) to the
+    /// upstream before the first forwarded byte. TCP only; the upstream must listen on loopback.
+    pub proxy_protocol: bool,
 }
 
 /// Two services share a name.
@@ -153,6 +156,7 @@ mod tests {
             name: ServiceName::new(name).expect("valid"),
             protocol,
             upstream: "127.0.0.1:1".into(),
+            proxy_protocol: false,
             allow: allow
                 .iter()
                 .map(|r| r.parse().expect("valid rule"))

@@ -1,8 +1,11 @@
-//! Service streams at the hub: read the header, authorise, connect upstream, splice.
+//! Service streams at the hub: read the header, authorise, connect upstream, (for services
+//! that ask for it) write a PROXY header naming the appliance, splice.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::debug;
 use tunnel_proto::{
@@ -53,10 +56,12 @@ pub(super) async fn accept_bi(
 ) {
     while let Ok((send, recv)) = conn.accept_bi().await {
         let (shared, appliance, open) = (shared.clone(), appliance.clone(), open.clone());
+        // Read per stream: QUIC lets the gateway's address change during the connection.
+        let peer = conn.remote_address();
         tokio::spawn(async move {
             open.fetch_add(1, Ordering::Relaxed);
             shared.metrics.streams_active.inc();
-            serve_stream(&shared, &appliance, send, recv).await;
+            serve_stream(&shared, &appliance, peer, send, recv).await;
             shared.metrics.streams_active.dec();
             open.fetch_sub(1, Ordering::Relaxed);
         });
@@ -66,6 +71,7 @@ pub(super) async fn accept_bi(
 async fn serve_stream(
     shared: &Shared,
     appliance: &ApplianceId,
+    peer: SocketAddr,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) {
@@ -93,14 +99,14 @@ async fn serve_stream(
             return crate::forward::refuse(&mut send, &mut recv, ErrorCode::HeaderTimeout);
         }
     };
-    let upstream = {
+    let (upstream, proxy_protocol) = {
         let services = shared
             .services
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         match services.authorize(appliance, &name, Protocol::Tcp) {
-            Ok(service) => service.upstream.clone(),
+            Ok(service) => (service.upstream.clone(), service.proxy_protocol),
             Err(code) => return refuse(shared, appliance, &name, &mut send, &mut recv, code),
         }
     };
@@ -139,6 +145,21 @@ async fn serve_stream(
             }
         };
     let _ = tcp.set_nodelay(true);
+    let mut tcp = tcp;
+    if proxy_protocol && let Err(error) = write_origin(&mut tcp, appliance, peer).await {
+        limited!(
+            shared.bad_peer_log,
+            warn!(%appliance, service = %name, %upstream, %error, "upstream refused the PROXY header")
+        );
+        return refuse(
+            shared,
+            appliance,
+            &name,
+            &mut send,
+            &mut recv,
+            ErrorCode::UpstreamUnreachable,
+        );
+    }
     shared
         .metrics
         .streams
@@ -146,7 +167,6 @@ async fn serve_stream(
             service: name.to_string(),
         })
         .inc();
-    let mut tcp = tcp;
     match forward::splice(&mut tcp, send, recv).await {
         // Into QUIC is towards the gateway; out of QUIC is what the gateway sent the hub.
         Ok(moved) => shared
@@ -159,6 +179,21 @@ async fn serve_stream(
             debug!(%appliance, service = %name, %error, "stream ended with an error")
         }
     }
+}
+
+/// Tells the upstream which appliance this connection comes from, before any byte the gateway
+/// sent: whatever the LAN client writes, even a PROXY header of its own, arrives after it.
+async fn write_origin(
+    tcp: &mut TcpStream,
+    appliance: &ApplianceId,
+    peer: SocketAddr,
+) -> std::io::Result<()> {
+    let origin = tunnel_origin::Origin {
+        appliance: appliance.clone(),
+        peer,
+    };
+    let header = tunnel_origin::encode(&origin, tcp.peer_addr()?);
+    tcp.write_all(&header).await
 }
 
 /// One renewal exchange: a request frame in, the fleet manager's answer out.

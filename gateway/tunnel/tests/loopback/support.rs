@@ -36,6 +36,7 @@ pub(crate) fn service(
         name: name(n),
         protocol,
         upstream: upstream.to_string(),
+        proxy_protocol: false,
         allow: allow
             .iter()
             .map(|r| r.parse::<AllowRule>().expect("valid rule"))
