@@ -150,6 +150,7 @@ impl Corpus {
             given_names: Name::new(given)?,
             birth_date: None,
             contacts,
+            identifiers: Vec::new(),
         };
         // Someone else writes for the detained, the dead, the injured, the victims, the missing.
         let requester = if (7..=11).contains(&topic) {
@@ -159,6 +160,7 @@ impl Corpus {
                     given_names: Name::new(*r.pick(GIVEN))?,
                     birth_date: None,
                     contacts: Vec::new(),
+                    identifiers: Vec::new(),
                 },
                 relationship: relative.2,
             })

@@ -220,7 +220,7 @@ pub(crate) fn queues(store: &Store, report: &mut Report) -> Result<()> {
             filter,
             sort,
             page_size: PageSize::new(50)?,
-            ..QueueQuery::first(ConsulateId::new(consulate)?, queue)
+            ..QueueQuery::first(Some(ConsulateId::new(consulate)?), queue)
         };
         for _ in 0..=round % 3 {
             let t = Instant::now();

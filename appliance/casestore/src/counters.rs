@@ -3,16 +3,20 @@
 //! A case's [`Shape`] is what queues and counters depend on. Every write that may change it
 //! calls [`apply`] with the shape before and after; `apply` inserts and deletes the case's
 //! `queue_entries` rows and records ±1 deltas, which [`Deltas::flush`] adds to `status_counts`
-//! and `queue_counts` just before commit. Reading counts is then a handful of primary-key
-//! lookups, never a scan. [`Store::check_counters`] recounts everything from the cases with
+//! and `queue_counts` (per sensitivity) just before commit, together with the response-time
+//! histogram rows a first response or a resolution adds ([`Deltas::histogram`]). Reading
+//! counts is then a handful of primary-key lookups, never a scan. [`Store::check_counters`] recounts everything from the cases with
 //! SQL written independently of the Rust rules, so a drift between the two shows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
 use crate::error::{DbError, DbResult as _, ReadError};
-use crate::model::{AgentId, CaseId, ConsulateId, Priority, QueueKind, Status};
+use crate::model::{
+    AgentId, CaseId, ConsulateId, Priority, QueueKind, Sensitivities, Sensitivity, StatMetric,
+    Status, Timestamp,
+};
 use crate::store::{Store, Tx};
 
 /// What queue membership and the counters of one case depend on.
@@ -26,10 +30,10 @@ pub(crate) struct Shape {
     pub(crate) type_code: String,
     pub(crate) language: String,
     pub(crate) channel: String,
+    pub(crate) sensitivity: Sensitivity,
 }
 
 impl Shape {
-    /// The (queue, agent) pairs the case is in.
     /// Whether the queue rows of both shapes would hold the same values.
     fn row_eq(&self, other: &Shape) -> bool {
         self.consulate == other.consulate
@@ -38,8 +42,10 @@ impl Shape {
             && self.type_code == other.type_code
             && self.language == other.language
             && self.channel == other.channel
+            && self.sensitivity == other.sensitivity
     }
 
+    /// The (queue, agent) pairs the case is in.
     fn memberships(&self) -> Vec<(QueueKind, &str)> {
         QueueKind::ALL
             .iter()
@@ -59,10 +65,37 @@ impl Shape {
 #[derive(Debug, Default)]
 pub(crate) struct Deltas {
     status: HashMap<(String, Status, Priority), i64>,
-    queues: HashMap<(String, QueueKind, String), i64>,
+    queues: HashMap<(String, QueueKind, String, Sensitivity), i64>,
+    histogram: HashMap<(String, StatMetric, i64, u8), i64>,
+    /// Cases whose version this transaction has already bumped: a transaction counts once.
+    changed: HashSet<CaseId>,
 }
 
 impl Deltas {
+    /// Whether this is the transaction's first change to `case`.
+    pub(crate) fn first_change(&mut self, case: CaseId) -> bool {
+        self.changed.insert(case)
+    }
+
+    /// Counts one duration of `metric` for a case of `consulate` created at `created_at` and
+    /// answered or resolved at `at`, for that consulate and for all of them (`*`).
+    pub(crate) fn histogram(
+        &mut self,
+        consulate: &str,
+        metric: StatMetric,
+        created_at: i64,
+        at: Timestamp,
+    ) {
+        let bucket = crate::stats::bucket(at.unix_ms().saturating_sub(created_at));
+        let day = crate::stats::day(at);
+        for key in [consulate, crate::stats::ALL_CONSULATES] {
+            *self
+                .histogram
+                .entry((key.to_owned(), metric, day, bucket))
+                .or_default() += 1;
+        }
+    }
+
     /// Adds the non-zero deltas to the counter tables.
     pub(crate) fn flush(&mut self, sql: &Connection) -> Result<(), DbError> {
         let mut status = sql
@@ -78,13 +111,25 @@ impl Deltas {
         }
         let mut queues = sql
             .prepare_cached(
-                "INSERT INTO queue_counts (consulate, queue, agent, n) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                "INSERT INTO queue_counts (consulate, queue, agent, sensitivity, n)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET n = n + excluded.n",
             )
             .db()?;
-        for ((consulate, q, agent), n) in self.queues.drain().filter(|(_, n)| *n != 0) {
+        for ((consulate, q, agent, s), n) in self.queues.drain().filter(|(_, n)| *n != 0) {
             queues
-                .execute(params![consulate, q.code(), agent, n])
+                .execute(params![consulate, q.code(), agent, s.code(), n])
+                .db()?;
+        }
+        let mut histogram = sql
+            .prepare_cached(
+                "INSERT INTO response_histogram (consulate, metric, day, bucket, n)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            )
+            .db()?;
+        for ((consulate, metric, day, bucket), n) in self.histogram.drain().filter(|(_, n)| *n != 0)
+        {
+            histogram
+                .execute(params![consulate, metric.code(), day, bucket, n])
                 .db()?;
         }
         Ok(())
@@ -132,7 +177,12 @@ pub(crate) fn apply(
             delete.execute(key).db()?;
             *tx.deltas
                 .queues
-                .entry((old.consulate.clone(), queue, agent.to_owned()))
+                .entry((
+                    old.consulate.clone(),
+                    queue,
+                    agent.to_owned(),
+                    old.sensitivity,
+                ))
                 .or_default() -= 1;
         }
     }
@@ -144,7 +194,8 @@ pub(crate) fn apply(
         .sql
         .prepare_cached(
             "INSERT INTO queue_entries (queue, consulate, agent, priority, created_at, case_id,
-             type_code, language, channel) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             type_code, language, channel, sensitivity)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .db()?;
     for &(queue, agent) in &new_entries {
@@ -161,18 +212,25 @@ pub(crate) fn apply(
                 id.get(),
                 new.type_code,
                 new.language,
-                new.channel
+                new.channel,
+                new.sensitivity.code()
             ])
             .db()?;
         *tx.deltas
             .queues
-            .entry((new.consulate.clone(), queue, agent.to_owned()))
+            .entry((
+                new.consulate.clone(),
+                queue,
+                agent.to_owned(),
+                new.sensitivity,
+            ))
             .or_default() += 1;
     }
     Ok(())
 }
 
-/// How many cases each queue of one consulate holds.
+/// How many cases each queue holds, at one consulate or at all of them, counting only the
+/// sensitivities asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueCounts {
     /// Per queue; `Assigned` is the total over all agents.
@@ -206,15 +264,45 @@ pub struct CounterMismatch {
 
 mod recount;
 
+/// The statement summing `queue_counts` for one consulate or all, over some sensitivities.
+fn counts_sql(
+    consulate: Option<&ConsulateId>,
+    sensitivities: Sensitivities,
+) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut args = Vec::new();
+    let mut sql = "SELECT queue, agent, sum(n) FROM queue_counts WHERE 1".to_owned();
+    if let Some(consulate) = consulate {
+        args.push(Value::Text(consulate.as_str().to_owned()));
+        sql.push_str(" AND consulate = ?1");
+    }
+    if !sensitivities.is_all() {
+        sql.push_str(&crate::queue::sensitivity_condition(
+            "sensitivity",
+            sensitivities,
+            &mut args,
+        ));
+    }
+    sql.push_str(" GROUP BY queue, agent");
+    (sql, args)
+}
+
 impl Store {
-    /// The queue counters of `consulate`, read from the counter table only.
-    pub fn queue_counts(&self, consulate: &ConsulateId) -> Result<QueueCounts, ReadError> {
+    /// The queue counters of `consulate` (`None`: all consulates) for cases whose sensitivity
+    /// is in `sensitivities`, read from the counter table only.
+    pub fn queue_counts(
+        &self,
+        consulate: Option<&ConsulateId>,
+        sensitivities: Sensitivities,
+    ) -> Result<QueueCounts, ReadError> {
+        let mut counts = QueueCounts::default();
+        if sensitivities.is_empty() {
+            return Ok(counts);
+        }
+        let (sql, args) = counts_sql(consulate, sensitivities);
         self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT queue, agent, n FROM queue_counts WHERE consulate = ?1")
-                .db()?;
-            let mut rows = stmt.query([consulate.as_str()]).db()?;
-            let mut counts = QueueCounts::default();
+            let mut stmt = conn.prepare_cached(&sql).db()?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args)).db()?;
             while let Some(row) = rows.next().db()? {
                 let queue: String = row.get(0).db()?;
                 let agent: String = row.get(1).db()?;
@@ -227,10 +315,26 @@ impl Store {
                 if queue == QueueKind::Assigned && n > 0 {
                     let agent = AgentId::new(agent)
                         .map_err(|e| ReadError::Corrupt(format!("queue agent: {e}")))?;
-                    counts.by_agent.insert(agent, n);
+                    *counts.by_agent.entry(agent).or_default() += n;
                 }
             }
             Ok(counts)
+        })
+    }
+
+    /// How many open cases are assigned to `agent`, at every consulate and of every
+    /// sensitivity (they are the agent's own), from the counters.
+    pub fn assigned_count(&self, agent: &AgentId) -> Result<u64, ReadError> {
+        self.read(|conn| {
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT coalesce(sum(n), 0) FROM queue_counts
+                     WHERE queue = 'assigned' AND agent = ?1",
+                )
+                .db()?
+                .query_row([agent.as_str()], |r| r.get(0))
+                .db()?;
+            crate::read::decode::count(n)
         })
     }
 

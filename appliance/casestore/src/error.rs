@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::model::{CaseId, Status};
+use crate::model::{CaseId, MergeId, Status};
 
 /// A value that failed validation: `what` it was and the `reason`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +104,19 @@ pub enum WriteError {
     InvalidTransition { from: Status, to: Status },
     #[error("nothing to change: {0}")]
     Unchanged(&'static str),
+    /// Someone changed the case since the caller read it: reload and decide again.
+    #[error("case {case} changed meanwhile: expected version {expected}, it is at {current}")]
+    Conflict {
+        case: CaseId,
+        expected: u64,
+        current: u64,
+    },
+    /// The case is merged into another: only messages, attachments, links and referrals may
+    /// still reach it; everything else waits for an un-merge.
+    #[error("case {0} is merged into another case; un-merge it first")]
+    CaseMerged(CaseId),
+    #[error("cannot merge: {0}")]
+    Merge(#[from] MergeRefusal),
     #[error(transparent)]
     Invalid(#[from] InvalidValue),
     #[error("the case number sequence of {year} is exhausted")]
@@ -124,6 +137,21 @@ impl From<ReadError> for WriteError {
             ReadError::Database(e) => WriteError::Database(e),
         }
     }
+}
+
+/// Why a merge or an un-merge was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeRefusal {
+    #[error("a case cannot be merged into itself")]
+    IntoItself,
+    #[error("case {0} is already merged into another case")]
+    SourceMerged(CaseId),
+    #[error("case {0} is merged into another case, so nothing can be merged into it")]
+    TargetMerged(CaseId),
+    #[error("other cases are merged into case {0}; merges do not chain")]
+    SourceHasMerges(CaseId),
+    #[error("merge {0} was already undone")]
+    AlreadyUndone(MergeId),
 }
 
 /// Why the [`AttachmentStore`](crate::AttachmentStore) failed.

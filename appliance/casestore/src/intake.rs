@@ -222,7 +222,11 @@ fn insert_case(
             type_code: t.code.as_str().to_owned(),
             language: new.language.as_str().to_owned(),
             channel: new.channel.code().to_owned(),
+            sensitivity: new.sensitivity,
         },
+        version: 1,
+        first_response_at: None,
+        resolved_at: None,
     };
     counters::apply(tx, id, None, &state.shape)?;
     if matches!(arrival, Arrival::Live) {

@@ -1,6 +1,7 @@
 //! The case model: identifiers, timestamps, case numbers, and the values operations take and
 //! return. Nothing here knows about SQL.
 
+mod casework;
 mod codes;
 mod records;
 mod staff;
@@ -9,9 +10,14 @@ mod text;
 use std::fmt;
 use std::str::FromStr;
 
+pub use casework::{
+    Expect, FieldChange, Merge, PersonIdentifier, RelatedCase, Sensitivities, Stats, TimelineItem,
+    Undone,
+};
 pub use codes::{
-    Channel, ContactKind, Direction, EventKind, Family, LinkKind, Priority, QueueKind,
-    Relationship, Role, ScanVerdict, Sensitivity, StaffRole, Status, Verification, Visibility,
+    ChangedField, Channel, ContactKind, Direction, EventKind, Family, IdKind, LinkKind, MatchedOn,
+    Priority, QueueKind, Relationship, Role, ScanVerdict, Sensitivity, StaffRole, StatMetric,
+    Status, Verification, Visibility,
 };
 pub use records::{
     Attachment, Case, CaseType, ContactPoint, Link, Message, NewAttachment, NewCase, NewContact,
@@ -79,6 +85,10 @@ id!(
 id!(
     /// An outbox event.
     OutboxId
+);
+id!(
+    /// A merge of one case into another.
+    MergeId
 );
 
 /// A moment in UTC, in milliseconds since the Unix epoch.

@@ -1,10 +1,13 @@
-//! Queue pages: one consulate's queue, filtered, sorted, a bounded page at a time, continued
-//! with a keyset cursor (never OFFSET, so page 500 costs what page 1 costs).
+//! Queue pages: one consulate's queue (or one queue across every consulate), filtered, sorted,
+//! a bounded page at a time, continued with a keyset cursor (never OFFSET, so page 500 costs
+//! what page 1 costs).
 //!
 //! Pages read `queue_entries`, which holds a row per (queue, case) maintained with the case
 //! (counters.rs). Its primary key is the urgency order and `queue_entries_age` the age order;
-//! both begin with (queue, consulate, agent) and carry the filter columns, so a page is one
-//! index range scan plus a primary-key look-up per case shown.
+//! both begin with (queue, consulate, agent); `queue_entries_all` and `queue_entries_all_age`
+//! are the same orders without the consulate. All carry the filter columns, the case's
+//! sensitivity among them, so a page is one index range scan plus a primary-key look-up per
+//! case shown.
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,7 +15,9 @@ use std::str::FromStr;
 use rusqlite::types::Value;
 
 use crate::error::{DbResult as _, InvalidValue, ReadError};
-use crate::model::{AgentId, Case, Channel, ConsulateId, Language, Priority, QueueKind, TypeCode};
+use crate::model::{
+    AgentId, Case, Channel, ConsulateId, Language, Priority, QueueKind, Sensitivities, TypeCode,
+};
 use crate::read::{CASE_COLUMN_COUNT, CASE_COLUMNS, case_row};
 use crate::store::Store;
 
@@ -79,10 +84,14 @@ pub struct QueueFilter {
 /// A request for one page of a queue.
 #[derive(Debug, Clone)]
 pub struct QueueQuery {
-    pub consulate: ConsulateId,
+    /// The owning consulate; `None` for the queue across every consulate.
+    pub consulate: Option<ConsulateId>,
     pub queue: QueueKind,
     /// Whose queue, for [`QueueKind::Assigned`]; must be `None` for the others.
     pub agent: Option<AgentId>,
+    /// Only cases of these sensitivities (what the reader may see); the others are not
+    /// shown, not counted, and not hinted at by the cursor.
+    pub sensitivities: Sensitivities,
     pub filter: QueueFilter,
     pub sort: QueueSort,
     pub page_size: PageSize,
@@ -91,12 +100,14 @@ pub struct QueueQuery {
 }
 
 impl QueueQuery {
-    /// The first page of `queue` at `consulate`, most urgent first, 50 rows.
-    pub fn first(consulate: ConsulateId, queue: QueueKind) -> Self {
+    /// The first page of `queue` at `consulate` (`None`: everywhere), every sensitivity, most
+    /// urgent first, 50 rows.
+    pub fn first(consulate: Option<ConsulateId>, queue: QueueKind) -> Self {
         Self {
             consulate,
             queue,
             agent: None,
+            sensitivities: Sensitivities::ALL,
             filter: QueueFilter::default(),
             sort: QueueSort::Urgency,
             page_size: PageSize::default(),
@@ -167,6 +178,24 @@ impl FromStr for QueueCursor {
     }
 }
 
+/// ` AND column IN (?n, …)` for the members of `set`, their codes appended to `args`. An empty
+/// set gives a condition nothing meets.
+pub(crate) fn sensitivity_condition(
+    column: &str,
+    set: Sensitivities,
+    args: &mut Vec<Value>,
+) -> String {
+    let mut places = Vec::new();
+    for s in set.iter() {
+        args.push(Value::Text(s.code().to_owned()));
+        places.push(format!("?{}", args.len()));
+    }
+    if places.is_empty() {
+        return " AND 0".to_owned();
+    }
+    format!(" AND {column} IN ({})", places.join(", "))
+}
+
 /// The statement and arguments for one page.
 pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadError> {
     let agent = match (query.queue, &query.agent) {
@@ -187,16 +216,26 @@ pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadE
             .into());
         }
     };
+    let mut args = vec![
+        Value::Text(query.queue.code().to_owned()),
+        Value::Text(agent),
+    ];
     let mut sql = format!(
         "SELECT {CASE_COLUMNS}, q.priority, q.created_at FROM queue_entries q
              CROSS JOIN cases c ON c.id = q.case_id
-             WHERE q.queue = ?1 AND q.consulate = ?2 AND q.agent = ?3"
+             WHERE q.queue = ?1 AND q.agent = ?2"
     );
-    let mut args = vec![
-        Value::Text(query.queue.code().to_owned()),
-        Value::Text(query.consulate.as_str().to_owned()),
-        Value::Text(agent),
-    ];
+    if let Some(consulate) = &query.consulate {
+        args.push(Value::Text(consulate.as_str().to_owned()));
+        sql.push_str(" AND q.consulate = ?3");
+    }
+    if !query.sensitivities.is_all() {
+        sql.push_str(&sensitivity_condition(
+            "q.sensitivity",
+            query.sensitivities,
+            &mut args,
+        ));
+    }
     let mut bind = |sql: &mut String, condition: &str, value: Value| {
         args.push(value);
         sql.push_str(&condition.replace('?', &format!("?{}", args.len())));
@@ -285,6 +324,12 @@ impl Store {
     /// One page of a queue; see the module documentation.
     pub fn queue(&self, query: &QueueQuery) -> Result<QueuePage, ReadError> {
         let (sql, args) = page_sql(query)?;
+        if query.sensitivities.is_empty() {
+            return Ok(QueuePage {
+                cases: Vec::new(),
+                next: None,
+            });
+        }
         let size = usize::from(query.page_size.get());
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&sql).db()?;

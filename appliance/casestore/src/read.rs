@@ -2,27 +2,32 @@
 //! the citizen's tracking check. Each is a short query on a pooled read-only connection.
 
 pub(crate) mod decode;
+pub(crate) mod records;
 
 use rusqlite::{Connection, OptionalExtension as _, Row};
 
 use crate::error::{DbResult as _, ReadError};
 use crate::model::{
-    AgentId, Attachment, AttachmentId, Body, Case, CaseId, CaseNumber, CaseType, Channel,
-    ConsulateId, ContactId, ContactKind, ContactPoint, ContactValue, Direction, Family, FileName,
-    Language, Link, LinkKind, MediaType, Message, MessageId, Name, Note, Person, PersonId,
-    Referral, ReferralId, Relationship, Role, ScanVerdict, Sensitivity, Sha256, StatusChange,
-    TypeCode, Verification, Visibility,
+    AgentId, Attachment, Case, CaseId, CaseNumber, CaseType, Channel, ConsulateId, ContactId,
+    ContactKind, ContactPoint, ContactValue, Family, FieldChange, IdKind, Language, Link, Message,
+    Name, Person, PersonId, PersonIdentifier, Referral, Relationship, Role, Sensitivity, Sha256,
+    StatusChange, TypeCode, Verification, Visibility,
 };
 use crate::store::Store;
 use crate::tracking;
+use records::{
+    ATTACHMENTS, CHANGES, LINKS, MESSAGES, REFERRALS, STATUS_HISTORY, attachment_row,
+    field_change_row, link_row, message_row, referral_row, status_change_row,
+};
 
 /// The columns [`case_row`] reads, in order; `c` is the `cases` table.
 pub(crate) const CASE_COLUMNS: &str = "c.id, c.year, c.seq, c.type_code, c.subtype_code, \
      c.taxonomy_version, c.family, c.priority, c.sensitivity, c.status, c.consulate, \
-     c.assignee, c.channel, c.language, c.created_at, c.updated_at";
+     c.assignee, c.channel, c.language, c.created_at, c.updated_at, c.version, \
+     c.first_response_at, c.resolved_at";
 
 /// How many columns [`CASE_COLUMNS`] names.
-pub(crate) const CASE_COLUMN_COUNT: usize = 16;
+pub(crate) const CASE_COLUMN_COUNT: usize = 19;
 
 /// A case header from a row whose first columns are [`CASE_COLUMNS`].
 pub(crate) fn case_row(r: &Row<'_>) -> Result<Case, ReadError> {
@@ -51,11 +56,14 @@ pub(crate) fn case_row(r: &Row<'_>) -> Result<Case, ReadError> {
         language: decode::text(r.get(13).db()?, Language::new)?,
         created_at: decode::time(r.get(14).db()?),
         updated_at: decode::time(r.get(15).db()?),
+        version: decode::count(r.get(16).db()?)?,
+        first_response_at: decode::opt_time(r.get(17).db()?),
+        resolved_at: decode::opt_time(r.get(18).db()?),
     })
 }
 
 /// Runs `sql` with one id parameter and maps every row with `f`.
-fn rows<T>(
+pub(crate) fn rows<T>(
     conn: &Connection,
     sql: &str,
     id: i64,
@@ -126,24 +134,7 @@ impl Store {
         only: Option<Visibility>,
     ) -> Result<Vec<Message>, ReadError> {
         self.read(|conn| {
-            let sql = "SELECT id, at, direction, channel, author, visibility, language, body
-                       FROM messages WHERE case_id = ?1 ORDER BY id";
-            let all = rows(conn, sql, case.get(), |r| {
-                let direction: String = r.get(2).db()?;
-                let channel: String = r.get(3).db()?;
-                let author: String = r.get(4).db()?;
-                let visibility: String = r.get(5).db()?;
-                Ok(Message {
-                    id: MessageId::from_raw(r.get(0).db()?),
-                    at: decode::time(r.get(1).db()?),
-                    direction: decode::code("direction", &direction, Direction::from_code)?,
-                    channel: decode::code("channel", &channel, Channel::from_code)?,
-                    author: decode::actor(&author)?,
-                    visibility: decode::code("visibility", &visibility, Visibility::from_code)?,
-                    language: decode::text(r.get(6).db()?, Language::new)?,
-                    body: decode::text(r.get(7).db()?, Body::new)?,
-                })
-            })?;
+            let all = rows(conn, MESSAGES, case.get(), message_row)?;
             Ok(all
                 .into_iter()
                 .filter(|m| only.is_none_or(|v| m.visibility == v))
@@ -171,6 +162,7 @@ impl Store {
                     given_names: decode::text(r.get(4).db()?, Name::new)?,
                     birth_date: decode::opt_text(r.get(5).db()?, crate::BirthDate::new)?,
                     contacts: Vec::new(),
+                    identifiers: Vec::new(),
                 })
             })?;
             for person in &mut persons {
@@ -192,55 +184,34 @@ impl Store {
                     })
                 })?;
             }
+            for person in &mut persons {
+                let sql = "SELECT kind, value FROM person_identifiers WHERE person_id = ?1
+                           ORDER BY id";
+                person.identifiers = rows(conn, sql, person.id.get(), |r| {
+                    let kind: String = r.get(0).db()?;
+                    let value: String = r.get(1).db()?;
+                    let kind = decode::code("identity number kind", &kind, IdKind::from_code)?;
+                    PersonIdentifier::new(kind, &value)
+                        .map_err(|e| ReadError::Corrupt(e.to_string()))
+                })?;
+            }
             Ok(persons)
         })
     }
 
+    /// The case's change log (priority, type, sensitivity, assignee), oldest first.
+    pub fn changes(&self, case: CaseId) -> Result<Vec<FieldChange>, ReadError> {
+        self.read(|conn| rows(conn, CHANGES, case.get(), field_change_row))
+    }
+
     /// The case's status history, oldest first (the first entry opened it).
     pub fn status_history(&self, case: CaseId) -> Result<Vec<StatusChange>, ReadError> {
-        self.read(|conn| {
-            let sql = "SELECT at, from_status, to_status, actor, note FROM status_history
-                       WHERE case_id = ?1 ORDER BY id";
-            rows(conn, sql, case.get(), |r| {
-                let from: Option<String> = r.get(1).db()?;
-                let to: String = r.get(2).db()?;
-                let actor: String = r.get(3).db()?;
-                Ok(StatusChange {
-                    at: decode::time(r.get(0).db()?),
-                    from: from.as_deref().map(decode::status).transpose()?,
-                    to: decode::status(&to)?,
-                    actor: decode::actor(&actor)?,
-                    note: decode::opt_text(r.get(4).db()?, Note::new)?,
-                })
-            })
-        })
+        self.read(|conn| rows(conn, STATUS_HISTORY, case.get(), status_change_row))
     }
 
     /// The case's attachments, oldest first.
     pub fn attachments(&self, case: CaseId) -> Result<Vec<Attachment>, ReadError> {
-        self.read(|conn| {
-            let sql = "SELECT id, message_id, sha256, size, media_type, file_name, verdict,
-                       verdict_at, created_at FROM attachments WHERE case_id = ?1 ORDER BY id";
-            rows(conn, sql, case.get(), |r| {
-                let sha: Vec<u8> = r.get(2).db()?;
-                let verdict: String = r.get(6).db()?;
-                let file_name: String = r.get(5).db()?;
-                Ok(Attachment {
-                    id: AttachmentId::from_raw(r.get(0).db()?),
-                    message: r.get::<_, Option<i64>>(1).db()?.map(MessageId::from_raw),
-                    sha256: Sha256(
-                        <[u8; 32]>::try_from(sha.as_slice())
-                            .map_err(|_| ReadError::Corrupt("attachment sha256".to_owned()))?,
-                    ),
-                    size: decode::count(r.get(3).db()?)?,
-                    media_type: decode::text(r.get(4).db()?, MediaType::new)?,
-                    file_name: FileName::sanitize(&file_name),
-                    verdict: decode::code("verdict", &verdict, ScanVerdict::from_code)?,
-                    verdict_at: decode::opt_time(r.get(7).db()?),
-                    created_at: decode::time(r.get(8).db()?),
-                })
-            })
-        })
+        self.read(|conn| rows(conn, ATTACHMENTS, case.get(), attachment_row))
     }
 
     /// How many attachment rows name the file with digest `sha256` (0: the file may go).
@@ -255,42 +226,12 @@ impl Store {
 
     /// Links from and to the case.
     pub fn links(&self, case: CaseId) -> Result<Vec<Link>, ReadError> {
-        self.read(|conn| {
-            let sql = "SELECT kind, 1, to_case, at, actor FROM case_links WHERE from_case = ?1
-                       UNION ALL
-                       SELECT kind, 0, from_case, at, actor FROM case_links WHERE to_case = ?1
-                       ORDER BY 4, 3";
-            rows(conn, sql, case.get(), |r| {
-                let kind: String = r.get(0).db()?;
-                let actor: String = r.get(4).db()?;
-                Ok(Link {
-                    kind: decode::code("link kind", &kind, LinkKind::from_code)?,
-                    outgoing: r.get::<_, i64>(1).db()? == 1,
-                    other: CaseId::from_raw(r.get(2).db()?),
-                    at: decode::time(r.get(3).db()?),
-                    actor: decode::actor(&actor)?,
-                })
-            })
-        })
+        self.read(|conn| rows(conn, LINKS, case.get(), link_row))
     }
 
     /// The case's referrals, oldest first.
     pub fn referrals(&self, case: CaseId) -> Result<Vec<Referral>, ReadError> {
-        self.read(|conn| {
-            let sql = "SELECT id, body, sent_at, acknowledged_at, due_at, outcome, outcome_at
-                       FROM referrals WHERE case_id = ?1 ORDER BY id";
-            rows(conn, sql, case.get(), |r| {
-                Ok(Referral {
-                    id: ReferralId::from_raw(r.get(0).db()?),
-                    body: decode::text(r.get(1).db()?, Note::new)?,
-                    sent_at: decode::opt_time(r.get(2).db()?),
-                    acknowledged_at: decode::opt_time(r.get(3).db()?),
-                    due_at: decode::opt_time(r.get(4).db()?),
-                    outcome: decode::opt_text(r.get(5).db()?, Note::new)?,
-                    outcome_at: decode::opt_time(r.get(6).db()?),
-                })
-            })
-        })
+        self.read(|conn| rows(conn, REFERRALS, case.get(), referral_row))
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::error::{DbResult as _, WriteError};
 use crate::model::{
-    Actor, CaseId, ContactId, EventKind, LinkKind, NewContact, NewReferral, Note, PersonId,
+    Actor, CaseId, ContactId, EventKind, Expect, LinkKind, NewContact, NewReferral, Note, PersonId,
     ReferralId, Timestamp, Verification,
 };
 use crate::store::{Store, Tx};
@@ -69,13 +69,15 @@ impl Store {
     }
 
     /// Links `from` to `to` (`from` *kind* `to`, e.g. `from` duplicate-of `to`). Linking a
-    /// case to itself, or the same link twice, is refused.
+    /// case to itself, or the same link twice, is refused. `expect` is checked against `from`,
+    /// the case the agent is working on; both cases' versions grow.
     pub fn link_cases(
         &self,
         from: CaseId,
         to: CaseId,
         kind: LinkKind,
         actor: &Actor,
+        expect: Expect,
     ) -> Result<(), WriteError> {
         if from == to {
             return Err(crate::InvalidValue {
@@ -86,6 +88,7 @@ impl Store {
         }
         self.write(|tx| {
             let state = tx.case_state(from)?;
+            state.expect(expect)?;
             let other = tx.case_state(to)?;
             let added = tx
                 .sql
@@ -107,28 +110,37 @@ impl Store {
         })
     }
 
-    /// Records a referral of a case to an external body.
+    /// Records a referral of a case to an external body, made by `actor`.
     pub fn add_referral(
         &self,
         case: CaseId,
         referral: &NewReferral,
+        actor: &Actor,
+        expect: Expect,
     ) -> Result<ReferralId, WriteError> {
         self.write(|tx| {
             let state = tx.case_state(case)?;
+            state.expect(expect)?;
             tx.sql
-                .prepare_cached("INSERT INTO referrals (case_id, body, sent_at, due_at) VALUES (?1, ?2, ?3, ?4)")
+                .prepare_cached(
+                    "INSERT INTO referrals (case_id, body, sent_at, due_at, recorded_at, actor)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
                 .db()?
                 .execute(params![
                     case.get(),
                     referral.body.as_str(),
                     referral.sent_at.map(Timestamp::unix_ms),
-                    referral.due_at.map(Timestamp::unix_ms)
+                    referral.due_at.map(Timestamp::unix_ms),
+                    tx.now.unix_ms(),
+                    actor.code()
                 ])
                 .db()?;
             let id = ReferralId::from_raw(tx.sql.last_insert_rowid());
             tx.touch(case)?;
             let extra = json!({ "referral_id": id.get(), "change": "added", "body": referral.body.as_str(),
-                                "due_at": referral.due_at.map(Timestamp::unix_ms) });
+                                "due_at": referral.due_at.map(Timestamp::unix_ms),
+                                "actor": actor.code() });
             tx.event(EventKind::ReferralChanged, &state, extra)?;
             Ok(id)
         })

@@ -48,6 +48,7 @@ pub(crate) fn person(family: &str, given: &str) -> NewPerson {
         given_names: Name::new(given).expect("name"),
         birth_date: None,
         contacts: Vec::new(),
+        identifiers: Vec::new(),
     }
 }
 
@@ -88,4 +89,35 @@ pub(crate) fn new_case(body: &str) -> NewCase {
 pub(crate) fn keyed(mut case: NewCase, key: &str) -> NewCase {
     case.idempotency_key = Some(IdempotencyKey::new(key).expect("key"));
     case
+}
+
+/// Agent `id` as an actor.
+pub(crate) fn agent(id: &str) -> Actor {
+    Actor::Agent(crate::AgentId::new(id).expect("agent id"))
+}
+
+/// A message to add to a case: from the citizen (`In`, external) or from agent `ana`
+/// (`Out`, with the visibility given).
+pub(crate) fn message(
+    direction: crate::Direction,
+    visibility: crate::Visibility,
+    body: &str,
+) -> crate::NewMessage {
+    crate::NewMessage {
+        direction,
+        channel: Channel::Email,
+        author: match direction {
+            crate::Direction::In => Actor::Citizen,
+            crate::Direction::Out => agent("ana"),
+        },
+        visibility,
+        language: Language::new("ro").expect("language"),
+        body: Body::new(body).expect("body"),
+        attachments: Vec::new(),
+    }
+}
+
+/// A note.
+pub(crate) fn note(text: &str) -> crate::Note {
+    crate::Note::new(text).expect("note")
 }

@@ -1,13 +1,18 @@
 //! Changes to an existing case: messages, status, assignment, priority, attachments. Each is
-//! one transaction that also moves the case's queue rows and counters and queues an event.
+//! one transaction that also moves the case's queue rows and counters, bumps its version and
+//! queues an event. Each takes an [`Expect`]: the version the caller saw, or `Any`.
+//!
+//! The first external message an agent sends sets the case's `first_response_at`, and the
+//! first move to resolved or closed its `resolved_at`; each adds one to the response-time
+//! histogram in the same transaction (stats.rs).
 
 use rusqlite::{OptionalExtension as _, params};
 use serde_json::json;
 
 use crate::error::{DbResult as _, WriteError};
 use crate::model::{
-    Actor, AgentId, AttachmentId, CaseId, Direction, EventKind, MessageId, NewAttachment,
-    NewMessage, Note, Priority, ScanVerdict, Sha256, Status, Visibility,
+    Actor, AgentId, AttachmentId, CaseId, ChangedField, Direction, EventKind, Expect, MessageId,
+    NewAttachment, NewMessage, Note, Priority, ScanVerdict, Sha256, StatMetric, Status, Visibility,
 };
 use crate::store::Store;
 use crate::write::MessageRow;
@@ -17,7 +22,12 @@ impl Store {
     /// case waiting for the citizen puts it back `in_progress`. A message never reopens a
     /// resolved or closed case: whether a late reply belongs to the old case or starts a new,
     /// linked one is the channel's decision (threading fails closed).
-    pub fn add_message(&self, case: CaseId, msg: &NewMessage) -> Result<MessageId, WriteError> {
+    pub fn add_message(
+        &self,
+        case: CaseId,
+        msg: &NewMessage,
+        expect: Expect,
+    ) -> Result<MessageId, WriteError> {
         if msg.direction == Direction::In && msg.visibility == Visibility::Internal {
             return Err(crate::InvalidValue {
                 what: "message",
@@ -27,6 +37,7 @@ impl Store {
         }
         self.write(|tx| {
             let mut state = tx.case_state(case)?;
+            state.expect(expect)?;
             let row = MessageRow {
                 direction: msg.direction,
                 channel: msg.channel,
@@ -39,6 +50,13 @@ impl Store {
             let id = tx.message(case, &row)?;
             for attachment in &msg.attachments {
                 tx.attachment(case, Some(id), attachment)?;
+            }
+            let first_response = msg.direction == Direction::Out
+                && msg.visibility == Visibility::External
+                && matches!(msg.author, Actor::Agent(_))
+                && state.first_response_at.is_none();
+            if first_response {
+                tx.set_time(&state, StatMetric::FirstResponse)?;
             }
             if msg.direction == Direction::In && state.shape.status == Status::WaitingCitizen {
                 let mut shape = state.shape.clone();
@@ -74,12 +92,17 @@ impl Store {
         to: Status,
         actor: &Actor,
         note: Option<&Note>,
+        expect: Expect,
     ) -> Result<(), WriteError> {
         self.write(|tx| {
             let state = tx.case_state(case)?;
+            state.expect(expect)?;
             let from = state.shape.status;
             if !from.can_become(to) {
                 return Err(WriteError::InvalidTransition { from, to });
+            }
+            if to.is_resolution() && state.resolved_at.is_none() {
+                tx.set_time(&state, StatMetric::Resolution)?;
             }
             let mut shape = state.shape.clone();
             shape.status = to;
@@ -97,9 +120,12 @@ impl Store {
         case: CaseId,
         assignee: Option<&AgentId>,
         actor: &Actor,
+        expect: Expect,
     ) -> Result<(), WriteError> {
         self.write(|tx| {
             let state = tx.case_state(case)?;
+            state.expect(expect)?;
+            state.not_merged()?;
             let to = assignee.map(|a| a.as_str().to_owned());
             if state.shape.assignee == to {
                 return Err(WriteError::Unchanged("the case already has that assignee"));
@@ -108,6 +134,14 @@ impl Store {
             let mut shape = state.shape.clone();
             shape.assignee = to.clone();
             let state = tx.reshape(&state, shape)?;
+            tx.change(
+                case,
+                ChangedField::Assignee,
+                from.as_deref(),
+                to.as_deref(),
+                actor,
+                None,
+            )?;
             let extra = json!({ "from": from, "to": to, "actor": actor.code() });
             tx.event(EventKind::Assigned, &state, extra)?;
             Ok(())
@@ -115,16 +149,20 @@ impl Store {
     }
 
     /// Sets a case's priority. Entering P0/P1 also queues `case.emergency`. Nothing in the
-    /// store lowers a priority by itself: this is the only way, and it names who did it.
+    /// store lowers a priority by itself: this is the only way, and it names who did it and
+    /// why, in the change log and the event.
     pub fn change_priority(
         &self,
         case: CaseId,
         to: Priority,
         actor: &Actor,
         reason: &Note,
+        expect: Expect,
     ) -> Result<(), WriteError> {
         self.write(|tx| {
             let state = tx.case_state(case)?;
+            state.expect(expect)?;
+            state.not_merged()?;
             let from = state.shape.priority;
             if from == to {
                 return Err(WriteError::Unchanged("the case already has that priority"));
@@ -132,6 +170,14 @@ impl Store {
             let mut shape = state.shape.clone();
             shape.priority = to;
             let state = tx.reshape(&state, shape)?;
+            tx.change(
+                case,
+                ChangedField::Priority,
+                Some(from.code()),
+                Some(to.code()),
+                actor,
+                Some(reason),
+            )?;
             let extra = json!({
                 "from": from.code(), "to": to.code(), "actor": actor.code(), "reason": reason.as_str(),
             });
@@ -149,9 +195,11 @@ impl Store {
         case: CaseId,
         message: Option<MessageId>,
         attachment: &NewAttachment,
+        expect: Expect,
     ) -> Result<AttachmentId, WriteError> {
         self.write(|tx| {
             let state = tx.case_state(case)?;
+            state.expect(expect)?;
             if let Some(message) = message {
                 let owner: Option<i64> = tx
                     .sql
@@ -215,3 +263,5 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod versions;

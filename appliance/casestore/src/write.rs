@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use crate::counters::Shape;
 use crate::error::{DbError, DbResult as _, WriteError};
 use crate::model::{
-    Actor, AttachmentId, Body, CaseId, CaseNumber, Channel, ContactId, Direction, EventKind,
-    Language, MessageId, NewAttachment, NewContact, NewPerson, Note, PersonId, Relationship, Role,
-    Status, Visibility,
+    Actor, AttachmentId, Body, CaseId, CaseNumber, ChangedField, Channel, ContactId, ContactKind,
+    Direction, EventKind, Expect, Language, MessageId, NewAttachment, NewContact, NewPerson, Note,
+    PersonId, Relationship, Role, Sensitivity, StatMetric, Status, Visibility,
 };
 use crate::read::decode;
 use crate::search;
@@ -22,6 +22,32 @@ pub(crate) struct CaseState {
     pub(crate) id: CaseId,
     pub(crate) case_no: CaseNumber,
     pub(crate) shape: Shape,
+    /// As read at the start of the transaction (before this transaction's bump).
+    pub(crate) version: u64,
+    pub(crate) first_response_at: Option<i64>,
+    pub(crate) resolved_at: Option<i64>,
+}
+
+impl CaseState {
+    /// Refuses the change if the caller saw another version of the case.
+    pub(crate) fn expect(&self, expect: Expect) -> Result<(), WriteError> {
+        match expect {
+            Expect::Version(v) if v != self.version => Err(WriteError::Conflict {
+                case: self.id,
+                expected: v,
+                current: self.version,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a change that only an open-for-work case may take while it is merged.
+    pub(crate) fn not_merged(&self) -> Result<(), WriteError> {
+        if self.shape.status == Status::Merged {
+            return Err(WriteError::CaseMerged(self.id));
+        }
+        Ok(())
+    }
 }
 
 /// A message about to be written.
@@ -44,7 +70,8 @@ impl Tx<'_> {
             .sql
             .prepare_cached(
                 "SELECT year, seq, consulate, status, priority, assignee, created_at, type_code,
-                        language, channel FROM cases WHERE id = ?1",
+                        language, channel, sensitivity, version, first_response_at, resolved_at
+                 FROM cases WHERE id = ?1",
             )
             .db()?;
         let row = stmt
@@ -60,15 +87,36 @@ impl Tx<'_> {
                     r.get::<_, String>(7)?,
                     r.get::<_, String>(8)?,
                     r.get::<_, String>(9)?,
+                    r.get::<_, String>(10)?,
+                    r.get::<_, i64>(11)?,
+                    r.get::<_, Option<i64>>(12)?,
+                    r.get::<_, Option<i64>>(13)?,
                 ))
             })
             .optional()
             .db()?;
-        let Some((year, seq, consulate, status, priority, assignee, created_at, ty, lang, ch)) =
-            row
+        let Some((
+            year,
+            seq,
+            consulate,
+            status,
+            priority,
+            assignee,
+            created_at,
+            ty,
+            lang,
+            ch,
+            sens,
+            version,
+            first_response_at,
+            resolved_at,
+        )) = row
         else {
             return Err(WriteError::NoSuchCase(id));
         };
+        let sensitivity = decode::code("sensitivity", &sens, Sensitivity::from_code)?;
+        let version = u64::try_from(version)
+            .map_err(|_| WriteError::Corrupt(format!("case {id}: version {version}")))?;
         Ok(CaseState {
             id,
             case_no: CaseNumber::new(year, seq)
@@ -82,16 +130,27 @@ impl Tx<'_> {
                 type_code: ty,
                 language: lang,
                 channel: ch,
+                sensitivity,
             },
+            version,
+            first_response_at,
+            resolved_at,
         })
     }
 
-    /// Writes the case's new shape to its header, bumps `updated_at`, and moves its queue
-    /// rows and counters.
+    /// 1 the first time this transaction changes `case`, 0 after: what its version grows by.
+    fn bump(&mut self, case: CaseId) -> i64 {
+        i64::from(self.deltas.first_change(case))
+    }
+
+    /// Writes the case's new shape to its header, bumps `updated_at` and the version, and
+    /// moves its queue rows and counters.
     pub(crate) fn reshape(&mut self, case: &CaseState, new: Shape) -> Result<CaseState, DbError> {
+        let bump = self.bump(case.id);
         self.sql
             .prepare_cached(
-                "UPDATE cases SET status = ?2, priority = ?3, assignee = ?4, updated_at = ?5
+                "UPDATE cases SET status = ?2, priority = ?3, assignee = ?4, sensitivity = ?5,
+                        type_code = ?6, updated_at = ?7, version = version + ?8
                  WHERE id = ?1",
             )
             .db()?
@@ -100,7 +159,10 @@ impl Tx<'_> {
                 new.status.code(),
                 new.priority.rank(),
                 new.assignee,
-                self.now.unix_ms()
+                new.sensitivity.code(),
+                new.type_code,
+                self.now.unix_ms(),
+                bump
             ])
             .db()?;
         crate::counters::apply(self, case.id, Some(&case.shape), &new)?;
@@ -110,12 +172,64 @@ impl Tx<'_> {
         })
     }
 
-    /// Bumps the case's `updated_at` only.
+    /// Bumps the case's `updated_at` and (once per transaction) its version: something of it
+    /// changed.
     pub(crate) fn touch(&mut self, case: CaseId) -> Result<(), DbError> {
+        let bump = self.bump(case);
         self.sql
-            .prepare_cached("UPDATE cases SET updated_at = ?2 WHERE id = ?1")
+            .prepare_cached(
+                "UPDATE cases SET updated_at = ?2, version = version + ?3 WHERE id = ?1",
+            )
             .db()?
-            .execute(params![case.get(), self.now.unix_ms()])
+            .execute(params![case.get(), self.now.unix_ms(), bump])
+            .db()?;
+        Ok(())
+    }
+
+    /// Records now as the case's first response or resolution and counts its duration in the
+    /// histogram. The caller has checked that the time was not set yet, and touches or
+    /// reshapes the case in the same transaction.
+    pub(crate) fn set_time(&mut self, case: &CaseState, metric: StatMetric) -> Result<(), DbError> {
+        let column = match metric {
+            StatMetric::FirstResponse => "first_response_at",
+            StatMetric::Resolution => "resolved_at",
+        };
+        self.sql
+            .prepare_cached(&format!("UPDATE cases SET {column} = ?2 WHERE id = ?1"))
+            .db()?
+            .execute(params![case.id.get(), self.now.unix_ms()])
+            .db()?;
+        let now = self.now;
+        self.deltas
+            .histogram(&case.shape.consulate, metric, case.shape.created_at, now);
+        Ok(())
+    }
+
+    /// Appends to the case's change log (header fields other than the status).
+    pub(crate) fn change(
+        &mut self,
+        case: CaseId,
+        field: ChangedField,
+        from: Option<&str>,
+        to: Option<&str>,
+        actor: &Actor,
+        note: Option<&Note>,
+    ) -> Result<(), DbError> {
+        self.sql
+            .prepare_cached(
+                "INSERT INTO case_changes (case_id, at, field, from_value, to_value, actor, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .db()?
+            .execute(params![
+                case.get(),
+                self.now.unix_ms(),
+                field.code(),
+                from,
+                to,
+                actor.code(),
+                note.map(Note::as_str)
+            ])
             .db()?;
         Ok(())
     }
@@ -133,6 +247,7 @@ impl Tx<'_> {
             "priority": case.shape.priority.code(),
             "status": case.shape.status.code(),
             "type": case.shape.type_code,
+            "sensitivity": case.shape.sensitivity.code(),
         });
         if let (Some(all), Value::Object(more)) = (detail.as_object_mut(), extra) {
             all.extend(more);
@@ -248,6 +363,18 @@ impl Tx<'_> {
         for contact in &p.contacts {
             self.contact(id, contact)?;
         }
+        let mut identifier = self
+            .sql
+            .prepare_cached(
+                "INSERT INTO person_identifiers (person_id, kind, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .db()?;
+        for i in &p.identifiers {
+            identifier
+                .execute(params![id.get(), i.kind().code(), i.value()])
+                .db()?;
+        }
         Ok(id)
     }
 
@@ -258,8 +385,8 @@ impl Tx<'_> {
     ) -> Result<ContactId, DbError> {
         self.sql
             .prepare_cached(
-                "INSERT INTO contact_points (person_id, kind, value, verification, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO contact_points (person_id, kind, value, verification, updated_at,
+                 normalized) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .db()?
             .execute(params![
@@ -267,7 +394,8 @@ impl Tx<'_> {
                 c.kind.code(),
                 c.value.as_str(),
                 c.verification.code(),
-                self.now.unix_ms()
+                self.now.unix_ms(),
+                normalized_contact(c.kind, c.value.as_str())
             ])
             .db()?;
         Ok(ContactId::from_raw(self.sql.last_insert_rowid()))
@@ -299,4 +427,16 @@ impl Tx<'_> {
             .db()?;
         Ok(())
     }
+}
+
+/// A contact value in the form related cases are matched on (the migration's backfill applies
+/// the same rule in SQL): e-mail without surrounding spaces and ASCII-lower-cased, a phone
+/// number's digits; `None` for other kinds and for nothing left.
+pub(crate) fn normalized_contact(kind: ContactKind, value: &str) -> Option<String> {
+    let normalized = match kind {
+        ContactKind::Email => value.trim_matches(' ').to_ascii_lowercase(),
+        ContactKind::Phone => value.chars().filter(char::is_ascii_digit).collect(),
+        ContactKind::Im => return None,
+    };
+    (!normalized.is_empty()).then_some(normalized)
 }

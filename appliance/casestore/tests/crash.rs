@@ -35,6 +35,7 @@ fn person(family: &str, given: &str, email: &str) -> NewPerson {
             value: ContactValue::new(email).unwrap(),
             verification: Verification::Unverified,
         }],
+        identifiers: Vec::new(),
     }
 }
 
@@ -165,7 +166,10 @@ fn killed_mid_stream_loses_nothing_acknowledged() {
     let mut present = Vec::new();
     let mut query = QueueQuery {
         page_size: PageSize::new(200).unwrap(),
-        ..QueueQuery::first(ConsulateId::new("RO-ROM").unwrap(), QueueKind::Unassigned)
+        ..QueueQuery::first(
+            Some(ConsulateId::new("RO-ROM").unwrap()),
+            QueueKind::Unassigned,
+        )
     };
     loop {
         let page = store.queue(&query).unwrap();

@@ -120,6 +120,16 @@ pub(crate) fn submit(
         d if d.is_empty() => None,
         d => Some(cs::BirthDate::new(d)?),
     };
+    // Identity numbers, already checked by the form, let agents see the person's other cases.
+    // One the store still refuses is left out rather than losing the request.
+    let identifiers = [
+        (cs::IdKind::Cnp, "cnp"),
+        (cs::IdKind::Passport, "previous_passport"),
+    ]
+    .into_iter()
+    .filter_map(|(kind, key)| Some(get(key)).filter(|v| !v.is_empty()).map(|v| (kind, v)))
+    .filter_map(|(kind, v)| cs::PersonIdentifier::new(kind, &v).ok())
+    .collect();
     let type_code = decision.case_type.as_ref().map_or("D1", |t| t.as_str());
     let body = body_text(values);
     let new = cs::NewCase {
@@ -143,6 +153,7 @@ pub(crate) fn submit(
             given_names: cs::Name::new(get("given_names"))?,
             birth_date,
             contacts,
+            identifiers,
         },
         requester: None,
         author: cs::Actor::Citizen,

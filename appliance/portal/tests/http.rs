@@ -144,7 +144,8 @@ async fn the_form_speaks_the_citizens_language_and_lists_the_documents() {
 async fn a_request_with_a_document_gets_a_signed_receipt_and_a_status_page() {
     let s = site().await;
     let token = "0123456789abcdef0123456789abcdef";
-    let fields = citizen(token, "Mi-am pierdut pașaportul la Lyon.");
+    let mut fields = citizen(token, "Mi-am pierdut pașaportul la Lyon.");
+    fields.push(("cnp", "2900517400010"));
     let (status, page) = post_multipart(
         s.addr,
         &fields,
@@ -158,6 +159,10 @@ async fn a_request_with_a_document_gets_a_signed_receipt_and_a_status_page() {
         .expect("tracking code shown")
         .to_owned();
     assert!(case_no.starts_with("CSC-"), "{case_no}");
+    // The CNP is kept with the person, so agents are shown the citizen's other cases.
+    let id = s.store.case_id(case_no.parse().unwrap()).unwrap().unwrap();
+    let subject = &s.store.persons(id).unwrap()[0];
+    assert_eq!(subject.identifiers[0].value(), "2900517400010");
     let sha = hex::encode(ring::digest::digest(&ring::digest::SHA256, PDF).as_ref());
     assert!(page.contains(&sha), "receipt lists the document's SHA-256");
     assert!(

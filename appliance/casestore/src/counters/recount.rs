@@ -1,6 +1,7 @@
 //! The recount behind [`Store::check_counters`](crate::Store::check_counters): queue rules
-//! written again in SQL, independently of `QueueKind::contains`, and compared with what the
-//! write path maintained.
+//! and histogram buckets written again in SQL, independently of `QueueKind::contains` and
+//! `stats::bucket`, and compared with what the write path maintained. It also checks the
+//! times the histogram is built from against the messages and status history they come from.
 
 use rusqlite::Connection;
 
@@ -11,22 +12,47 @@ use crate::error::{DbResult as _, ReadError};
 const EXPECTED_ENTRIES: &str = "
 SELECT q.column1 AS queue, c.consulate,
        CASE WHEN q.column1 = 'assigned' THEN c.assignee ELSE '' END AS agent,
-       c.priority, c.created_at, c.id AS case_id, c.type_code, c.language, c.channel
+       c.priority, c.created_at, c.id AS case_id, c.type_code, c.language, c.channel,
+       c.sensitivity
 FROM cases c
-JOIN (VALUES ('open'), ('unassigned'), ('emergency'), ('triage'), ('waiting_citizen'),
-             ('referred'), ('assigned')) q
+JOIN (VALUES ('open'), ('unassigned'), ('emergency'), ('unassigned_emergency'), ('triage'),
+             ('waiting_citizen'), ('referred'), ('assigned')) q
 WHERE CASE q.column1
-    WHEN 'open' THEN c.status NOT IN ('resolved', 'closed')
-    WHEN 'unassigned' THEN c.status NOT IN ('resolved', 'closed') AND c.assignee IS NULL
-    WHEN 'emergency' THEN c.status NOT IN ('resolved', 'closed') AND c.priority <= 1
+    WHEN 'open' THEN c.status NOT IN ('resolved', 'closed', 'merged')
+    WHEN 'unassigned' THEN c.status NOT IN ('resolved', 'closed', 'merged')
+                           AND c.assignee IS NULL
+    WHEN 'emergency' THEN c.status NOT IN ('resolved', 'closed', 'merged') AND c.priority <= 1
+    WHEN 'unassigned_emergency' THEN c.status NOT IN ('resolved', 'closed', 'merged')
+                                     AND c.priority <= 1 AND c.assignee IS NULL
     WHEN 'triage' THEN c.status = 'triage'
     WHEN 'waiting_citizen' THEN c.status = 'waiting_citizen'
     WHEN 'referred' THEN c.status = 'referred'
-    WHEN 'assigned' THEN c.status NOT IN ('resolved', 'closed') AND c.assignee IS NOT NULL
+    WHEN 'assigned' THEN c.status NOT IN ('resolved', 'closed', 'merged')
+                         AND c.assignee IS NOT NULL
 END";
 
+/// Every histogram row the cases' response and resolution times imply: bucket = how many of
+/// the bounds (60 000 ms, ×5/4 each, 59 of them) the duration reaches; per consulate and `*`.
+const EXPECTED_HISTOGRAM: &str = "
+WITH RECURSIVE bounds (k, ms) AS (
+         SELECT 1, 60000 UNION ALL SELECT k + 1, ms * 5 / 4 FROM bounds WHERE k < 59),
+     times AS (
+         SELECT consulate, 'first_response' AS metric, first_response_at AS at,
+                first_response_at - created_at AS ms
+         FROM cases WHERE first_response_at IS NOT NULL
+         UNION ALL
+         SELECT consulate, 'resolution', resolved_at, resolved_at - created_at
+         FROM cases WHERE resolved_at IS NOT NULL),
+     bucketed AS (
+         SELECT t.consulate, t.metric, t.at / 86400000 AS day,
+                (SELECT count(*) FROM bounds b WHERE b.ms <= t.ms) AS bucket
+         FROM times t)
+SELECT consulate, metric, day, bucket, count(*) AS n FROM (
+    SELECT * FROM bucketed UNION ALL SELECT '*', metric, day, bucket FROM bucketed)
+GROUP BY consulate, metric, day, bucket";
+
 /// Each check yields rows of (what, stored, recounted) for every disagreement.
-fn checks() -> [String; 4] {
+fn checks() -> [String; 7] {
     [
         "WITH actual AS (SELECT consulate, status, priority, count(*) AS n FROM cases
                          GROUP BY consulate, status, priority),
@@ -40,15 +66,16 @@ fn checks() -> [String; 4] {
          WHERE coalesce(s.n, 0) <> coalesce(a.n, 0)"
             .to_owned(),
         format!(
-            "WITH actual AS (SELECT consulate, queue, agent, count(*) AS n
-                             FROM ({EXPECTED_ENTRIES}) GROUP BY consulate, queue, agent),
-                  keys AS (SELECT consulate, queue, agent FROM actual
-                           UNION SELECT consulate, queue, agent FROM queue_counts)
-             SELECT 'queue_counts ' || k.consulate || '/' || k.queue || '/' || k.agent,
+            "WITH actual AS (SELECT consulate, queue, agent, sensitivity, count(*) AS n
+                             FROM ({EXPECTED_ENTRIES}) GROUP BY consulate, queue, agent, sensitivity),
+                  keys AS (SELECT consulate, queue, agent, sensitivity FROM actual
+                           UNION SELECT consulate, queue, agent, sensitivity FROM queue_counts)
+             SELECT 'queue_counts ' || k.consulate || '/' || k.queue || '/' || k.agent || '/'
+                    || k.sensitivity,
                     coalesce(s.n, 0), coalesce(a.n, 0)
              FROM keys k
-             LEFT JOIN queue_counts s USING (consulate, queue, agent)
-             LEFT JOIN actual a USING (consulate, queue, agent)
+             LEFT JOIN queue_counts s USING (consulate, queue, agent, sensitivity)
+             LEFT JOIN actual a USING (consulate, queue, agent, sensitivity)
              WHERE coalesce(s.n, 0) <> coalesce(a.n, 0)"
         ),
         format!(
@@ -61,6 +88,40 @@ fn checks() -> [String; 4] {
                     || ' case ' || case_id, 1, 0
              FROM (SELECT * FROM queue_entries EXCEPT {EXPECTED_ENTRIES})"
         ),
+        format!(
+            "WITH actual AS ({EXPECTED_HISTOGRAM}),
+                  keys AS (SELECT consulate, metric, day, bucket FROM actual
+                           UNION SELECT consulate, metric, day, bucket FROM response_histogram)
+             SELECT 'response_histogram ' || k.consulate || '/' || k.metric || '/' || k.day
+                    || '/' || k.bucket,
+                    coalesce(s.n, 0), coalesce(a.n, 0)
+             FROM keys k
+             LEFT JOIN response_histogram s USING (consulate, metric, day, bucket)
+             LEFT JOIN actual a USING (consulate, metric, day, bucket)
+             WHERE coalesce(s.n, 0) <> coalesce(a.n, 0)"
+        ),
+        // The first external message by an agent.
+        "SELECT 'cases.first_response_at case ' || id, coalesce(first_response_at, -1),
+                coalesce(expected, -1)
+         FROM (SELECT c.id, c.first_response_at,
+                      (SELECT min(m.at) FROM messages m
+                       WHERE m.case_id = c.id AND m.direction = 'out'
+                         AND m.visibility = 'external'
+                         AND substr(m.author, 1, 6) = 'agent:') AS expected
+               FROM cases c)
+         WHERE first_response_at IS NOT expected"
+            .to_owned(),
+        // The first move to resolved or closed (not the opening entry, not an un-merge).
+        "SELECT 'cases.resolved_at case ' || id, coalesce(resolved_at, -1),
+                coalesce(expected, -1)
+         FROM (SELECT c.id, c.resolved_at,
+                      (SELECT min(h.at) FROM status_history h
+                       WHERE h.case_id = c.id AND h.from_status IS NOT NULL
+                         AND h.from_status <> 'merged'
+                         AND h.to_status IN ('resolved', 'closed')) AS expected
+               FROM cases c)
+         WHERE resolved_at IS NOT expected"
+            .to_owned(),
     ]
 }
 

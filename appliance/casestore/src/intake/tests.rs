@@ -50,7 +50,13 @@ fn a_new_case_is_written_whole() {
             .len(),
         1
     );
-    let counts = t.store.queue_counts(&testkit::consulate("RO-PAR")).unwrap();
+    let counts = t
+        .store
+        .queue_counts(
+            Some(&testkit::consulate("RO-PAR")),
+            crate::Sensitivities::ALL,
+        )
+        .unwrap();
     assert_eq!(
         (
             counts.get(QueueKind::Open),
@@ -93,7 +99,13 @@ fn urgent_cases_page_the_duty_officer_and_triage_cases_start_in_triage() {
         kinds,
         vec![EventKind::CaseCreated, EventKind::CaseEmergency]
     );
-    let counts = t.store.queue_counts(&testkit::consulate("RO-PAR")).unwrap();
+    let counts = t
+        .store
+        .queue_counts(
+            Some(&testkit::consulate("RO-PAR")),
+            crate::Sensitivities::ALL,
+        )
+        .unwrap();
     assert_eq!(
         (
             counts.get(QueueKind::Emergency),
@@ -265,7 +277,10 @@ fn bulk_import_is_all_or_nothing_and_queues_no_events() {
     assert_eq!(t.store.outbox_len().unwrap(), 0);
     let counts = t
         .store
-        .queue_counts(&ConsulateId::new("RO-PAR").unwrap())
+        .queue_counts(
+            Some(&ConsulateId::new("RO-PAR").unwrap()),
+            crate::Sensitivities::ALL,
+        )
         .unwrap();
     assert_eq!(
         counts.get(QueueKind::Open),
@@ -324,12 +339,23 @@ fn concurrent_intake_numbers_every_case_once() {
                     let new = keyed(new_case("cerere"), &format!("t{thread}-{i}"));
                     store.create_case(&new).unwrap();
                     // Readers run meanwhile on their own connections.
-                    store.queue_counts(&testkit::consulate("RO-PAR")).unwrap();
+                    store
+                        .queue_counts(
+                            Some(&testkit::consulate("RO-PAR")),
+                            crate::Sensitivities::ALL,
+                        )
+                        .unwrap();
                 }
             });
         }
     });
-    let counts = t.store.queue_counts(&testkit::consulate("RO-PAR")).unwrap();
+    let counts = t
+        .store
+        .queue_counts(
+            Some(&testkit::consulate("RO-PAR")),
+            crate::Sensitivities::ALL,
+        )
+        .unwrap();
     assert_eq!(counts.get(QueueKind::Open), 100);
     let numbers: std::collections::BTreeSet<u32> = (1..=100)
         .map(|seq| {

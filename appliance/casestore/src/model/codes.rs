@@ -111,7 +111,7 @@ codes! {
 }
 
 codes! {
-    /// Where a case stands. `Resolved` and `Closed` are not open; everything else is.
+    /// Where a case stands. `Resolved`, `Closed` and `Merged` are not open; everything else is.
     pub enum Status {
         New = "new",
         Triage = "triage",
@@ -120,25 +120,36 @@ codes! {
         Referred = "referred",
         Resolved = "resolved",
         Closed = "closed",
+        /// Merged into another case, whose timeline now shows this one's; undone only by
+        /// un-merging (`Store::unmerge`), which restores the status it had.
+        Merged = "merged",
     }
 }
 
 impl Status {
     /// Whether the case still needs work (and so sits in queues).
     pub fn is_open(self) -> bool {
-        !matches!(self, Status::Resolved | Status::Closed)
+        !matches!(self, Status::Resolved | Status::Closed | Status::Merged)
     }
 
     /// Whether an agent may move a case from `self` to `to`. Staying put is not a change;
     /// `New` is reachable only from `Triage` (a triaged case handed to the normal queue); a
-    /// closed case can only be reopened into `InProgress`.
+    /// closed case can only be reopened into `InProgress`. Nothing moves into or out of
+    /// `Merged` this way: only a merge and its un-merge do, so the merge record and the
+    /// status can never disagree.
     pub fn can_become(self, to: Status) -> bool {
         match (self, to) {
             (a, b) if a == b => false,
+            (Status::Merged, _) | (_, Status::Merged) => false,
             (_, Status::New) => self == Status::Triage,
             (Status::Closed, to) => to == Status::InProgress,
             _ => true,
         }
+    }
+
+    /// Resolved or closed: the first move into one of these sets the resolution time.
+    pub fn is_resolution(self) -> bool {
+        matches!(self, Status::Resolved | Status::Closed)
     }
 }
 
@@ -248,6 +259,8 @@ codes! {
         Unassigned = "unassigned",
         /// Open, P0 or P1.
         Emergency = "emergency",
+        /// Open, P0 or P1, and nobody assigned: an emergency nobody has taken yet.
+        UnassignedEmergency = "unassigned_emergency",
         /// Status `triage`: the classifier was not sure.
         Triage = "triage",
         /// Status `waiting_citizen`.
@@ -267,6 +280,7 @@ impl QueueKind {
             QueueKind::Open => open,
             QueueKind::Unassigned => open && !assigned,
             QueueKind::Emergency => open && priority.is_emergency(),
+            QueueKind::UnassignedEmergency => open && priority.is_emergency() && !assigned,
             QueueKind::Triage => status == Status::Triage,
             QueueKind::WaitingCitizen => status == Status::WaitingCitizen,
             QueueKind::Referred => status == Status::Referred,
@@ -290,5 +304,51 @@ codes! {
         ContactChanged = "case.contact",
         Linked = "case.link",
         ReferralChanged = "case.referral",
+        TypeChanged = "case.type",
+        SensitivityChanged = "case.sensitivity",
+        /// The case was merged into another (sent for both cases).
+        Merged = "case.merged",
+        /// A merge was undone (sent for both cases).
+        Unmerged = "case.unmerged",
+    }
+}
+
+codes! {
+    /// A kind of identity document number kept for a person.
+    pub enum IdKind {
+        /// The Romanian personal numeric code, 13 digits.
+        Cnp = "cnp",
+        /// A passport number (ICAO 9303 document number: 6–9 letters and digits).
+        Passport = "passport",
+    }
+}
+
+codes! {
+    /// Why another case is suggested as related: what the two share.
+    pub enum MatchedOn {
+        Cnp = "cnp",
+        Passport = "passport",
+        Email = "email",
+        Phone = "phone",
+    }
+}
+
+codes! {
+    /// A duration the store keeps statistics of, measured from the case's creation.
+    pub enum StatMetric {
+        /// Until the first external message an agent sent.
+        FirstResponse = "first_response",
+        /// Until the first move to resolved or closed.
+        Resolution = "resolution",
+    }
+}
+
+codes! {
+    /// A field of a case header whose changes are kept in the case's change log.
+    pub enum ChangedField {
+        Priority = "priority",
+        Type = "type",
+        Sensitivity = "sensitivity",
+        Assignee = "assignee",
     }
 }

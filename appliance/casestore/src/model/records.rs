@@ -3,8 +3,9 @@
 use super::{
     Actor, AgentId, AttachmentId, BirthDate, Body, CaseId, CaseNumber, Channel, ConsulateId,
     ContactId, ContactKind, ContactValue, Direction, Family, FileName, IdempotencyKey, Language,
-    LinkKind, MediaType, MessageId, Name, Note, PersonId, Priority, ReferralId, Relationship, Role,
-    ScanVerdict, Sensitivity, Sha256, Status, Timestamp, TypeCode, Verification, Visibility,
+    LinkKind, MediaType, MessageId, Name, Note, PersonId, PersonIdentifier, Priority, ReferralId,
+    Relationship, Role, ScanVerdict, Sensitivity, Sha256, Status, Timestamp, TypeCode,
+    Verification, Visibility,
 };
 
 /// A case's classification in the consular taxonomy, as of one version of the taxonomy file.
@@ -47,6 +48,8 @@ pub struct NewPerson {
     pub given_names: Name,
     pub birth_date: Option<BirthDate>,
     pub contacts: Vec<NewContact>,
+    /// CNP and passport numbers, kept to suggest related cases.
+    pub identifiers: Vec<PersonIdentifier>,
 }
 
 /// A requester distinct from the subject. `relationship` is never `Myself`.
@@ -108,6 +111,14 @@ pub struct Case {
     pub language: Language,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// 1 when created, one more for every transaction that changed the case or anything of
+    /// it; what [`Expect::Version`](crate::Expect::Version) compares with.
+    pub version: u64,
+    /// When an agent first sent the citizen an external message.
+    pub first_response_at: Option<Timestamp>,
+    /// When the case first moved to resolved or closed (`None` for a case imported already
+    /// resolved: when that happened is not known).
+    pub resolved_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +130,7 @@ pub struct Person {
     pub given_names: Name,
     pub birth_date: Option<BirthDate>,
     pub contacts: Vec<ContactPoint>,
+    pub identifiers: Vec<PersonIdentifier>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +193,10 @@ pub struct Link {
 pub struct Referral {
     pub id: ReferralId,
     pub body: Note,
+    /// Who recorded it (`None` for referrals recorded before the store kept that).
+    pub actor: Option<Actor>,
+    /// When it was recorded.
+    pub recorded_at: Timestamp,
     pub sent_at: Option<Timestamp>,
     pub acknowledged_at: Option<Timestamp>,
     pub due_at: Option<Timestamp>,

@@ -60,6 +60,14 @@ fn every_code_round_trips_and_codes_are_unique() {
     check(LinkKind::ALL, LinkKind::code, LinkKind::from_code);
     check(QueueKind::ALL, QueueKind::code, QueueKind::from_code);
     check(EventKind::ALL, EventKind::code, EventKind::from_code);
+    check(IdKind::ALL, IdKind::code, IdKind::from_code);
+    check(MatchedOn::ALL, MatchedOn::code, MatchedOn::from_code);
+    check(StatMetric::ALL, StatMetric::code, StatMetric::from_code);
+    check(
+        ChangedField::ALL,
+        ChangedField::code,
+        ChangedField::from_code,
+    );
     for p in Priority::ALL {
         assert_eq!(Priority::from_rank(i64::from(p.rank())), Some(*p));
     }
@@ -85,6 +93,14 @@ fn status_transitions_follow_the_rules() {
     );
     assert!(!Closed.can_become(Resolved));
     assert!(New.can_become(WaitingCitizen) && Resolved.can_become(Closed));
+    for s in Status::ALL {
+        assert!(!s.can_become(Merged), "only a merge makes {s} merged");
+        assert!(
+            !Merged.can_become(*s),
+            "only an un-merge takes a case out of merged"
+        );
+    }
+    assert!(!Merged.is_open() && !Merged.is_resolution());
 }
 
 #[test]
@@ -101,6 +117,53 @@ fn queue_rules() {
     );
     assert!(!Q::Open.contains(S::Resolved, Priority::P3, false));
     assert!(Q::Referred.contains(S::Referred, Priority::P3, true));
+    assert!(Q::UnassignedEmergency.contains(S::New, Priority::P0, false));
+    assert!(!Q::UnassignedEmergency.contains(S::New, Priority::P0, true));
+    assert!(!Q::UnassignedEmergency.contains(S::New, Priority::P2, false));
+    for q in QueueKind::ALL {
+        assert!(!q.contains(S::Merged, Priority::P0, false), "{q:?}");
+    }
+}
+
+#[test]
+fn sensitivity_sets() {
+    use Sensitivity::*;
+    let everyday = Sensitivities::only(Normal).with(Sensitive);
+    assert!(everyday.contains(Sensitive) && !everyday.contains(Restricted));
+    assert_eq!(everyday.iter().collect::<Vec<_>>(), vec![Normal, Sensitive]);
+    assert_eq!(Sensitivities::default(), Sensitivities::ALL);
+    assert_eq!(
+        Sensitivities::of(&[Normal, Sensitive, Restricted]),
+        Sensitivities::all()
+    );
+    assert_eq!(
+        everyday.without(Normal).without(Sensitive),
+        Sensitivities::NONE
+    );
+    assert!(Sensitivities::NONE.is_empty() && Sensitivities::ALL.is_all());
+    assert_eq!(format!("{everyday:?}"), "{Normal, Sensitive}");
+}
+
+#[test]
+fn identity_numbers_are_normalised_checked_and_masked() {
+    let cnp = PersonIdentifier::new(IdKind::Cnp, " 2900517 400010 ").unwrap();
+    assert_eq!(cnp.value(), "2900517400010");
+    assert_eq!(cnp.masked(), "***********10");
+    assert!(
+        !format!("{cnp:?}").contains("29005"),
+        "Debug never shows it"
+    );
+    let passport = PersonIdentifier::new(IdKind::Passport, "ab 123456").unwrap();
+    assert_eq!(passport.value(), "AB123456");
+    for (kind, bad) in [
+        (IdKind::Cnp, "290051740001"),
+        (IdKind::Cnp, "29005174000a0"),
+        (IdKind::Passport, "12345"),
+        (IdKind::Passport, "ABCDEFGH"),
+        (IdKind::Passport, "AB-123456"),
+    ] {
+        assert!(PersonIdentifier::new(kind, bad).is_err(), "{kind} {bad:?}");
+    }
 }
 
 #[test]

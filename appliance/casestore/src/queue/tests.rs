@@ -1,6 +1,7 @@
 use super::*;
+use crate::Sensitivities;
 use crate::testkit::{self, new_case};
-use crate::{Actor, CaseId, Status};
+use crate::{Actor, CaseId, Sensitivity, Status};
 
 /// 40 cases at RO-PAR with mixed priority, type, language and channel (some assigned to
 /// `ana`, some closed) and 5 at RO-LON.
@@ -15,16 +16,19 @@ fn fixture() -> (testkit::TestStore, Vec<Case>) {
         new.case_type.code = TypeCode::new(["A1.1", "C1", "D1"][(i % 3) as usize]).unwrap();
         new.language = Language::new(["ro", "en", "fr"][(i % 3 + i / 3) as usize % 3]).unwrap();
         new.channel = [Channel::Web, Channel::Email, Channel::Phone][(i % 2) as usize];
+        new.sensitivity = Sensitivity::ALL[(i % 4).min(2) as usize];
         if i >= 40 {
             new.consulate = testkit::consulate("RO-LON");
         }
         let id = t.store.create_case(&new).unwrap().case_id;
         if i % 5 == 0 {
-            t.store.assign(id, Some(&ana), &Actor::System).unwrap();
+            t.store
+                .assign(id, Some(&ana), &Actor::System, crate::Expect::Any)
+                .unwrap();
         }
         if i % 11 == 0 {
             t.store
-                .change_status(id, Status::Closed, &Actor::System, None)
+                .change_status(id, Status::Closed, &Actor::System, None, crate::Expect::Any)
                 .unwrap();
         }
         ids.push(id);
@@ -50,9 +54,19 @@ fn all_pages(t: &testkit::TestStore, mut query: QueueQuery) -> Vec<CaseId> {
 }
 
 fn expected(cases: &[Case], sort: QueueSort, keep: impl Fn(&Case) -> bool) -> Vec<CaseId> {
+    expected_at(cases, Some("RO-PAR"), sort, keep)
+}
+
+/// The cases of `consulate` (`None`: all) that `keep` accepts, in `sort` order.
+fn expected_at(
+    cases: &[Case],
+    consulate: Option<&str>,
+    sort: QueueSort,
+    keep: impl Fn(&Case) -> bool,
+) -> Vec<CaseId> {
     let mut v: Vec<&Case> = cases
         .iter()
-        .filter(|c| c.consulate.as_str() == "RO-PAR" && keep(c))
+        .filter(|c| consulate.is_none_or(|at| c.consulate.as_str() == at) && keep(c))
         .collect();
     match sort {
         QueueSort::Urgency => v.sort_by_key(|c| (c.priority, c.created_at, c.id)),
@@ -70,7 +84,7 @@ fn pages_walk_every_queue_once_in_order() {
             let query = QueueQuery {
                 sort,
                 page_size: PageSize::new(7).unwrap(),
-                ..QueueQuery::first(testkit::consulate("RO-PAR"), queue)
+                ..QueueQuery::first(Some(testkit::consulate("RO-PAR")), queue)
             };
             let want = expected(&cases, sort, |c| {
                 queue.contains(c.status, c.priority, c.assignee.is_some())
@@ -82,9 +96,58 @@ fn pages_walk_every_queue_once_in_order() {
 }
 
 #[test]
+fn pages_across_every_consulate_and_only_the_sensitivities_asked_for() {
+    let (t, cases) = fixture();
+    let everyday = Sensitivities::only(Sensitivity::Normal).with(Sensitivity::Sensitive);
+    for consulate in [Some("RO-PAR"), None] {
+        for set in [
+            Sensitivities::ALL,
+            everyday,
+            Sensitivities::only(Sensitivity::Restricted),
+        ] {
+            for sort in [QueueSort::Urgency, QueueSort::Oldest, QueueSort::Newest] {
+                for queue in [QueueKind::Open, QueueKind::Unassigned, QueueKind::Emergency] {
+                    let query = QueueQuery {
+                        sort,
+                        sensitivities: set,
+                        page_size: PageSize::new(6).unwrap(),
+                        ..QueueQuery::first(consulate.map(testkit::consulate), queue)
+                    };
+                    let want = expected_at(&cases, consulate, sort, |c| {
+                        set.contains(c.sensitivity)
+                            && queue.contains(c.status, c.priority, c.assignee.is_some())
+                    });
+                    assert!(!want.is_empty(), "{consulate:?} {set:?} {queue:?}");
+                    assert_eq!(
+                        all_pages(&t, query),
+                        want,
+                        "{consulate:?} {set:?} {queue:?} {sort:?}"
+                    );
+                    let counted = t
+                        .store
+                        .queue_counts(consulate.map(testkit::consulate).as_ref(), set)
+                        .unwrap()
+                        .get(queue);
+                    assert_eq!(
+                        counted,
+                        want.len() as u64,
+                        "{consulate:?} {set:?} {queue:?}"
+                    );
+                }
+            }
+        }
+    }
+    let nothing = QueueQuery {
+        sensitivities: Sensitivities::NONE,
+        ..QueueQuery::first(None, QueueKind::Open)
+    };
+    assert!(t.store.queue(&nothing).unwrap().cases.is_empty());
+}
+
+#[test]
 fn filters_narrow_the_page() {
     let (t, cases) = fixture();
-    let base = QueueQuery::first(testkit::consulate("RO-PAR"), QueueKind::Open);
+    let base = QueueQuery::first(Some(testkit::consulate("RO-PAR")), QueueKind::Open);
     let open = |c: &Case| c.status.is_open();
     type Keep = Box<dyn Fn(&Case) -> bool>;
     let filters: Vec<(QueueFilter, Keep)> = vec![
@@ -146,20 +209,20 @@ fn an_agents_own_queue() {
     let ana = AgentId::new("ana").unwrap();
     let mine = QueueQuery {
         agent: Some(ana.clone()),
-        ..QueueQuery::first(testkit::consulate("RO-PAR"), QueueKind::Assigned)
+        ..QueueQuery::first(Some(testkit::consulate("RO-PAR")), QueueKind::Assigned)
     };
     let want = expected(&cases, QueueSort::Urgency, |c| {
         c.status.is_open() && c.assignee.as_ref() == Some(&ana)
     });
     assert_eq!(all_pages(&t, mine), want);
-    let no_agent = QueueQuery::first(testkit::consulate("RO-PAR"), QueueKind::Assigned);
+    let no_agent = QueueQuery::first(Some(testkit::consulate("RO-PAR")), QueueKind::Assigned);
     assert!(matches!(
         t.store.queue(&no_agent),
         Err(ReadError::Invalid(_))
     ));
     let stray = QueueQuery {
         agent: Some(ana),
-        ..QueueQuery::first(testkit::consulate("RO-PAR"), QueueKind::Open)
+        ..QueueQuery::first(Some(testkit::consulate("RO-PAR")), QueueKind::Open)
     };
     assert!(matches!(t.store.queue(&stray), Err(ReadError::Invalid(_))));
 }
@@ -183,7 +246,7 @@ fn page_sizes_and_cursors_are_bounded_and_checked() {
     let (t, _) = fixture();
     let query = QueueQuery {
         after: Some(cursor),
-        ..QueueQuery::first(testkit::consulate("RO-PAR"), QueueKind::Open)
+        ..QueueQuery::first(Some(testkit::consulate("RO-PAR")), QueueKind::Open)
     };
     assert!(
         matches!(t.store.queue(&query), Err(ReadError::Invalid(_))),
@@ -202,39 +265,50 @@ fn page_plans_use_an_index_range_and_never_sort() {
         created_at: 5,
         case_id: 9,
     };
-    for sort in [QueueSort::Urgency, QueueSort::Oldest, QueueSort::Newest] {
-        for filter in [
-            QueueFilter::default(),
-            QueueFilter {
-                priority: Some(Priority::P1),
-                ..Default::default()
-            },
-            QueueFilter {
-                language: Some(Language::new("ro").unwrap()),
-                channel: Some(Channel::Web),
-                ..Default::default()
-            },
-        ] {
-            for after in [None, Some(cursor(sort))] {
-                let query = QueueQuery {
-                    sort,
-                    filter: filter.clone(),
-                    after,
-                    ..QueueQuery::first(testkit::consulate("RO-PAR"), QueueKind::Unassigned)
-                };
-                let (sql, args) = page_sql(&query).unwrap();
-                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-                let plan: Vec<String> = stmt
-                    .query_map(rusqlite::params_from_iter(args), |r| r.get(3))
-                    .unwrap()
-                    .map(Result::unwrap)
-                    .collect();
-                let plan = plan.join("\n");
-                assert!(!plan.contains("TEMP B-TREE"), "{sort:?} {filter:?}\n{plan}");
-                assert!(
-                    plan.contains("SEARCH q USING"),
-                    "{sort:?} {filter:?}\n{plan}"
-                );
+    let everyday = Sensitivities::only(Sensitivity::Normal).with(Sensitivity::Sensitive);
+    let places = [Some(testkit::consulate("RO-PAR")), None];
+    for (consulate, set) in places
+        .iter()
+        .flat_map(|c| [(c, Sensitivities::ALL), (c, everyday)])
+    {
+        for sort in [QueueSort::Urgency, QueueSort::Oldest, QueueSort::Newest] {
+            for filter in [
+                QueueFilter::default(),
+                QueueFilter {
+                    priority: Some(Priority::P1),
+                    ..Default::default()
+                },
+                QueueFilter {
+                    language: Some(Language::new("ro").unwrap()),
+                    channel: Some(Channel::Web),
+                    ..Default::default()
+                },
+            ] {
+                for after in [None, Some(cursor(sort))] {
+                    let query = QueueQuery {
+                        sort,
+                        filter: filter.clone(),
+                        after,
+                        sensitivities: set,
+                        ..QueueQuery::first(consulate.clone(), QueueKind::Unassigned)
+                    };
+                    let (sql, args) = page_sql(&query).unwrap();
+                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                    let plan: Vec<String> = stmt
+                        .query_map(rusqlite::params_from_iter(args), |r| r.get(3))
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect();
+                    let plan = plan.join("\n");
+                    assert!(!plan.contains("TEMP B-TREE"), "{sort:?} {filter:?}\n{plan}");
+                    assert!(
+                        plan.contains("SEARCH q USING"),
+                        "{sort:?} {filter:?}\n{plan}"
+                    );
+                    if consulate.is_none() {
+                        assert!(plan.contains("queue_entries_all"), "{sort:?}\n{plan}");
+                    }
+                }
             }
         }
     }

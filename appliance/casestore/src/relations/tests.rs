@@ -33,23 +33,46 @@ fn links_are_typed_seen_from_both_ends_and_never_loops() {
     let a = t.store.create_case(&new_case("a")).unwrap().case_id;
     let b = t.store.create_case(&new_case("b")).unwrap().case_id;
     t.store
-        .link_cases(b, a, LinkKind::DuplicateOf, &Actor::System)
+        .link_cases(
+            b,
+            a,
+            LinkKind::DuplicateOf,
+            &Actor::System,
+            crate::Expect::Any,
+        )
         .unwrap();
     assert!(matches!(
-        t.store
-            .link_cases(b, a, LinkKind::DuplicateOf, &Actor::System),
+        t.store.link_cases(
+            b,
+            a,
+            LinkKind::DuplicateOf,
+            &Actor::System,
+            crate::Expect::Any
+        ),
         Err(WriteError::Unchanged(_))
     ));
     t.store
-        .link_cases(b, a, LinkKind::SameFamily, &Actor::System)
+        .link_cases(
+            b,
+            a,
+            LinkKind::SameFamily,
+            &Actor::System,
+            crate::Expect::Any,
+        )
         .unwrap();
     assert!(matches!(
-        t.store.link_cases(a, a, LinkKind::Related, &Actor::System),
+        t.store
+            .link_cases(a, a, LinkKind::Related, &Actor::System, crate::Expect::Any),
         Err(WriteError::Invalid(_))
     ));
     assert!(matches!(
-        t.store
-            .link_cases(a, CaseId::from_raw(99), LinkKind::Related, &Actor::System),
+        t.store.link_cases(
+            a,
+            CaseId::from_raw(99),
+            LinkKind::Related,
+            &Actor::System,
+            crate::Expect::Any
+        ),
         Err(WriteError::NoSuchCase(_))
     ));
     let from_a = t.store.links(a).unwrap();
@@ -74,6 +97,8 @@ fn referrals_track_sent_acknowledged_due_and_outcome() {
                 sent_at: Some(sent),
                 due_at: Some(due),
             },
+            &crate::Actor::System,
+            crate::Expect::Any,
         )
         .unwrap();
     t.store

@@ -4,14 +4,34 @@ use rusqlite::Connection;
 
 use super::*;
 use crate::testkit::{self, T0};
-use crate::{ConsulateId, Options, QueueKind, SearchQuery, Store};
+use crate::{
+    CaseId, ConsulateId, MatchedOn, Options, QueueKind, SearchQuery, Sensitivities, Sensitivity,
+    StatMetric, Status, Store, Timestamp,
+};
 
 fn raw(path: &Path) -> Connection {
     Connection::open(path).unwrap()
 }
 
-/// Cases as an older build would have written them, straight into the version-1 tables:
-/// open and unassigned, open and assigned and urgent, and closed.
+/// A minute past the case's creation: an agent's first reply to case 2.
+const REPLY_AFTER: i64 = 120_000;
+/// An hour: how long case 3 took to be closed.
+const CLOSED_AFTER: i64 = 3_600_000;
+
+/// Cases as a build of schema version `version` would have written them, straight into the
+/// tables that version has. Everything a later migration derives must be what that version's
+/// write path kept too (queue rows from v3, sensitivity and times from v4), or the store opens
+/// on counters that disagree with its cases: open and unassigned, open and assigned and urgent
+/// and restricted (with an agent's reply), and closed (an hour after it came in).
+fn seed(conn: &Connection, version: i64) {
+    seed_v1(conn);
+    match version {
+        ..=2 => {}
+        3 => seed_v3_queues(conn),
+        _ => seed_v4(conn),
+    }
+}
+
 fn seed_v1(conn: &Connection) {
     conn.execute_batch(&format!(
         "INSERT INTO case_seq VALUES (2026, 3);
@@ -24,12 +44,76 @@ fn seed_v1(conn: &Connection) {
             'in_progress', 'RO-PAR', 'ana', 'phone', 'ro', {T0} + 1, {T0} + 1),
            (3, 2026, 3, x'00', x'00', 'D1', NULL, 1, 'info', 4, 'normal', 'closed', 'RO-LON',
             NULL, 'email', 'en', {T0} + 2, {T0} + 2);
+         INSERT INTO status_history (case_id, at, from_status, to_status, actor) VALUES
+           (1, {T0}, NULL, 'new', 'citizen'),
+           (2, {T0} + 1, NULL, 'new', 'citizen'),
+           (2, {T0} + 10, 'new', 'in_progress', 'agent:ana'),
+           (3, {T0} + 2, NULL, 'new', 'citizen'),
+           (3, {T0} + 2 + {CLOSED_AFTER}, 'new', 'closed', 'agent:ana');
          INSERT INTO status_counts VALUES ('RO-PAR', 'new', 3, 1), ('RO-PAR', 'in_progress', 1, 1),
                                           ('RO-LON', 'closed', 4, 1);
          INSERT INTO messages (id, case_id, at, direction, channel, author, visibility, language,
-             body) VALUES (1, 1, {T0}, 'in', 'web', 'citizen', 'external', 'ro', 'pașaport pierdut');
-         INSERT INTO message_fts (rowid, body, scope)
-             VALUES (1, 'pașaport pierdut', 'zc524f2d504152');"
+             body) VALUES
+           (1, 1, {T0}, 'in', 'web', 'citizen', 'external', 'ro', 'pașaport pierdut'),
+           (2, 2, {T0} + 1 + {REPLY_AFTER}, 'out', 'phone', 'agent:ana', 'external', 'ro',
+            'am sunat la spital');
+         INSERT INTO message_fts (rowid, body, scope) VALUES
+           (1, 'pașaport pierdut', 'zc524f2d504152'),
+           (2, 'am sunat la spital', 'zc524f2d504152');
+         INSERT INTO persons (id, case_id, role, relationship, family_name, given_names) VALUES
+           (1, 1, 'subject', 'self', 'Popescu', 'Ana'),
+           (3, 3, 'subject', 'self', 'Popescu', 'Ana');
+         INSERT INTO contact_points (person_id, kind, value, verification, updated_at) VALUES
+           (1, 'email', 'Ana.Pop@Example.RO', 'unverified', {T0}),
+           (1, 'phone', '+40 (712) 345-678', 'unverified', {T0}),
+           (3, 'email', 'ana.pop@example.ro', 'unverified', {T0}),
+           (3, 'phone', '+40-712-345-678', 'unverified', {T0});"
+    ))
+    .unwrap();
+}
+
+/// Queue rows and counters as version 3 kept them: no sensitivity.
+fn seed_v3_queues(conn: &Connection) {
+    conn.execute_batch(&format!(
+        "INSERT INTO queue_entries VALUES
+           ('open', 'RO-PAR', '', 3, {T0}, 1, 'A1.1', 'ro', 'web'),
+           ('unassigned', 'RO-PAR', '', 3, {T0}, 1, 'A1.1', 'ro', 'web'),
+           ('open', 'RO-PAR', '', 1, {T0} + 1, 2, 'C1', 'ro', 'phone'),
+           ('emergency', 'RO-PAR', '', 1, {T0} + 1, 2, 'C1', 'ro', 'phone'),
+           ('assigned', 'RO-PAR', 'ana', 1, {T0} + 1, 2, 'C1', 'ro', 'phone');
+         INSERT INTO queue_counts VALUES ('RO-PAR', 'open', '', 2), ('RO-PAR', 'unassigned', '', 1),
+           ('RO-PAR', 'emergency', '', 1), ('RO-PAR', 'assigned', 'ana', 1);"
+    ))
+    .unwrap();
+}
+
+/// What version 4 keeps besides: queue rows and counters per sensitivity, the response and
+/// resolution times with their histogram rows, comparable contact values.
+fn seed_v4(conn: &Connection) {
+    let day = |at: i64| crate::stats::day(crate::Timestamp::from_unix_ms(at));
+    let reply = crate::stats::bucket(REPLY_AFTER);
+    let closed = crate::stats::bucket(CLOSED_AFTER);
+    let (reply_day, closed_day) = (day(T0 + 1 + REPLY_AFTER), day(T0 + 2 + CLOSED_AFTER));
+    conn.execute_batch(&format!(
+        "INSERT INTO queue_entries VALUES
+           ('open', 'RO-PAR', '', 3, {T0}, 1, 'A1.1', 'ro', 'web', 'normal'),
+           ('unassigned', 'RO-PAR', '', 3, {T0}, 1, 'A1.1', 'ro', 'web', 'normal'),
+           ('open', 'RO-PAR', '', 1, {T0} + 1, 2, 'C1', 'ro', 'phone', 'restricted'),
+           ('emergency', 'RO-PAR', '', 1, {T0} + 1, 2, 'C1', 'ro', 'phone', 'restricted'),
+           ('assigned', 'RO-PAR', 'ana', 1, {T0} + 1, 2, 'C1', 'ro', 'phone', 'restricted');
+         INSERT INTO queue_counts VALUES ('RO-PAR', 'open', '', 'normal', 1),
+           ('RO-PAR', 'open', '', 'restricted', 1), ('RO-PAR', 'unassigned', '', 'normal', 1),
+           ('RO-PAR', 'emergency', '', 'restricted', 1),
+           ('RO-PAR', 'assigned', 'ana', 'restricted', 1);
+         UPDATE cases SET first_response_at = {T0} + 1 + {REPLY_AFTER}, version = 3 WHERE id = 2;
+         UPDATE cases SET resolved_at = {T0} + 2 + {CLOSED_AFTER}, version = 2 WHERE id = 3;
+         INSERT INTO response_histogram VALUES
+           ('RO-PAR', 'first_response', {reply_day}, {reply}, 1),
+           ('*', 'first_response', {reply_day}, {reply}, 1),
+           ('RO-LON', 'resolution', {closed_day}, {closed}, 1),
+           ('*', 'resolution', {closed_day}, {closed}, 1);
+         UPDATE contact_points SET normalized = '40712345678' WHERE kind = 'phone';
+         UPDATE contact_points SET normalized = 'ana.pop@example.ro' WHERE kind = 'email';"
     ))
     .unwrap();
 }
@@ -66,6 +150,8 @@ fn a_new_store_is_at_the_latest_version_and_marked_as_ours() {
 
 #[test]
 fn every_earlier_version_migrates_to_the_latest_with_its_data() {
+    let paris = ConsulateId::new("RO-PAR").unwrap();
+    let london = ConsulateId::new("RO-LON").unwrap();
     for from in 0..LATEST {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
@@ -73,7 +159,7 @@ fn every_earlier_version_migrates_to_the_latest_with_its_data() {
         migrate_to(&mut conn, &path, from).unwrap();
         assert_eq!(version(&conn).unwrap(), from);
         if from >= 1 {
-            seed_v1(&conn);
+            seed(&conn, from);
         }
         drop(conn);
 
@@ -83,20 +169,70 @@ fn every_earlier_version_migrates_to_the_latest_with_its_data() {
         if from == 0 {
             continue;
         }
-        let paris = store
-            .queue_counts(&ConsulateId::new("RO-PAR").unwrap())
+        let counts = store
+            .queue_counts(Some(&paris), Sensitivities::ALL)
             .unwrap();
-        assert_eq!(paris.get(QueueKind::Open), 2, "from v{from}");
-        assert_eq!(paris.get(QueueKind::Unassigned), 1);
-        assert_eq!(paris.get(QueueKind::Emergency), 1);
-        assert_eq!(paris.get(QueueKind::Assigned), 1);
-        let london = store
-            .queue_counts(&ConsulateId::new("RO-LON").unwrap())
+        assert_eq!(counts.get(QueueKind::Open), 2, "from v{from}");
+        assert_eq!(counts.get(QueueKind::Unassigned), 1);
+        assert_eq!(counts.get(QueueKind::Emergency), 1);
+        assert_eq!(counts.get(QueueKind::Assigned), 1);
+        assert_eq!(
+            counts.get(QueueKind::UnassignedEmergency),
+            0,
+            "the emergency has an agent"
+        );
+        let normal = Sensitivities::only(Sensitivity::Normal);
+        assert_eq!(
+            store
+                .queue_counts(Some(&paris), normal)
+                .unwrap()
+                .get(QueueKind::Open),
+            1,
+            "from v{from}: the restricted case counts only for who may see it"
+        );
+        let in_london = store
+            .queue_counts(Some(&london), Sensitivities::ALL)
             .unwrap();
         assert_eq!(
-            london.get(QueueKind::Open),
+            in_london.get(QueueKind::Open),
             0,
             "closed cases sit in no queue"
+        );
+        // The times and their statistics, backfilled from the history.
+        let urgent = store.case(CaseId::from_raw(2)).unwrap().unwrap();
+        assert_eq!(
+            urgent.first_response_at.map(Timestamp::unix_ms),
+            Some(T0 + 1 + REPLY_AFTER),
+            "from v{from}"
+        );
+        let closed = store.case(CaseId::from_raw(3)).unwrap().unwrap();
+        assert_eq!(
+            closed.resolved_at.map(Timestamp::unix_ms),
+            Some(T0 + 2 + CLOSED_AFTER)
+        );
+        let day = Timestamp::from_unix_ms(T0);
+        let reply = store
+            .response_stats(Some(&paris), StatMetric::FirstResponse, day, day)
+            .unwrap();
+        assert_eq!(reply.count, 1, "from v{from}");
+        let median = reply.median_ms.unwrap();
+        assert!(
+            (REPLY_AFTER..=REPLY_AFTER * 5 / 4).contains(&median),
+            "{median}"
+        );
+        let everywhere = store
+            .response_stats(None, StatMetric::Resolution, day, day)
+            .unwrap();
+        assert_eq!(everywhere.count, 1);
+        // Contacts typed differently still match.
+        let related = store.related_cases(CaseId::from_raw(1), 10).unwrap();
+        assert_eq!(
+            related
+                .iter()
+                .map(|r| (r.case.get(), r.matched_on))
+                .collect::<Vec<_>>(),
+            vec![(3, MatchedOn::Email)],
+            "from v{from}"
         );
         let hits = store.search(&SearchQuery::recent("pasaport")).unwrap();
         assert_eq!(hits.len(), 1);
@@ -106,6 +242,26 @@ fn every_earlier_version_migrates_to_the_latest_with_its_data() {
             .create_case(&testkit::new_case("cerere nouă"))
             .unwrap();
         assert_eq!(created.case_no.seq(), 4);
+        assert_eq!(store.case(created.case_id).unwrap().unwrap().version, 1);
+        let stale = store.assign(
+            created.case_id,
+            Some(&crate::AgentId::new("ana").unwrap()),
+            &crate::Actor::System,
+            crate::Expect::Version(2),
+        );
+        assert!(matches!(
+            stale,
+            Err(crate::WriteError::Conflict { current: 1, .. })
+        ));
+        store
+            .change_status(
+                CaseId::from_raw(2),
+                Status::Resolved,
+                &crate::Actor::System,
+                None,
+                crate::Expect::Any,
+            )
+            .unwrap();
         assert_eq!(store.check_counters().unwrap(), vec![]);
     }
 }

@@ -113,7 +113,10 @@ fn newest_first_one_hit_per_case_within_the_limit() {
         body: Body::new("pașaportul este gata").unwrap(),
         attachments: Vec::new(),
     };
-    let reply = t.store.add_message(ids[0], &msg).unwrap();
+    let reply = t
+        .store
+        .add_message(ids[0], &msg, crate::Expect::Any)
+        .unwrap();
     let hits = t.store.search(&SearchQuery::recent("pasaport*")).unwrap();
     assert_eq!(hits.len(), 50);
     assert_eq!((hits[0].case.id, hits[0].message), (ids[0], reply));

@@ -2,8 +2,9 @@ use std::time::Duration;
 
 use crate::testkit::{self, attachment, new_case};
 use crate::{
-    Actor, AgentId, Body, CaseId, Channel, Direction, EventKind, Language, NewMessage, Note,
-    Priority, QueueKind, ScanVerdict, SearchQuery, Status, Visibility, WriteError,
+    Actor, AgentId, Body, CaseId, ChangedField, Channel, Direction, EventKind, Expect, Language,
+    NewMessage, Note, Priority, QueueKind, ScanVerdict, SearchQuery, StatMetric, Status,
+    Visibility, WriteError,
 };
 
 fn message(direction: Direction, visibility: Visibility, body: &str) -> NewMessage {
@@ -44,6 +45,7 @@ fn messages_are_stored_indexed_and_announced() {
         .add_message(
             case,
             &message(Direction::Out, Visibility::Internal, "verificat la poliție"),
+            Expect::Any,
         )
         .unwrap();
     let reply = t
@@ -55,6 +57,7 @@ fn messages_are_stored_indexed_and_announced() {
                 Visibility::External,
                 "Vă rugăm trimiteți actul",
             ),
+            Expect::Any,
         )
         .unwrap();
     assert!(note < reply);
@@ -87,7 +90,11 @@ fn messages_are_stored_indexed_and_announced() {
 
     let err = t
         .store
-        .add_message(case, &message(Direction::In, Visibility::Internal, "x"))
+        .add_message(
+            case,
+            &message(Direction::In, Visibility::Internal, "x"),
+            Expect::Any,
+        )
         .unwrap_err();
     assert!(matches!(err, WriteError::Invalid(_)));
     let err = t
@@ -95,6 +102,7 @@ fn messages_are_stored_indexed_and_announced() {
         .add_message(
             CaseId::from_raw(999),
             &message(Direction::In, Visibility::External, "x"),
+            Expect::Any,
         )
         .unwrap_err();
     assert!(matches!(err, WriteError::NoSuchCase(_)));
@@ -105,12 +113,12 @@ fn a_citizen_reply_brings_a_waiting_case_back() {
     let t = testkit::store();
     let case = t.store.create_case(&new_case("cerere")).unwrap().case_id;
     t.store
-        .change_status(case, Status::WaitingCitizen, &agent(), None)
+        .change_status(case, Status::WaitingCitizen, &agent(), None, Expect::Any)
         .unwrap();
     let paris = testkit::consulate("RO-PAR");
     assert_eq!(
         t.store
-            .queue_counts(&paris)
+            .queue_counts(Some(&paris), crate::Sensitivities::ALL)
             .unwrap()
             .get(QueueKind::WaitingCitizen),
         1
@@ -119,6 +127,7 @@ fn a_citizen_reply_brings_a_waiting_case_back() {
         .add_message(
             case,
             &message(Direction::In, Visibility::External, "am trimis actele"),
+            Expect::Any,
         )
         .unwrap();
     assert_eq!(
@@ -137,7 +146,7 @@ fn a_citizen_reply_brings_a_waiting_case_back() {
     );
     assert_eq!(
         t.store
-            .queue_counts(&paris)
+            .queue_counts(Some(&paris), crate::Sensitivities::ALL)
             .unwrap()
             .get(QueueKind::WaitingCitizen),
         0
@@ -155,7 +164,7 @@ fn a_message_whose_attachment_fails_leaves_nothing() {
         size: u64::MAX,
         ..attachment(b"x")
     }];
-    assert!(t.store.add_message(case, &msg).is_err());
+    assert!(t.store.add_message(case, &msg, Expect::Any).is_err());
     assert_eq!(t.store.messages(case, None).unwrap().len(), 1);
     assert!(
         t.store
@@ -173,14 +182,14 @@ fn status_changes_are_checked_recorded_and_counted() {
     drain_kinds(&t);
     let why = Note::new("documente complete").unwrap();
     t.store
-        .change_status(case, Status::Resolved, &agent(), Some(&why))
+        .change_status(case, Status::Resolved, &agent(), Some(&why), Expect::Any)
         .unwrap();
     t.store
-        .change_status(case, Status::Closed, &agent(), None)
+        .change_status(case, Status::Closed, &agent(), None, Expect::Any)
         .unwrap();
     let err = t
         .store
-        .change_status(case, Status::Resolved, &agent(), None)
+        .change_status(case, Status::Resolved, &agent(), None, Expect::Any)
         .unwrap_err();
     assert!(matches!(
         err,
@@ -201,7 +210,10 @@ fn status_changes_are_checked_recorded_and_counted() {
     assert_eq!(history[1].note.as_ref(), Some(&why));
     let paris = testkit::consulate("RO-PAR");
     assert_eq!(
-        t.store.queue_counts(&paris).unwrap().get(QueueKind::Open),
+        t.store
+            .queue_counts(Some(&paris), crate::Sensitivities::ALL)
+            .unwrap()
+            .get(QueueKind::Open),
         0
     );
     let counts = t.store.status_counts(&paris).unwrap();
@@ -215,8 +227,13 @@ fn assignment_moves_the_case_between_queues() {
     let case = t.store.create_case(&new_case("cerere")).unwrap().case_id;
     let ana = AgentId::new("ana").unwrap();
     let paris = testkit::consulate("RO-PAR");
-    t.store.assign(case, Some(&ana), &agent()).unwrap();
-    let counts = t.store.queue_counts(&paris).unwrap();
+    t.store
+        .assign(case, Some(&ana), &agent(), Expect::Any)
+        .unwrap();
+    let counts = t
+        .store
+        .queue_counts(Some(&paris), crate::Sensitivities::ALL)
+        .unwrap();
     assert_eq!(
         (
             counts.get(QueueKind::Unassigned),
@@ -226,20 +243,25 @@ fn assignment_moves_the_case_between_queues() {
     );
     assert_eq!(counts.by_agent.get(&ana), Some(&1));
     assert!(matches!(
-        t.store.assign(case, Some(&ana), &agent()),
+        t.store.assign(case, Some(&ana), &agent(), Expect::Any),
         Err(WriteError::Unchanged(_))
     ));
     let bob = AgentId::new("bob").unwrap();
-    t.store.assign(case, Some(&bob), &agent()).unwrap();
-    let counts = t.store.queue_counts(&paris).unwrap();
+    t.store
+        .assign(case, Some(&bob), &agent(), Expect::Any)
+        .unwrap();
+    let counts = t
+        .store
+        .queue_counts(Some(&paris), crate::Sensitivities::ALL)
+        .unwrap();
     assert_eq!(
         (counts.by_agent.get(&ana), counts.by_agent.get(&bob)),
         (None, Some(&1))
     );
-    t.store.assign(case, None, &agent()).unwrap();
+    t.store.assign(case, None, &agent(), Expect::Any).unwrap();
     assert_eq!(
         t.store
-            .queue_counts(&paris)
+            .queue_counts(Some(&paris), crate::Sensitivities::ALL)
             .unwrap()
             .get(QueueKind::Unassigned),
         1
@@ -254,14 +276,14 @@ fn raising_to_p1_pages_once_and_lowering_is_explicit() {
     drain_kinds(&t);
     let why = Note::new("spitalizat").unwrap();
     t.store
-        .change_priority(case, Priority::P1, &agent(), &why)
+        .change_priority(case, Priority::P1, &agent(), &why, Expect::Any)
         .unwrap();
     assert_eq!(
         drain_kinds(&t),
         vec![EventKind::PriorityChanged, EventKind::CaseEmergency]
     );
     t.store
-        .change_priority(case, Priority::P0, &agent(), &why)
+        .change_priority(case, Priority::P0, &agent(), &why, Expect::Any)
         .unwrap();
     assert_eq!(
         drain_kinds(&t),
@@ -269,23 +291,24 @@ fn raising_to_p1_pages_once_and_lowering_is_explicit() {
         "already an emergency"
     );
     assert!(matches!(
-        t.store.change_priority(case, Priority::P0, &agent(), &why),
+        t.store
+            .change_priority(case, Priority::P0, &agent(), &why, Expect::Any),
         Err(WriteError::Unchanged(_))
     ));
     let paris = testkit::consulate("RO-PAR");
     assert_eq!(
         t.store
-            .queue_counts(&paris)
+            .queue_counts(Some(&paris), crate::Sensitivities::ALL)
             .unwrap()
             .get(QueueKind::Emergency),
         1
     );
     t.store
-        .change_priority(case, Priority::P3, &agent(), &why)
+        .change_priority(case, Priority::P3, &agent(), &why, Expect::Any)
         .unwrap();
     assert_eq!(
         t.store
-            .queue_counts(&paris)
+            .queue_counts(Some(&paris), crate::Sensitivities::ALL)
             .unwrap()
             .get(QueueKind::Emergency),
         0
@@ -301,7 +324,7 @@ fn attachments_and_verdicts() {
     let b_message = t.store.messages(b, None).unwrap()[0].id;
     let err = t
         .store
-        .add_attachment(a, Some(b_message), &attachment(b"x"))
+        .add_attachment(a, Some(b_message), &attachment(b"x"), Expect::Any)
         .unwrap_err();
     assert!(
         matches!(err, WriteError::NotFound { .. }),
@@ -309,10 +332,10 @@ fn attachments_and_verdicts() {
     );
     let id = t
         .store
-        .add_attachment(a, None, &attachment(b"scan"))
+        .add_attachment(a, None, &attachment(b"scan"), Expect::Any)
         .unwrap();
     t.store
-        .add_attachment(b, Some(b_message), &attachment(b"scan"))
+        .add_attachment(b, Some(b_message), &attachment(b"scan"), Expect::Any)
         .unwrap();
     assert_eq!(
         t.store
@@ -332,4 +355,98 @@ fn attachments_and_verdicts() {
         (stored[0].verdict, stored[0].verdict_at.is_some()),
         (ScanVerdict::Infected, true)
     );
+}
+
+#[test]
+fn the_first_agent_reply_and_the_first_resolution_are_timed_once() {
+    let t = testkit::store();
+    let case = t.store.create_case(&new_case("cerere")).unwrap().case_id;
+    let day = crate::Timestamp::from_unix_ms(testkit::T0);
+    let stats = |m| {
+        t.store
+            .response_stats(Some(&testkit::consulate("RO-PAR")), m, day, day)
+            .unwrap()
+    };
+    t.clock.advance_ms(60_000);
+    // Neither an internal note, nor the citizen, nor the system answers the citizen.
+    t.store
+        .add_message(
+            case,
+            &message(Direction::Out, Visibility::Internal, "notă"),
+            Expect::Any,
+        )
+        .unwrap();
+    t.store
+        .add_message(
+            case,
+            &message(Direction::In, Visibility::External, "încă aștept"),
+            Expect::Any,
+        )
+        .unwrap();
+    let mut automatic = message(Direction::Out, Visibility::External, "Am primit cererea.");
+    automatic.author = Actor::System;
+    t.store.add_message(case, &automatic, Expect::Any).unwrap();
+    assert_eq!(t.store.case(case).unwrap().unwrap().first_response_at, None);
+    assert_eq!(stats(StatMetric::FirstResponse).count, 0);
+
+    t.clock.advance_ms(4 * 60_000);
+    let reply = message(Direction::Out, Visibility::External, "Vă sunăm azi.");
+    t.store.add_message(case, &reply, Expect::Any).unwrap();
+    t.clock.advance_ms(60_000);
+    t.store.add_message(case, &reply, Expect::Any).unwrap();
+    let answered = t.store.case(case).unwrap().unwrap();
+    assert_eq!(
+        answered.first_response_at.map(|t| t.unix_ms()),
+        Some(testkit::T0 + 5 * 60_000)
+    );
+    let first = stats(StatMetric::FirstResponse);
+    assert_eq!(first.count, 1, "the second reply is not a first response");
+    let median = first.median_ms.unwrap();
+    assert!((5 * 60_000..=5 * 75_000).contains(&median), "{median}");
+
+    t.clock.advance_ms(3_600_000);
+    t.store
+        .change_status(case, Status::Resolved, &agent(), None, Expect::Any)
+        .unwrap();
+    t.clock.advance_ms(60_000);
+    for to in [Status::Closed, Status::InProgress, Status::Resolved] {
+        t.store
+            .change_status(case, to, &agent(), None, Expect::Any)
+            .unwrap();
+    }
+    let resolved = t.store.case(case).unwrap().unwrap();
+    assert_eq!(
+        resolved.resolved_at.map(|t| t.unix_ms()),
+        Some(testkit::T0 + 6 * 60_000 + 3_600_000),
+        "the first resolution counts, not the later ones"
+    );
+    assert_eq!(stats(StatMetric::Resolution).count, 1);
+    assert_eq!(t.store.check_counters().unwrap(), vec![]);
+}
+
+#[test]
+fn priority_and_assignee_changes_are_logged_with_who_and_why() {
+    let t = testkit::store();
+    let case = t.store.create_case(&new_case("cerere")).unwrap().case_id;
+    let why = Note::new("internat în spital").unwrap();
+    t.store
+        .change_priority(case, Priority::P1, &agent(), &why, Expect::Any)
+        .unwrap();
+    let bob = AgentId::new("bob").unwrap();
+    t.store
+        .assign(case, Some(&bob), &agent(), Expect::Any)
+        .unwrap();
+    let log = t.store.changes(case).unwrap();
+    let seen: Vec<_> = log
+        .iter()
+        .map(|c| (c.field, c.from.as_deref(), c.to.as_deref(), c.note.as_ref()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (ChangedField::Priority, Some("P3"), Some("P1"), Some(&why)),
+            (ChangedField::Assignee, None, Some("bob"), None),
+        ]
+    );
+    assert!(log.iter().all(|c| c.actor == agent()));
 }
