@@ -24,17 +24,17 @@ pub struct DemoAccount {
 /// Why seeding failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("demo data: {0}")]
+    #[error("demo data")]
     Invalid(#[from] casestore::InvalidValue),
-    #[error("demo data: {0}")]
+    #[error("demo data")]
     Write(#[from] casestore::WriteError),
-    #[error("demo data: {0}")]
+    #[error("demo data")]
     Read(#[from] casestore::ReadError),
-    #[error("demo data: {0}")]
+    #[error("demo data")]
     Auth(#[from] staffauth::AuthError),
-    #[error("demo data: {0}")]
+    #[error("demo data")]
     Staff(#[from] casestore::StaffError),
-    #[error("demo data: {0}")]
+    #[error("demo data")]
     Article(#[from] casestore::ArticleError),
     #[error("demo data: the system random number generator failed")]
     Random,
@@ -260,7 +260,7 @@ const ARTICLES: &[(&str, &str, &str, &str, &str, &str, bool)] = &[
         "passport-renewal",
         "ro",
         "",
-        "pașapoarte",
+        "passports",
         "Reînnoirea pașaportului",
         "Pentru un pașaport nou aveți nevoie de cartea de identitate sau pașaportul vechi, o programare la consulat și taxa consulară. Minorii vin însoțiți de ambii părinți.",
         true,
@@ -287,7 +287,7 @@ const ARTICLES: &[(&str, &str, &str, &str, &str, &str, bool)] = &[
         "birth-registration",
         "ro",
         "FR",
-        "stare civilă",
+        "civil_status",
         "Transcrierea certificatului de naștere (Franța)",
         "Certificatul de naștere francez se transcrie la consulat cu traducere legalizată; ambii părinți semnează cererea.",
         true,

@@ -40,6 +40,8 @@ pub struct Config {
     pub noc: Option<NocSection>,
     /// The citizens' portal and the case store behind it.
     pub portal: Option<PortalSection>,
+    /// The agents' console (needs `[pki]` for its audit log).
+    pub console: Option<ConsoleSection>,
     /// Services gateways may reach, by name. Default deny.
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceEntry>,
@@ -130,6 +132,39 @@ pub struct PortalSection {
     pub receipt_key: String,
 }
 
+/// `[console]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSection {
+    /// Where the tunnel's console service delivers (its `[[service]]` upstream, with
+    /// `proxy_protocol = true`). Loopback only: whoever reaches it could claim any appliance.
+    pub tunnel_listen: SocketAddr,
+    /// The central network's listener, if the central centre uses this hub directly.
+    pub central_listen: Option<SocketAddr>,
+    /// The case store (the same file as `portal.database` to work on the portal's cases).
+    pub database: PathBuf,
+    /// The central contact centre's consulate id.
+    #[serde(default = "default_central")]
+    pub central_consulate: String,
+    #[serde(default = "default_idle", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    #[serde(default = "default_absolute", with = "humantime_serde")]
+    pub absolute_timeout: Duration,
+    /// Mark session cookies `Secure` (a TLS terminator in front of the console).
+    #[serde(default)]
+    pub secure_cookies: bool,
+}
+
+fn default_central() -> String {
+    "ro-ccscrs".to_owned()
+}
+fn default_idle() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+fn default_absolute() -> Duration {
+    Duration::from_secs(8 * 3600)
+}
+
 /// `[noc]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -199,6 +234,36 @@ impl Config {
                 .parse::<keys::KeyRef>()
                 .map_err(|e| ConfigError::invalid(origin, "portal.receipt_key", e))?;
         }
+        if let Some(console) = &config.console {
+            if config.pki.is_none() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "console",
+                    "needs [pki]: every change is written to its audit log",
+                ));
+            }
+            if !console.tunnel_listen.ip().is_loopback() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "console.tunnel_listen",
+                    "must be a loopback address: whoever reaches it could claim any appliance",
+                ));
+            }
+            if casestore::ConsulateId::new(&console.central_consulate).is_err() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "console.central_consulate",
+                    "is not a consulate id",
+                ));
+            }
+            if console.idle_timeout.is_zero() || console.absolute_timeout < console.idle_timeout {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "console.absolute_timeout",
+                    "must be at least console.idle_timeout, which must not be zero",
+                ));
+            }
+        }
         if config.limits.max_concurrent_handshakes == 0 {
             return Err(ConfigError::invalid(
                 origin,
@@ -253,6 +318,9 @@ impl Config {
                     daemon::config::relative_to(path, std::path::Path::new(rest)).display()
                 );
             }
+        }
+        if let Some(console) = &mut config.console {
+            console.database = daemon::config::relative_to(path, &console.database);
         }
         if let Some(noc) = &mut config.noc {
             noc.operator_ca = daemon::config::relative_to(path, &noc.operator_ca);

@@ -26,7 +26,12 @@ pub async fn start(
 
     let tunnel = tunnel_origin::OriginListener::bind(section.tunnel_listen)
         .await
-        .with_context(|| format!("binding the console's tunnel listener {}", section.tunnel_listen))?;
+        .with_context(|| {
+            format!(
+                "binding the console's tunnel listener {}",
+                section.tunnel_listen
+            )
+        })?;
     tracing::info!(listen = %section.tunnel_listen, "agents' console (tunnel side, PROXY v2)");
     tokio::spawn(console.clone().serve_tunnel(tunnel));
 

@@ -2,6 +2,7 @@
 //! status page, drain gracefully on SIGTERM. Wiring only; the tunnel crate owns the protocol.
 
 pub mod config;
+pub mod console;
 pub mod noc;
 pub mod pki;
 pub mod portal;
@@ -116,8 +117,12 @@ pub async fn start(
         }
     }
 
+    let mut stores = portal::Stores::default();
     if let Some(section) = &config.portal {
-        portal::start(section).await?;
+        portal::start(section, stores.open(&section.database)?).await?;
+    }
+    if let (Some(section), Some((_, audit))) = (&config.console, &fleet) {
+        console::start(section, stores.open(&section.database)?, audit.clone()).await?;
     }
 
     if let Some(page) = &config.status_page {

@@ -1,7 +1,9 @@
 //! Wiring of the citizens' portal: the case store, the attachment store, intake rules, clamd
 //! and the receipt key.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -9,10 +11,26 @@ use keys::{KeyRef, KeyRole};
 
 use crate::config::PortalSection;
 
-/// Opens the store and serves the portal until the task is dropped.
-pub async fn start(section: &PortalSection) -> anyhow::Result<()> {
-    let store = casestore::Store::open(&section.database, casestore::Options::default())
-        .with_context(|| format!("opening the case store {}", section.database.display()))?;
+/// Case stores by file, so the portal and the console share one handle (and one writer)
+/// when they name the same database.
+#[derive(Debug, Default)]
+pub struct Stores(HashMap<PathBuf, Arc<casestore::Store>>);
+
+impl Stores {
+    pub fn open(&mut self, path: &Path) -> anyhow::Result<Arc<casestore::Store>> {
+        if let Some(store) = self.0.get(path) {
+            return Ok(store.clone());
+        }
+        let store = casestore::Store::open(path, casestore::Options::default())
+            .with_context(|| format!("opening the case store {}", path.display()))?;
+        let store = Arc::new(store);
+        self.0.insert(path.to_owned(), store.clone());
+        Ok(store)
+    }
+}
+
+/// Serves the portal on `store` until the task is dropped.
+pub async fn start(section: &PortalSection, store: Arc<casestore::Store>) -> anyhow::Result<()> {
     let files = casestore::AttachmentStore::open(&section.attachments).with_context(|| {
         format!(
             "opening the attachment store {}",
@@ -23,7 +41,7 @@ pub async fn start(section: &PortalSection) -> anyhow::Result<()> {
     let signer = keys::open_signer(&key, KeyRole::ReceiptSigning)
         .context("opening the receipt-signing key")?;
     let portal = portal::Portal::new(
-        Arc::new(store),
+        store,
         Arc::new(files),
         Arc::new(intake::Intake::default_v1()),
         scan::Clamd::unix(&section.clamd),

@@ -2,6 +2,7 @@
 //! embedded defaults: a hub and one enrolled embassy gateway, with a development CA.
 
 mod ca;
+mod demo;
 mod fleet;
 mod noc;
 mod operator;

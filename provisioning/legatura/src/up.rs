@@ -10,8 +10,10 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::watch;
 
-const MISSION: &str = "demo";
-const APPLIANCE: &str = "DEMO-01";
+/// The demo gateway is the Paris embassy's appliance: the mission id is the consulate id, so
+/// the Paris demo accounts can sign in to the console through it and the others cannot.
+const MISSION: &str = "ro-emb-paris";
+const APPLIANCE: &str = "PAR-01";
 const HUB_NAME: &str = "hub.legatura";
 
 /// The local ports `up` uses.
@@ -24,6 +26,12 @@ pub(crate) struct Ports {
     console: u16,
     noc: u16,
     portal: u16,
+    /// The console's tunnel-side listener at the hub (PROXY v2, loopback).
+    console_hub: u16,
+    /// The console on the "central network" (here: loopback), for the 24/7 centre.
+    console_central: u16,
+    /// The hub status page through the gateway.
+    status_via_gateway: u16,
 }
 
 impl Ports {
@@ -37,6 +45,9 @@ impl Ports {
                 console: 8080,
                 noc: 9443,
                 portal: 8000,
+                console_hub: 9210,
+                console_central: 9200,
+                status_via_gateway: 8081,
             },
             Some(b) => Self {
                 hub_quic: b,
@@ -46,6 +57,9 @@ impl Ports {
                 console: b.saturating_add(4),
                 noc: b.saturating_add(5),
                 portal: b.saturating_add(6),
+                console_hub: b.saturating_add(7),
+                console_central: b.saturating_add(8),
+                status_via_gateway: b.saturating_add(9),
             },
         }
     }
@@ -53,6 +67,7 @@ impl Ports {
 
 pub(crate) fn run(data: &Path, ports: Ports) -> anyhow::Result<()> {
     provision(data, ports)?;
+    let accounts = crate::demo::seed(data)?;
     let hub_config =
         hubd::Config::load(&data.join("hub/hubd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let gw_config = gatewayd::Config::load(&data.join("gateway/gatewayd.toml"))
@@ -69,7 +84,7 @@ pub(crate) fn run(data: &Path, ports: Ports) -> anyhow::Result<()> {
         }
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
-    let result = runtime.block_on(serve(data, hub_config, gw_config, ports));
+    let result = runtime.block_on(serve(data, hub_config, gw_config, ports, &accounts));
     drop(clamd);
     result
 }
@@ -79,13 +94,14 @@ async fn serve(
     hub_config: hubd::Config,
     gw_config: gatewayd::Config,
     ports: Ports,
+    accounts: &str,
 ) -> anyhow::Result<()> {
     let (stop_gw_tx, stop_gw) = watch::channel(false);
     let (stop_hub_tx, stop_hub) = watch::channel(false);
     let wait = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let hub = tokio::spawn(hubd::run(hub_config, wait(stop_hub)));
+    let mut hub = tokio::spawn(hubd::run(hub_config, wait(stop_hub)));
 
     // The gateway enrols the way an embassy box does: the NOC creates a one-time code, and the
     // appliance uses it on first start.
@@ -96,11 +112,11 @@ async fn serve(
         ));
         pki::write_private(&gatewayd::enroll::code_file(&gw_config), code.as_bytes())?;
     }
-    let gateway = tokio::spawn(gatewayd::run(gw_config, wait(stop_gw)));
+    let mut gateway = tokio::spawn(gatewayd::run(gw_config, wait(stop_gw)));
 
     let ready = wait_ready(ports.gateway_admin).await;
     say(&format!(
-        "\nLegătura is up{}.\n\n  Citizens' portal:                              http://127.0.0.1:{}/\n  Hub status page, through the embassy gateway:  http://127.0.0.1:{}/\n  Gateway readiness and metrics:                 http://127.0.0.1:{}/readyz  /metrics  /status\n  Hub admin:                                     http://127.0.0.1:{}/status\n  The fleet (NOC API, operator certificate):     legatura fleet ls --data {}\n\nPress Ctrl-C to stop.\n",
+        "\nLegătura is up{}.\n\n  Citizens' portal:                              http://127.0.0.1:{}/\n  Agents' console, through the Paris gateway:    http://127.0.0.1:{}/\n  Agents' console, central network:              http://127.0.0.1:{}/\n  Hub status page, through the embassy gateway:  http://127.0.0.1:{}/\n  Gateway readiness and metrics:                 http://127.0.0.1:{}/readyz  /metrics  /status\n  Hub admin:                                     http://127.0.0.1:{}/status\n  The fleet (NOC API, operator certificate):     legatura fleet ls --data {}\n\n{}\nPress Ctrl-C to stop.\n",
         if ready {
             ""
         } else {
@@ -108,14 +124,17 @@ async fn serve(
         },
         ports.portal,
         ports.console,
+        ports.console_central,
+        ports.status_via_gateway,
         ports.gateway_admin,
         ports.hub_admin,
         data.display(),
+        accounts,
     ));
 
     tokio::select! {
         _ = daemon::shutdown_signal() => {}
-        r = gateway_or_hub_exit(&hub, &gateway) => return r,
+        r = gateway_or_hub_exit(&mut hub, &mut gateway) => return r,
     }
     say("Stopping: closing the gateway, then draining the hub.");
     // The gateway goes first, so the hub's drain finds nobody to wait for.
@@ -127,14 +146,18 @@ async fn serve(
 }
 
 async fn gateway_or_hub_exit(
-    hub: &tokio::task::JoinHandle<anyhow::Result<()>>,
-    gateway: &tokio::task::JoinHandle<anyhow::Result<()>>,
+    hub: &mut tokio::task::JoinHandle<anyhow::Result<()>>,
+    gateway: &mut tokio::task::JoinHandle<anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
-    loop {
-        if hub.is_finished() || gateway.is_finished() {
-            anyhow::bail!("a daemon stopped unexpectedly; see the log above");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    // Whichever stops first says why; a daemon that stops on its own is a failure.
+    let (who, result) = tokio::select! {
+        r = hub => ("the hub", r),
+        r = gateway => ("the gateway", r),
+    };
+    match result {
+        Ok(Ok(())) => anyhow::bail!("{who} stopped unexpectedly; see the log above"),
+        Ok(Err(e)) => Err(e.context(format!("{who} stopped"))),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("{who} task"))),
     }
 }
 
@@ -244,10 +267,23 @@ operator_ca = "../pki/root.pem"
 [status_page]
 listen = "127.0.0.1:{status}"
 
+# The agents' console: embassy staff through their gateway (the hub tells the console which
+# appliance each connection came through), the central centre on its own network.
+[console]
+tunnel_listen = "127.0.0.1:{console_hub}"
+central_listen = "127.0.0.1:{console_central}"
+database = "cases.db"
+
 # Reached by gateways through the tunnel. Default deny: list who may use each service.
 [[service]]
 name = "status"
 upstream = "127.0.0.1:{status}"
+allow = ["*"]
+
+[[service]]
+name = "console"
+upstream = "127.0.0.1:{console_hub}"
+proxy_protocol = true
 allow = ["*"]
 "#,
         quic = p.hub_quic,
@@ -255,6 +291,8 @@ allow = ["*"]
         status = p.status_page,
         noc = p.noc,
         portal = p.portal,
+        console_hub = p.console_hub,
+        console_central = p.console_central,
     )
 }
 
@@ -272,11 +310,16 @@ key = "gateway.key"
 
 # What embassy staff open on their LAN, forwarded to the hub's service of the same name.
 [[listen]]
-service = "status"
+service = "console"
 tcp = "127.0.0.1:{console}"
+
+[[listen]]
+service = "status"
+tcp = "127.0.0.1:{status}"
 "#,
         quic = p.hub_quic,
         admin = p.gateway_admin,
         console = p.console,
+        status = p.status_via_gateway,
     )
 }
