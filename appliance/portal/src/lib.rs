@@ -12,6 +12,7 @@
 //! (same form token) is one case.
 
 mod forms;
+mod help;
 mod i18n;
 mod pages;
 mod ratelimit;
@@ -54,13 +55,14 @@ pub enum PortalError {
     Template(#[from] minijinja::Error),
 }
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("layout.html", include_str!("../templates/layout.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("form.html", include_str!("../templates/form.html")),
     ("receipt.html", include_str!("../templates/receipt.html")),
     ("status.html", include_str!("../templates/status.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("help.html", include_str!("../templates/help.html")),
 ];
 
 impl Portal {
@@ -94,6 +96,7 @@ impl Portal {
             .route("/", get(pages::home))
             .route("/request", get(pages::form).post(pages::submit))
             .route("/receipt/{file}", get(pages::receipt_file))
+            .route("/help", get(help::help))
             .route(
                 "/status",
                 get(pages::status_form).post(pages::status_lookup),

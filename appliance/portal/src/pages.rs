@@ -22,7 +22,11 @@ pub(crate) struct Lang {
     lang: Option<String>,
 }
 
-fn pick_lang(portal: &Portal, explicit: Option<&str>, headers: &HeaderMap) -> &'static str {
+pub(crate) fn pick_lang(
+    portal: &Portal,
+    explicit: Option<&str>,
+    headers: &HeaderMap,
+) -> &'static str {
     let accept = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
@@ -35,7 +39,7 @@ struct LangChoice {
     name: String,
 }
 
-fn render(
+pub(crate) fn render(
     portal: &Portal,
     status: StatusCode,
     template: &str,

@@ -326,3 +326,64 @@ async fn oversized_bodies_get_413_and_status_guessing_is_rate_limited() {
     }
     assert_eq!(last, 429);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_shows_public_articles_in_the_citizens_language_found_without_diacritics() {
+    use casestore::{Actor, Body, Language, NewArticle, Slug, Title, Topic};
+    let s = site().await;
+    let article = |slug: &str, lang: &str, title: &str, body: &str, public: bool| NewArticle {
+        slug: Slug::new(slug).unwrap(),
+        country: None,
+        topic: Topic::new("passports").unwrap(),
+        language: Language::new(lang).unwrap(),
+        title: Title::new(title).unwrap(),
+        body: Body::new(body).unwrap(),
+        public,
+    };
+    for a in [
+        article(
+            "renewal",
+            "ro",
+            "Reînnoirea pașaportului",
+            "Aduceți pașaportul vechi.",
+            true,
+        ),
+        article(
+            "renewal",
+            "en",
+            "Renewing a passport",
+            "Bring the old passport.",
+            true,
+        ),
+        article(
+            "internal",
+            "ro",
+            "Pașapoarte: procedură internă",
+            "Doar pentru personal.",
+            false,
+        ),
+    ] {
+        s.store.put_article(&a, &Actor::System, None).unwrap();
+    }
+    let (status, page) = get(s.addr, "/help?lang=ro&q=pasaport", "ro");
+    assert_eq!(status, 200);
+    assert!(page.contains("Reînnoirea pașaportului"), "{page}");
+    assert!(
+        !page.contains("procedură internă"),
+        "a staff-only article leaked: {page}"
+    );
+    assert!(
+        !page.contains("Renewing a passport"),
+        "wrong language: {page}"
+    );
+    let (_, en) = get(s.addr, "/help?lang=en", "en");
+    assert!(
+        en.contains("Renewing a passport") && !en.contains("Reînnoirea"),
+        "{en}"
+    );
+    let (_, none) = get(s.addr, "/help?lang=en&q=%3Cscript%3Ezzzz", "en");
+    assert!(
+        none.contains("No answer matches") && !none.contains("<script>zzzz"),
+        "{none}"
+    );
+}
