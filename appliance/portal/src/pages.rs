@@ -505,7 +505,8 @@ fn status_key(s: casestore::Status) -> &'static str {
         S::WaitingCitizen => "status_waiting",
         S::Referred => "status_referred",
         S::Resolved | S::Closed => "status_closed",
-        _ => "status_open",
+        S::Merged => "status_merged",
+        S::InProgress => "status_open",
     }
 }
 
