@@ -33,7 +33,8 @@
 //!
 //! | action | Operator | Officer | Consul | Supervisor | Administrator |
 //! |---|---|---|---|---|---|
-//! | Read, Claim, Reply, Note, RequestDocuments, Refer, Link, ChangeStatus, Close, ChangeType, ChangePriority | yes | yes | yes | yes | — |
+//! | Read, Reply, Note, RequestDocuments, Refer, Link, ChangeStatus, Close, ChangeType, ChangePriority | yes | yes | yes | yes | — |
+//! | Claim (take it oneself) | only if unassigned | only if unassigned | only if unassigned | only if unassigned | — |
 //! | Assign (to others, reassign) | only if unassigned | no | own consulate only | yes | — |
 //! | ChangeSensitivity | no | no | yes | yes | — |
 //! | Merge, Unmerge | no | yes | yes | yes | — |

@@ -69,8 +69,9 @@ pub(crate) fn needs(action: CaseAction, role: StaffRole) -> Needs {
     use CaseAction as A;
     use StaffRole as R;
     match action {
+        // Taking a colleague's case is a reassignment (Assign), for those who dispatch work.
+        A::Claim => Needs::Unassigned,
         A::Read
-        | A::Claim
         | A::Reply
         | A::Note
         | A::RequestDocuments

@@ -181,6 +181,7 @@ fn expected(
         };
     }
     let refused = match action {
+        CaseAction::Claim if holder != Holder::Nobody => Some(DenyReason::AlreadyAssigned),
         CaseAction::Assign => match role {
             StaffRole::Supervisor => None,
             StaffRole::Consul if owner == home => None,
