@@ -90,6 +90,12 @@ impl Store {
     }
 }
 
+/// [`Store::create_case`] inside a transaction some other operation (the e-mail channel) has
+/// open.
+pub(crate) fn insert_live(tx: &mut Tx<'_>, new: &NewCase) -> Result<CaseCreated, WriteError> {
+    insert_case(tx, new, Arrival::Live)
+}
+
 fn insert_case(
     tx: &mut Tx<'_>,
     new: &NewCase,

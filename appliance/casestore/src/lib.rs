@@ -15,13 +15,19 @@
 //! - **Idempotent intake.** A [`NewCase`] whose idempotency key (per channel) was seen returns
 //!   the first case and writes nothing.
 //! - **Secrets stay sealed.** The citizen's tracking code is returned once and stored only as
-//!   a salted HMAC, checked in constant time.
+//!   a salted HMAC, checked in constant time; for a case opened by e-mail it is also kept in
+//!   clear until the acknowledgement that tells it has left (`mail_ack_codes`).
 //! - **Search folds Romanian diacritics** in both the comma-below and cedilla forms, and ranks
 //!   by recency unless asked otherwise.
 //! - **Events leave only when done.** An outbox event is deleted only by
 //!   [`Store::outbox_done`]; a claim is a lease, so a crashed worker's events come back.
 //! - **Attachments live outside the database**, content-addressed by SHA-256 and written
 //!   atomically ([`AttachmentStore`]); the database holds their metadata and scan verdict.
+//! - **Mail is taken in once.** A Message-ID recorded with a case ([`Store::open_mail_case`],
+//!   [`Store::append_mail`]) is never taken in again; a reply joins a case only through
+//!   [`Store::append_mail`], which the channel calls only for a verified sender.
+//! - **Nothing given up is lost.** An event past its last retry moves to the dead letters
+//!   with a note in its case ([`Store::outbox_dead_letter`]); a person can requeue it.
 //! - **Schema changes are migrations** (`migrations/*.sql`, embedded), applied at open, each in
 //!   its own transaction with `PRAGMA user_version`; a file from a newer build is refused.
 
@@ -32,6 +38,7 @@ mod files;
 mod grants;
 mod intake;
 mod knowledge;
+mod mail;
 mod maintain;
 mod merge;
 mod model;
@@ -59,6 +66,9 @@ pub use intake::{CaseCreated, ImportedCase};
 pub use knowledge::{
     Article, ArticleError, ArticleHit, ArticleQuery, ArticleSummary, MAX_ARTICLE_HITS,
     MAX_ARTICLE_QUERY_CHARS, NewArticle, Snippet, SnippetPart,
+};
+pub use mail::{
+    DeadLetter, MAX_MAIL_ID_BYTES, MailCase, MailContact, MailId, MailOutcome, MailRef, SentMail,
 };
 pub use model::*;
 pub use outbox::OutboxEvent;

@@ -87,26 +87,8 @@ impl Store {
             .into());
         }
         self.write(|tx| {
-            let state = tx.case_state(from)?;
-            state.expect(expect)?;
-            let other = tx.case_state(to)?;
-            let added = tx
-                .sql
-                .prepare_cached(
-                    "INSERT INTO case_links (from_case, to_case, kind, at, actor)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                )
-                .db()?
-                .execute(params![from.get(), to.get(), kind.code(), tx.now.unix_ms(), actor.code()])
-                .db()?;
-            if added == 0 {
-                return Err(WriteError::Unchanged("the cases are already linked that way"));
-            }
-            tx.touch(from)?;
-            tx.touch(to)?;
-            let extra = json!({ "kind": kind.code(), "to_case_no": other.case_no.to_string(), "actor": actor.code() });
-            tx.event(EventKind::Linked, &state, extra)?;
-            Ok(())
+            tx.case_state(from)?.expect(expect)?;
+            link_in(tx, from, to, kind, actor)
         })
     }
 
@@ -213,6 +195,50 @@ fn case_of(tx: &Tx<'_>, what: &'static str, sql: &str, id: i64) -> Result<CaseId
         .db()?;
     case.map(CaseId::from_raw)
         .ok_or(WriteError::NotFound { what, id })
+}
+
+/// Links `from` to `to` inside an open transaction (see [`Store::link_cases`]).
+pub(crate) fn link_in(
+    tx: &mut Tx<'_>,
+    from: CaseId,
+    to: CaseId,
+    kind: LinkKind,
+    actor: &Actor,
+) -> Result<(), WriteError> {
+    if from == to {
+        return Err(crate::InvalidValue {
+            what: "link",
+            reason: "joins a case to itself",
+        }
+        .into());
+    }
+    let state = tx.case_state(from)?;
+    let other = tx.case_state(to)?;
+    let added = tx
+        .sql
+        .prepare_cached(
+            "INSERT INTO case_links (from_case, to_case, kind, at, actor)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        )
+        .db()?
+        .execute(params![
+            from.get(),
+            to.get(),
+            kind.code(),
+            tx.now.unix_ms(),
+            actor.code()
+        ])
+        .db()?;
+    if added == 0 {
+        return Err(WriteError::Unchanged(
+            "the cases are already linked that way",
+        ));
+    }
+    tx.touch(from)?;
+    tx.touch(to)?;
+    let extra = json!({ "kind": kind.code(), "to_case_no": other.case_no.to_string(), "actor": actor.code() });
+    tx.event(EventKind::Linked, &state, extra)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -51,6 +51,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "staff_knowledge",
         sql: include_str!("../migrations/0005_staff_knowledge.sql"),
     },
+    Migration {
+        version: 6,
+        name: "mail",
+        sql: include_str!("../migrations/0006_mail.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -14,7 +14,7 @@ use crate::model::{
     Actor, AgentId, AttachmentId, CaseId, ChangedField, Direction, EventKind, Expect, MessageId,
     NewAttachment, NewMessage, Note, Priority, ScanVerdict, Sha256, StatMetric, Status, Visibility,
 };
-use crate::store::Store;
+use crate::store::{Store, Tx};
 use crate::write::MessageRow;
 
 impl Store {
@@ -35,54 +35,7 @@ impl Store {
             }
             .into());
         }
-        self.write(|tx| {
-            let mut state = tx.case_state(case)?;
-            state.expect(expect)?;
-            let row = MessageRow {
-                direction: msg.direction,
-                channel: msg.channel,
-                author: &msg.author,
-                visibility: msg.visibility,
-                language: &msg.language,
-                body: &msg.body,
-                consulate: &state.shape.consulate,
-            };
-            let id = tx.message(case, &row)?;
-            for attachment in &msg.attachments {
-                tx.attachment(case, Some(id), attachment)?;
-            }
-            let first_response = msg.direction == Direction::Out
-                && msg.visibility == Visibility::External
-                && matches!(msg.author, Actor::Agent(_))
-                && state.first_response_at.is_none();
-            if first_response {
-                tx.set_time(&state, StatMetric::FirstResponse)?;
-            }
-            if msg.direction == Direction::In && state.shape.status == Status::WaitingCitizen {
-                let mut shape = state.shape.clone();
-                shape.status = Status::InProgress;
-                state = tx.reshape(&state, shape)?;
-                let note = Note::new("the citizen replied")?;
-                tx.history(
-                    case,
-                    Some(Status::WaitingCitizen),
-                    Status::InProgress,
-                    &Actor::System,
-                    Some(&note),
-                )?;
-            } else {
-                tx.touch(case)?;
-            }
-            let extra = json!({
-                "message_id": id.get(),
-                "direction": msg.direction.code(),
-                "visibility": msg.visibility.code(),
-                "channel": msg.channel.code(),
-                "attachments": msg.attachments.len(),
-            });
-            tx.event(EventKind::MessageAdded, &state, extra)?;
-            Ok(id)
-        })
+        self.write(|tx| add_message_in(tx, case, msg, expect))
     }
 
     /// Moves a case to status `to` (see [`Status::can_become`]), with an optional note.
@@ -259,6 +212,62 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// [`Store::add_message`] inside a transaction some other operation (the e-mail channel's
+/// threading) has open.
+pub(crate) fn add_message_in(
+    tx: &mut Tx<'_>,
+    case: CaseId,
+    msg: &NewMessage,
+    expect: Expect,
+) -> Result<MessageId, WriteError> {
+    let mut state = tx.case_state(case)?;
+    state.expect(expect)?;
+    let row = MessageRow {
+        direction: msg.direction,
+        channel: msg.channel,
+        author: &msg.author,
+        visibility: msg.visibility,
+        language: &msg.language,
+        body: &msg.body,
+        consulate: &state.shape.consulate,
+    };
+    let id = tx.message(case, &row)?;
+    for attachment in &msg.attachments {
+        tx.attachment(case, Some(id), attachment)?;
+    }
+    let first_response = msg.direction == Direction::Out
+        && msg.visibility == Visibility::External
+        && matches!(msg.author, Actor::Agent(_))
+        && state.first_response_at.is_none();
+    if first_response {
+        tx.set_time(&state, StatMetric::FirstResponse)?;
+    }
+    if msg.direction == Direction::In && state.shape.status == Status::WaitingCitizen {
+        let mut shape = state.shape.clone();
+        shape.status = Status::InProgress;
+        state = tx.reshape(&state, shape)?;
+        let note = Note::new("the citizen replied")?;
+        tx.history(
+            case,
+            Some(Status::WaitingCitizen),
+            Status::InProgress,
+            &Actor::System,
+            Some(&note),
+        )?;
+    } else {
+        tx.touch(case)?;
+    }
+    let extra = json!({
+        "message_id": id.get(),
+        "direction": msg.direction.code(),
+        "visibility": msg.visibility.code(),
+        "channel": msg.channel.code(),
+        "attachments": msg.attachments.len(),
+    });
+    tx.event(EventKind::MessageAdded, &state, extra)?;
+    Ok(id)
 }
 
 #[cfg(test)]
