@@ -1,0 +1,479 @@
+//! The sans-IO transaction layer (RFC 3261 §17). No sockets and no clock: the caller passes
+//! `now` with every input, sends what [`Transactions::poll_output`] yields and calls
+//! [`Transactions::handle_timeout`] at [`Transactions::poll_timeout`]. Tests drive it with a
+//! simulated clock and drop messages at will.
+//!
+//! Retransmission happens only over unreliable transports; over reliable ones the "wait"
+//! timers (D, I, J, K) are zero, as §17 says.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+mod client;
+mod key;
+mod server;
+
+pub use key::{Key, Role};
+
+use crate::message::{Message, Method, Request, Response};
+use crate::parse::{Limits, parse_datagram};
+
+/// T1, T2 and T4 (§17.1.1.1); the other timers derive from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    /// Round-trip estimate; 500 ms.
+    pub t1: Duration,
+    /// Cap on non-INVITE and response retransmission intervals; 4 s.
+    pub t2: Duration,
+    /// How long a message may stay in the network; 5 s.
+    pub t4: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Timers {
+        Timers {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+        }
+    }
+}
+
+/// RFC 3261's timer names (and the 2xx retransmission of §13.3.1.4, here `G2xx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Timer {
+    A,
+    B,
+    D,
+    E,
+    F,
+    G,
+    G2xx,
+    H,
+    I,
+    J,
+    K,
+    L,
+    M,
+}
+
+/// The transport a message came over or goes out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    pub fn is_reliable(self) -> bool {
+        matches!(self, Transport::Tcp)
+    }
+
+    /// As written in Via (`SIP/2.0/UDP`).
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+}
+
+/// A remote address and the transport to reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub transport: Transport,
+}
+
+/// Why a transaction gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutReason {
+    /// Timer B or F: no final response to our request.
+    NoResponse,
+    /// Timer H or L: no ACK for our final response.
+    NoAck,
+}
+
+/// What the layer asks of its caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send these bytes to this peer.
+    Transmit { to: Peer, bytes: Bytes },
+    /// A new request for the TU; it answers with [`Transactions::respond`] (CANCEL included:
+    /// [`Key::invite_of_cancel`] names the INVITE it targets).
+    Request {
+        key: Key,
+        request: Request,
+        from: Peer,
+    },
+    /// An ACK that belongs to no server transaction: the ACK of a 2xx, for the dialog.
+    Ack { request: Request, from: Peer },
+    /// A response to one of our client transactions.
+    Response { key: Key, response: Response },
+    /// A response matching no transaction (a late 2xx retransmission to re-ACK).
+    StrayResponse { response: Response, from: Peer },
+    /// A transaction gave up.
+    Timeout { key: Key, reason: TimeoutReason },
+    /// A transaction ended and was forgotten.
+    Terminated { key: Key },
+}
+
+/// An effect a state machine asks for.
+#[derive(Debug)]
+pub(crate) enum Action {
+    Transmit(Bytes),
+    Arm(Timer, Duration),
+    Deliver(Response),
+    Timeout(TimeoutReason),
+    Terminate,
+}
+
+#[derive(Debug)]
+#[allow(clippy::enum_variant_names)] // RFC 3261's own names for the four machines.
+enum Machine {
+    ClientInvite(client::ClientInvite),
+    ClientNonInvite(client::ClientNonInvite),
+    ServerInvite(server::ServerInvite),
+    ServerNonInvite(server::ServerNonInvite),
+}
+
+#[derive(Debug)]
+struct Entry {
+    machine: Machine,
+    peer: Peer,
+    /// For INVITE server transactions: Call-ID and CSeq, to match the ACK of a 2xx.
+    dialog_hint: Option<(String, u32)>,
+}
+
+/// Why the layer refused a request from the TU.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("the request lacks {0}")]
+    Malformed(#[from] crate::message::MissingHeader),
+    #[error("a transaction with this branch and method exists")]
+    Duplicate,
+    #[error("ACK is sent with `send_stateless`, not in a transaction")]
+    Ack,
+    #[error("no such transaction, or it cannot send this response now")]
+    NoTransaction,
+    #[error("too many transactions")]
+    Full,
+}
+
+/// All client and server transactions of one endpoint.
+#[derive(Debug)]
+pub struct Transactions {
+    timers: Timers,
+    limits: Limits,
+    max_transactions: usize,
+    entries: HashMap<Key, Entry>,
+    /// (Call-ID, CSeq) of accepted INVITE server transactions → their key.
+    accepted: HashMap<(String, u32), Key>,
+    deadlines: BTreeMap<(Instant, u64), (Key, Timer)>,
+    sequence: u64,
+    out: VecDeque<Output>,
+    /// Messages dropped because they did not parse or lacked a mandatory header.
+    pub malformed: u64,
+}
+
+impl Transactions {
+    pub fn new(timers: Timers, limits: Limits, max_transactions: usize) -> Transactions {
+        Transactions {
+            timers,
+            limits,
+            max_transactions,
+            entries: HashMap::new(),
+            accepted: HashMap::new(),
+            deadlines: BTreeMap::new(),
+            sequence: 0,
+            out: VecDeque::new(),
+            malformed: 0,
+        }
+    }
+
+    pub fn timers(&self) -> Timers {
+        self.timers
+    }
+
+    /// Live transactions.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The earliest armed timer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.keys().next().map(|(at, _)| *at)
+    }
+
+    /// Bytes from the network. Anything malformed is counted and dropped.
+    pub fn receive(&mut self, now: Instant, bytes: &[u8], from: Peer) {
+        match parse_datagram(bytes, &self.limits) {
+            Ok(message) => self.receive_message(now, message, from),
+            Err(_) => self.malformed += 1,
+        }
+    }
+
+    pub fn receive_message(&mut self, now: Instant, message: Message, from: Peer) {
+        match message {
+            Message::Request(request) => self.receive_request(now, request, from),
+            Message::Response(response) => self.receive_response(now, response, from),
+        }
+    }
+
+    fn receive_request(&mut self, now: Instant, request: Request, from: Peer) {
+        let Ok(essentials) = request.essentials() else {
+            self.malformed += 1;
+            return;
+        };
+        if essentials.cseq.method != request.method {
+            self.malformed += 1;
+            return;
+        }
+        let key = Key::server(&essentials);
+        let mut acts = Vec::new();
+        if let Some(entry) = self.entries.get_mut(&key) {
+            match (&mut entry.machine, &request.method) {
+                (Machine::ServerInvite(m), Method::Ack) => m.on_ack(&mut acts),
+                (Machine::ServerInvite(m), _) => m.on_retransmission(&mut acts),
+                (Machine::ServerNonInvite(m), _) => m.on_retransmission(&mut acts),
+                _ => {}
+            }
+            self.apply(now, &key, acts);
+            return;
+        }
+        if request.method == Method::Ack {
+            let hint = (essentials.call_id.clone(), essentials.cseq.seq);
+            if let Some(invite) = self.accepted.get(&hint).cloned()
+                && let Some(Entry {
+                    machine: Machine::ServerInvite(m),
+                    ..
+                }) = self.entries.get_mut(&invite)
+            {
+                m.on_2xx_ack();
+            }
+            self.out.push_back(Output::Ack { request, from });
+            return;
+        }
+        if self.entries.len() >= self.max_transactions {
+            // Overload: answer statelessly, keep nothing (§21.5.4 with Retry-After).
+            let mut busy = request.response(503);
+            busy.headers.push("Retry-After", "5");
+            self.transmit(from, Bytes::from(busy.to_bytes()));
+            return;
+        }
+        let reliable = from.transport.is_reliable();
+        let (machine, dialog_hint) = if request.method == Method::Invite {
+            let trying = request.response(100);
+            let m = server::ServerInvite::start(
+                Bytes::from(trying.to_bytes()),
+                reliable,
+                self.timers,
+                &mut acts,
+            );
+            let hint = (essentials.call_id.clone(), essentials.cseq.seq);
+            (Machine::ServerInvite(m), Some(hint))
+        } else {
+            let m = server::ServerNonInvite::start(reliable, self.timers);
+            (Machine::ServerNonInvite(m), None)
+        };
+        self.entries.insert(
+            key.clone(),
+            Entry {
+                machine,
+                peer: from,
+                dialog_hint,
+            },
+        );
+        self.apply(now, &key, acts);
+        self.out.push_back(Output::Request { key, request, from });
+    }
+
+    fn receive_response(&mut self, now: Instant, response: Response, from: Peer) {
+        let Ok(essentials) = response.essentials() else {
+            self.malformed += 1;
+            return;
+        };
+        let key = Key::client(&essentials);
+        let mut acts = Vec::new();
+        match self.entries.get_mut(&key).map(|e| &mut e.machine) {
+            Some(Machine::ClientInvite(m)) => m.on_response(response, &mut acts),
+            Some(Machine::ClientNonInvite(m)) => m.on_response(response, &mut acts),
+            _ => {
+                self.out.push_back(Output::StrayResponse { response, from });
+                return;
+            }
+        }
+        self.apply(now, &key, acts);
+    }
+
+    /// Starts a client transaction for `request` (not ACK) towards `to`.
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        request: Request,
+        to: Peer,
+    ) -> Result<Key, SendError> {
+        let essentials = request.essentials()?;
+        if request.method == Method::Ack {
+            return Err(SendError::Ack);
+        }
+        let key = Key::client(&essentials);
+        if self.entries.contains_key(&key) {
+            return Err(SendError::Duplicate);
+        }
+        if self.entries.len() >= self.max_transactions {
+            return Err(SendError::Full);
+        }
+        let reliable = to.transport.is_reliable();
+        let mut acts = Vec::new();
+        let machine = if request.method == Method::Invite {
+            Machine::ClientInvite(client::ClientInvite::start(
+                request,
+                reliable,
+                self.timers,
+                &mut acts,
+            ))
+        } else {
+            Machine::ClientNonInvite(client::ClientNonInvite::start(
+                &request,
+                reliable,
+                self.timers,
+                &mut acts,
+            ))
+        };
+        self.entries.insert(
+            key.clone(),
+            Entry {
+                machine,
+                peer: to,
+                dialog_hint: None,
+            },
+        );
+        self.apply(now, &key, acts);
+        Ok(key)
+    }
+
+    /// Sends the TU's response in server transaction `key`.
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        key: &Key,
+        response: Response,
+    ) -> Result<(), SendError> {
+        let mut acts = Vec::new();
+        let entry = self.entries.get_mut(key).ok_or(SendError::NoTransaction)?;
+        let sent = match &mut entry.machine {
+            Machine::ServerInvite(m) => m.send(&response, &mut acts),
+            Machine::ServerNonInvite(m) => m.send(&response, &mut acts),
+            _ => false,
+        };
+        if !sent {
+            return Err(SendError::NoTransaction);
+        }
+        if response.is_success()
+            && let Some(hint) = entry.dialog_hint.clone()
+        {
+            self.accepted.insert(hint, key.clone());
+        }
+        self.apply(now, key, acts);
+        Ok(())
+    }
+
+    /// Sends a message outside any transaction (the ACK of a 2xx, stateless replies).
+    pub fn send_stateless(&mut self, to: Peer, message: &Message) {
+        self.transmit(to, Bytes::from(message.to_bytes()));
+    }
+
+    /// The request a client transaction sent (to build its CANCEL).
+    pub fn client_request(&self, key: &Key) -> Option<&Request> {
+        match &self.entries.get(key)?.machine {
+            Machine::ClientInvite(m) => Some(m.request()),
+            _ => None,
+        }
+    }
+
+    /// Whether server transaction `key` may still send a final response.
+    pub fn can_respond(&self, key: &Key) -> bool {
+        match self.entries.get(key).map(|e| &e.machine) {
+            Some(Machine::ServerInvite(m)) => m.state == server::InviteState::Proceeding,
+            Some(Machine::ServerNonInvite(m)) => m.state != server::NonInviteState::Completed,
+            _ => false,
+        }
+    }
+
+    /// The peer a transaction talks to.
+    pub fn peer(&self, key: &Key) -> Option<Peer> {
+        self.entries.get(key).map(|e| e.peer)
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(entry) = self.deadlines.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (key, timer) = entry.remove();
+            let mut acts = Vec::new();
+            match self.entries.get_mut(&key).map(|e| &mut e.machine) {
+                Some(Machine::ClientInvite(m)) => m.on_timer(timer, &mut acts),
+                Some(Machine::ClientNonInvite(m)) => m.on_timer(timer, &mut acts),
+                Some(Machine::ServerInvite(m)) => m.on_timer(timer, &mut acts),
+                Some(Machine::ServerNonInvite(m)) => m.on_timer(timer, &mut acts),
+                None => continue,
+            }
+            self.apply(now, &key, acts);
+        }
+    }
+
+    fn transmit(&mut self, to: Peer, bytes: Bytes) {
+        self.out.push_back(Output::Transmit { to, bytes });
+    }
+
+    fn apply(&mut self, now: Instant, key: &Key, acts: Vec<Action>) {
+        let Some(peer) = self.entries.get(key).map(|e| e.peer) else {
+            return;
+        };
+        for act in acts {
+            match act {
+                Action::Transmit(bytes) => self.transmit(peer, bytes),
+                Action::Arm(timer, after) => {
+                    self.sequence += 1;
+                    self.deadlines
+                        .insert((now + after, self.sequence), (key.clone(), timer));
+                }
+                Action::Deliver(response) => self.out.push_back(Output::Response {
+                    key: key.clone(),
+                    response,
+                }),
+                Action::Timeout(reason) => self.out.push_back(Output::Timeout {
+                    key: key.clone(),
+                    reason,
+                }),
+                Action::Terminate => {
+                    if let Some(entry) = self.entries.remove(key)
+                        && let Some(hint) = entry.dialog_hint
+                    {
+                        self.accepted.remove(&hint);
+                    }
+                    // Its armed timers stay in `deadlines` and find no entry when they
+                    // fire: cheaper than a scan, and branches are never reused.
+                    self.out.push_back(Output::Terminated { key: key.clone() });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
