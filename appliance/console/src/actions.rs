@@ -6,14 +6,14 @@ mod templates;
 
 use std::time::Duration;
 
-use access::CaseAction;
+use access::{CaseAction, StaffAction};
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use casestore::{
     AgentId, Body, CaseNumber, CaseType, Direction, Expect, LinkKind, NewMessage, NewReferral,
-    Note, Priority, Sensitivity, Status, TypeCode, Visibility, WriteError,
+    Note, Sensitivity, Status, TypeCode, Visibility, WriteError,
 };
 use serde::Deserialize;
 
@@ -101,7 +101,7 @@ pub(crate) async fn act(
             );
             Ok(Redirect::to(&format!("/cases/{}", reached.case.case_no)).into_response())
         }
-        Err(Refusal::Conflict) => conflict(&app, &agent, &number, &form).await,
+        Err(Refusal::Conflict) => conflict(&app, &agent, &number, kind, &form).await,
         Err(Refusal::Failed(failure)) => Err(failure),
     }
 }
@@ -229,7 +229,7 @@ async fn perform(
             let priority = form
                 .priority
                 .as_deref()
-                .and_then(Priority::from_code)
+                .and_then(crate::forms::priority)
                 .ok_or_else(|| Failure::BadRequest("choose a priority".to_owned()))?;
             let reason = reason()?;
             spawn(move || store.change_priority(id, priority, &actor, &reason, expect)).await??;
@@ -413,14 +413,32 @@ async fn conflict(
     app: &App,
     agent: &Agent,
     number: &str,
+    kind: CaseAction,
     form: &ActionForm,
 ) -> Result<Response, Failure> {
     let reached = reach(app, agent, number, CaseAction::Read).await?;
-    let draft = form.body.clone().unwrap_or_default();
+    // The text goes back into the box it came from: a note put into the reply box would be
+    // one click from reaching the citizen.
+    let text = form.body.clone().unwrap_or_default();
+    let drafts = match kind {
+        CaseAction::Reply => case_view::Drafts {
+            reply: text,
+            ..Default::default()
+        },
+        CaseAction::Note => case_view::Drafts {
+            note: text,
+            ..Default::default()
+        },
+        CaseAction::RequestDocuments => case_view::Drafts {
+            documents: text,
+            ..Default::default()
+        },
+        _ => case_view::Drafts::default(),
+    };
     let notice = "Someone changed this case while you were working on it; nothing was saved. \
                   The case below is as it is now and your text is kept — check it and send again."
         .to_owned();
-    let ctx = case_view::case_context(app, agent, &reached, draft, Some(notice)).await?;
+    let ctx = case_view::case_context(app, agent, &reached, drafts, Some(notice)).await?;
     Ok(app.pages.page(StatusCode::CONFLICT, "case.html", ctx))
 }
 
@@ -440,6 +458,23 @@ pub(crate) async fn break_glass(
     Form(form): Form<BreakGlassForm>,
 ) -> Result<Response, Failure> {
     check_csrf(&agent, form.csrf.as_deref())?;
+    // The role first: someone who may never break glass learns nothing, not even whether the
+    // case number exists.
+    if !app.policy.may(&agent.staff, StaffAction::BreakGlass) {
+        app.audit(
+            audit::Event::new(
+                "console.break_glass",
+                agent.audit_actor(),
+                case_view::parse_number(form.case.as_deref().unwrap_or_default())
+                    .map_or_else(|_| "?".to_owned(), |n| n.to_string()),
+                "denied",
+            )
+            .with("why", "role"),
+        );
+        return Err(Failure::Forbidden(
+            "Only consuls may open a case through break-glass.",
+        ));
+    }
     let number = case_view::parse_number(form.case.as_deref().unwrap_or_default())?;
     let reason = form.reason.clone().unwrap_or_default();
     let minutes = form.minutes.unwrap_or(60);

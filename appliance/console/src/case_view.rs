@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use casestore::{Case, CaseNumber};
 use minijinja::{Value, context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::errors::Failure;
 use crate::login::spawn;
@@ -109,6 +109,16 @@ pub(crate) struct ViewParams {
     kb: Option<i64>,
 }
 
+/// Text to put back into the case page's boxes: a prefilled reply, or what an agent typed
+/// into a form that was refused, each in the box it was typed in.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Drafts {
+    pub(crate) reply: String,
+    /// An internal note: never in the reply box, where one click would send it out.
+    pub(crate) note: String,
+    pub(crate) documents: String,
+}
+
 pub(crate) async fn page(
     State(app): State<App>,
     agent: Agent,
@@ -116,7 +126,7 @@ pub(crate) async fn page(
     Query(params): Query<ViewParams>,
 ) -> Result<Response, Failure> {
     let reached = reach(&app, &agent, &number, CaseAction::Read).await?;
-    let draft = crate::actions::prefill(
+    let reply = crate::actions::prefill(
         &app,
         &reached.case,
         &params.template,
@@ -124,7 +134,11 @@ pub(crate) async fn page(
         &agent.name,
     )
     .await?;
-    let ctx = case_context(&app, &agent, &reached, draft, None).await?;
+    let drafts = Drafts {
+        reply,
+        ..Drafts::default()
+    };
+    let ctx = case_context(&app, &agent, &reached, drafts, None).await?;
     Ok(app.pages.page(StatusCode::OK, "case.html", ctx))
 }
 
@@ -133,7 +147,7 @@ pub(crate) async fn case_context(
     app: &App,
     agent: &Agent,
     reached: &Reached,
-    draft: String,
+    drafts: Drafts,
     notice: Option<String>,
 ) -> Result<Value, Failure> {
     let case = reached.case.clone();
@@ -209,7 +223,7 @@ pub(crate) async fn case_context(
             related => related,
             actions => actions,
             via_break_glass => reached.via_break_glass,
-            draft => draft,
+            drafts => drafts,
             notice => notice,
             templates => crate::actions::TEMPLATE_NAMES,
         }
@@ -240,7 +254,7 @@ fn header(case: &Case) -> Value {
         case_type => case.case_type.code.to_string(),
         subtype => case.case_type.subtype.as_ref().map(ToString::to_string),
         family => case.case_type.family.code(),
-        priority => case.priority.code(),
+        priority => crate::forms::priority_code(case.priority),
         sensitivity => case.sensitivity.code(),
         status => case.status.code(),
         consulate => case.consulate.to_string(),

@@ -62,6 +62,17 @@ pub(crate) fn text<'a>(value: Option<&'a str>, what: &str) -> Result<&'a str, Fa
     Ok(value)
 }
 
+/// A priority as the pages write it (`p0` … `p4`: the store's codes in lower case, which the
+/// style sheet's classes also use) or as the store does (`P0` … `P4`).
+pub(crate) fn priority(code: &str) -> Option<casestore::Priority> {
+    casestore::Priority::from_code(&code.trim().to_ascii_uppercase())
+}
+
+/// How pages show a priority: the form values and the style sheet's class names.
+pub(crate) fn priority_code(priority: casestore::Priority) -> String {
+    priority.code().to_ascii_lowercase()
+}
+
 /// A form that carries nothing but its CSRF token.
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct CsrfOnly {

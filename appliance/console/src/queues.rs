@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use casestore::{
-    Case, Channel, ConsulateId, Language, PageSize, Priority, QueueCursor, QueueFilter, QueueKind,
+    Case, Channel, ConsulateId, Language, PageSize, QueueCursor, QueueFilter, QueueKind,
     QueueQuery, QueueSort, Sensitivities, TypeCode,
 };
 use minijinja::{Value, context};
@@ -31,9 +31,14 @@ const QUEUES: &[(&str, &str, QueueKind)] = &[
 /// The largest page an agent may ask for.
 const MAX_PAGE: u16 = 200;
 
-pub(crate) async fn home(agent: Agent) -> Response {
-    let _ = agent;
-    Redirect::to("/queues/unassigned").into_response()
+/// Where signing in lands: the queues, or the knowledge base for a role without queues (an
+/// administrator would otherwise land on a refusal).
+pub(crate) async fn home(State(app): State<App>, agent: Agent) -> Response {
+    if app.policy.may(&agent.staff, StaffAction::ViewQueues) {
+        Redirect::to("/queues/unassigned").into_response()
+    } else {
+        Redirect::to("/kb").into_response()
+    }
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -46,7 +51,9 @@ pub(crate) struct Params {
     channel: Option<String>,
     consulate: Option<String>,
     after: Option<String>,
-    size: Option<u16>,
+    /// Any size is accepted and clamped to [`MAX_PAGE`]; a type as narrow as the limit would
+    /// turn `size=100000` into an error page instead of a full page.
+    size: Option<u32>,
 }
 
 pub(crate) async fn page(
@@ -72,7 +79,7 @@ pub(crate) async fn rows(
 #[derive(Debug, Serialize)]
 struct Row {
     number: String,
-    priority: &'static str,
+    priority: String,
     status: &'static str,
     case_type: String,
     consulate: String,
@@ -86,7 +93,7 @@ impl From<&Case> for Row {
     fn from(case: &Case) -> Self {
         Self {
             number: case.case_no.to_string(),
-            priority: case.priority.code(),
+            priority: crate::forms::priority_code(case.priority),
             status: case.status.code(),
             case_type: case.case_type.code.to_string(),
             consulate: case.consulate.to_string(),
@@ -196,10 +203,11 @@ fn build_query(
         "newest" => QueueSort::Newest,
         _ => return Err(bad("sort order")),
     };
-    let size = params.size.unwrap_or(50).clamp(1, MAX_PAGE);
+    let size =
+        u16::try_from(params.size.unwrap_or(50).clamp(1, u32::from(MAX_PAGE))).unwrap_or(MAX_PAGE);
     let page_size = PageSize::new(size).map_err(|e| Failure::BadRequest(e.to_string()))?;
     let filter = QueueFilter {
-        priority: opt(params.priority.as_deref(), Priority::from_code)
+        priority: opt(params.priority.as_deref(), crate::forms::priority)
             .ok_or_else(|| bad("priority"))?,
         case_type: opt(params.case_type.as_deref(), |s| TypeCode::new(s).ok())
             .ok_or_else(|| bad("case type"))?,
