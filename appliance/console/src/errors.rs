@@ -12,6 +12,8 @@ pub(crate) enum Failure {
     Forbidden(&'static str),
     /// Input the console cannot accept, said plainly.
     BadRequest(String),
+    /// Someone else changed the thing first; the message says what to do.
+    Conflict(&'static str),
     /// The store or another component failed; details are in the log, not the page.
     Internal,
 }
@@ -29,6 +31,7 @@ impl IntoResponse for Failure {
             Failure::NotFound => (StatusCode::NOT_FOUND, "Not found.".to_owned()),
             Failure::Forbidden(why) => (StatusCode::FORBIDDEN, (*why).to_owned()),
             Failure::BadRequest(why) => (StatusCode::BAD_REQUEST, why.clone()),
+            Failure::Conflict(why) => (StatusCode::CONFLICT, (*why).to_owned()),
             Failure::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something failed on the hub; the error is logged. Try again.".to_owned(),

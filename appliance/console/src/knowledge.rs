@@ -160,11 +160,16 @@ pub(crate) async fn save(
     let saved = spawn(move || store.put_article(&article, &actor, version)).await?;
     let id = match saved {
         Ok(id) => id,
+        Err(ArticleError::Conflict { .. }) if version.is_none() => {
+            return Err(Failure::Conflict(
+                "An article with this slug and language exists already; nothing was saved. \
+                 Open it and edit it, or choose another slug.",
+            ));
+        }
         Err(ArticleError::Conflict { .. }) => {
-            return Err(Failure::BadRequest(
+            return Err(Failure::Conflict(
                 "Someone changed this article while you were editing it; nothing was saved. \
-                 Open it again and reapply your change."
-                    .to_owned(),
+                 Open it again and reapply your change.",
             ));
         }
         Err(ArticleError::Write(WriteError::Invalid(e))) => {

@@ -35,7 +35,10 @@ impl Live {
     fn subscribe(&self) -> watch::Receiver<u64> {
         self.tx
             .get_or_init(|| {
-                let (tx, _) = watch::channel(0);
+                // Start from the store's present generation: the first subscriber must not be
+                // told about changes made before it arrived.
+                let start = self.store.upgrade().map_or(0, |store| store.generation());
+                let (tx, _) = watch::channel(start);
                 let (store, poll, sender) = (self.store.clone(), self.poll, tx.clone());
                 tokio::spawn(async move {
                     let mut ticker = tokio::time::interval(poll);

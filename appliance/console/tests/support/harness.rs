@@ -350,6 +350,12 @@ impl Session {
         self.target.send(req).await
     }
 
+    /// Sends `req` with the session cookie and returns once the headers are in (for SSE).
+    pub(crate) async fn open(&self, req: Req) -> hyper::Response<hyper::body::Incoming> {
+        let req = req.header("cookie", format!("{}={}", COOKIE, self.cookie));
+        self.target.open(req).await
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Response {
         self.send(Req::get(path)).await
     }
