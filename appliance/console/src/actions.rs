@@ -309,9 +309,30 @@ async fn perform(
             )?;
             let note =
                 Note::new("documents requested from the citizen").map_err(invalid("note"))?;
+            // The store has no single operation for both, so everything that could refuse the
+            // status change is checked before the message goes out: a case already waiting
+            // stays so, and one that cannot wait (closed, merged) sends nothing. The version
+            // check on the message makes sure the status seen here is still the case's.
+            let wait = case.status != Status::WaitingCitizen;
+            if wait && !case.status.can_become(Status::WaitingCitizen) {
+                return Err(Failure::BadRequest(format!(
+                    "a {} case cannot wait for documents; reopen it first",
+                    case.status
+                ))
+                .into());
+            }
             spawn(move || {
                 store.add_message(id, &msg, expect)?;
-                store.change_status(id, Status::WaitingCitizen, &actor, Some(&note), Expect::Any)
+                if wait {
+                    store.change_status(
+                        id,
+                        Status::WaitingCitizen,
+                        &actor,
+                        Some(&note),
+                        Expect::Any,
+                    )?;
+                }
+                Ok::<_, WriteError>(())
             })
             .await??;
             Ok("documents requested".to_owned())

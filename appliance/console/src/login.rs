@@ -85,15 +85,20 @@ async fn sign_in(app: &App, via: &Via, form: LoginForm) -> Result<String, Refuse
             "Too many sign-in attempts from here; wait a minute and try again.",
         ));
     }
+    // Attempts that name no possible account are audited too, under `?`: the log never
+    // carries a string the account rules would not accept.
     let (Some(account), Some(password), Some(code)) = (form.account, form.password, form.code)
     else {
+        app.audit(attempt("malformed", "?"));
         return Err(Refused::Form(StatusCode::BAD_REQUEST, WRONG));
     };
     if account.len() > 64 || password.len() > 1024 || code.len() > 16 {
+        app.audit(attempt("malformed", "?"));
         return Err(Refused::Form(StatusCode::BAD_REQUEST, WRONG));
     }
     let Ok(id) = AgentId::new(account.trim()) else {
         spawn(move || staffauth::burn_verify(&password)).await?;
+        app.audit(attempt("unknown_account", "?"));
         return Err(Refused::Form(StatusCode::UNAUTHORIZED, WRONG));
     };
     let store = app.store.clone();

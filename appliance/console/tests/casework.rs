@@ -55,6 +55,15 @@ async fn claim_reply_and_note() {
     assert_eq!(tab_count(&queue.body, "mine"), 1);
     assert_eq!(tab_count(&queue.body, "unassigned"), 0);
 
+    // A reply template starts the box in the citizen's language, naming the case and agent.
+    let templated = session
+        .get(&format!("{}?template=acknowledge", case.url()))
+        .await;
+    let draft = element(&templated.body, "reply").unwrap();
+    assert!(draft.starts_with("Bună ziua,"), "{draft}");
+    assert!(draft.contains(&case.number.to_string()));
+    assert!(draft.contains("Test off.ana"));
+
     let reply = "Bună ziua, vă rugăm să aduceți pașaportul vechi.";
     session.act_ok(case, "reply", &[("body", reply)]).await;
     let note = "Citizen called twice; be patient.";
@@ -361,4 +370,54 @@ async fn a_merge_can_be_undone_and_restores_both_cases() {
     let (page, _) = session.open_case(source).await;
     assert!(page.body.contains("Mesajul cazului sursă despre pașaport."));
     assert_eq!(element(&page.body, "assignee").as_deref(), Some("off.ana"));
+}
+
+/// Asking for documents sends a message and makes the case wait: a second request while it
+/// waits is sent like the first, and a case that cannot wait sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_can_be_asked_for_again_and_never_from_a_closed_case() {
+    let env = Env::start().await;
+    let case = env.case(PARIS, Sensitivity::Normal);
+    let closed = env.case(PARIS, Sensitivity::Normal);
+    let officer = env.account("off.ana", StaffRole::Officer, PARIS);
+    let session = env.login(&officer, &Route::paris()).await;
+
+    session
+        .act_ok(
+            case,
+            "request-documents",
+            &[("body", "Copia pașaportului.")],
+        )
+        .await;
+    session
+        .act_ok(
+            case,
+            "request-documents",
+            &[("body", "Și certificatul de naștere.")],
+        )
+        .await;
+    assert_eq!(env.case_now(case).status, Status::WaitingCitizen);
+    assert_eq!(
+        staff_messages(&env, case),
+        [
+            (Visibility::External, "Copia pașaportului.".to_owned()),
+            (
+                Visibility::External,
+                "Și certificatul de naștere.".to_owned()
+            )
+        ]
+    );
+
+    session
+        .act_ok(closed, "close", &[("outcome", "withdrawn")])
+        .await;
+    let refused = session
+        .act(closed, "request-documents", &[("body", "Too late.")])
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        staff_messages(&env, closed).is_empty(),
+        "a message went out although the request was refused"
+    );
+    assert_eq!(env.case_now(closed).status, Status::Closed);
 }

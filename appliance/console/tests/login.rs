@@ -73,8 +73,11 @@ async fn a_wrong_password_a_wrong_code_and_an_unknown_account_answer_alike() {
     let unknown = env
         .try_login(&paris, "nobody.here", PASSWORD, &officer.code())
         .await;
+    let impossible = env
+        .try_login(&paris, "no such <account>", PASSWORD, &officer.code())
+        .await;
 
-    for refused in [&wrong_password, &wrong_code, &unknown] {
+    for refused in [&wrong_password, &wrong_code, &unknown, &impossible] {
         assert_eq!(refused.status, 401);
         assert!(refused.header("set-cookie").is_none());
         assert!(
@@ -88,9 +91,12 @@ async fn a_wrong_password_a_wrong_code_and_an_unknown_account_answer_alike() {
     // Not a byte tells them apart.
     assert_eq!(wrong_password.body, wrong_code.body);
     assert_eq!(wrong_password.body, unknown.body);
+    assert_eq!(wrong_password.body, impossible.body);
 
     assert_eq!(outcomes(&env, "off.ana"), ["wrong_password", "wrong_code"]);
     assert_eq!(outcomes(&env, "nobody.here"), ["unknown_account"]);
+    // A name no account can have is recorded without echoing it.
+    assert_eq!(outcomes(&env, "?"), ["unknown_account"]);
     // Every entry says which path the attempt came through.
     for entry in env.audit_of("console.login") {
         assert_eq!(entry["subject"], "appliance:ro-emb-paris/PAR-01");
@@ -161,4 +167,29 @@ async fn five_failures_lock_the_account_even_against_the_right_password() {
         .unwrap();
     assert!(account.locked_until.is_some());
     assert!(account.last_login_at.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_from_one_appliance_is_slowed_down_without_locking_out_others() {
+    let env = Env::start().await;
+    let officer = env.account("off.ana", StaffRole::Officer, PARIS);
+    let colleague = env.account("off.dan", StaffRole::Officer, PARIS);
+    let paris = Route::paris();
+
+    // Ten guesses at ten different names: no account is locked, but the appliance's budget
+    // is spent.
+    for n in 0..10 {
+        let refused = env
+            .try_login(&paris, &format!("guess.{n}"), "guess", "000000")
+            .await;
+        assert_eq!(refused.status, 401);
+    }
+    let limited = env
+        .try_login(&paris, &officer.id, PASSWORD, &officer.code())
+        .await;
+    assert_eq!(limited.status, 429);
+    assert!(limited.body.contains("Too many sign-in attempts"));
+    assert_eq!(outcomes(&env, "?"), ["rate_limited"]);
+    // The rest of the network is not affected.
+    env.login(&colleague, &Route::Central).await;
 }

@@ -167,3 +167,18 @@ async fn signing_out_ends_the_session() {
         "staff:off.ana@appliance:ro-emb-paris/PAR-01"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_an_account_ends_its_sessions_at_the_next_request() {
+    let env = Env::start().await;
+    let officer = env.account("off.ana", StaffRole::Officer, PARIS);
+    let session = env.login(&officer, &Route::paris()).await;
+    assert_eq!(session.get("/queues/unassigned").await.status, 200);
+
+    let id = casestore::AgentId::new("off.ana").unwrap();
+    env.store.set_disabled(&id, true).unwrap();
+    assert!(session.get("/queues/unassigned").await.is_sign_in());
+    // Enabling it again does not bring the old session back.
+    env.store.set_disabled(&id, false).unwrap();
+    assert!(session.get("/queues/unassigned").await.is_sign_in());
+}
