@@ -4,6 +4,7 @@
 mod ca;
 mod demo;
 mod fleet;
+mod hw;
 mod noc;
 mod operator;
 mod up;
@@ -60,6 +61,23 @@ enum Command {
         #[command(subcommand)]
         command: ReceiptCommand,
     },
+    /// The appliance hardware.
+    Hw {
+        #[command(subcommand)]
+        command: HwCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HwCommand {
+    /// Compare this machine with a hardware profile; one PASS/FAIL/WARN line per check.
+    Check {
+        /// A shipped profile's name (embassy-small, hub-server, qemu-dev) or a profile file.
+        #[arg(long, default_value = "embassy-small")]
+        profile: String,
+    },
+    /// List the shipped hardware profiles.
+    Profiles,
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +189,8 @@ fn main() -> std::process::ExitCode {
                 .map(|name| say(&format!("enrolled as NOC operator {name}; try: legatura fleet ls --data {}", data.display())))
         }),
         Command::Receipt { command: ReceiptCommand::Verify { file, key } } => receipt_verify(&file, &key),
+        Command::Hw { command: HwCommand::Check { profile } } => hw::check(&profile),
+        Command::Hw { command: HwCommand::Profiles } => hw::profiles(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
