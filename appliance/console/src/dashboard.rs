@@ -207,6 +207,8 @@ pub(crate) async fn csv(State(app): State<App>, agent: Agent) -> Result<Response
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            // Like every page: not kept by the browser of a shared embassy computer.
+            (header::CACHE_CONTROL, "no-store"),
             (
                 header::CONTENT_DISPOSITION,
                 "attachment; filename=\"legatura-dashboard.csv\"",

@@ -20,6 +20,10 @@ use crate::{App, Via, now, unix_secs};
 /// The one message for a wrong account, password or code.
 const WRONG: &str = "The account, password or code is wrong.";
 
+/// The message for an account that may not sign in now whatever it sends.
+const LOCKED: &str = "This account is locked after repeated failures or disabled; try again \
+                      later or ask an administrator.";
+
 pub(crate) async fn page(State(app): State<App>) -> Response {
     app.pages.page(
         StatusCode::OK,
@@ -116,11 +120,7 @@ async fn sign_in(app: &App, via: &Via, form: LoginForm) -> Result<String, Refuse
     let at = now();
     if record.disabled || record.is_locked(at) {
         app.audit(attempt("locked", id.as_str()));
-        return Err(Refused::Form(
-            StatusCode::FORBIDDEN,
-            "This account is locked after repeated failures or disabled; try again later or \
-             ask an administrator.",
-        ));
+        return Err(Refused::Form(StatusCode::FORBIDDEN, LOCKED));
     }
     let secret = record
         .totp_secret
@@ -172,9 +172,21 @@ async fn sign_in(app: &App, via: &Via, form: LoginForm) -> Result<String, Refuse
     }
     let store = app.store.clone();
     let succeeded = id.clone();
-    spawn(move || store.login_succeeded(&succeeded, step, at))
-        .await?
-        .map_err(|_| Refused::Form(StatusCode::UNAUTHORIZED, WRONG))?;
+    // The store checks again in the transaction that records the step: of two sign-ins racing
+    // with one code, or one racing a lockout, only one can win, and the loser is audited too.
+    let recorded = spawn(move || store.login_succeeded(&succeeded, step, at)).await?;
+    match recorded {
+        Ok(()) => {}
+        Err(casestore::StaffError::ReplayedCode { .. }) => {
+            app.audit(attempt("replayed_code", id.as_str()));
+            return Err(Refused::Form(StatusCode::UNAUTHORIZED, WRONG));
+        }
+        Err(casestore::StaffError::Locked { .. } | casestore::StaffError::Disabled) => {
+            app.audit(attempt("locked", id.as_str()));
+            return Err(Refused::Form(StatusCode::FORBIDDEN, LOCKED));
+        }
+        Err(other) => return Err(Failure::internal(other).into()),
+    }
     let created = app
         .sessions
         .create(id.as_str(), &path.key(), Instant::now());

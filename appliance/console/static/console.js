@@ -12,6 +12,8 @@
     busy = true;
     try {
       const res = await fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } });
+      // A session that ended answers with the sign-in page: go there, do not nest it here.
+      if (res.redirected) { window.location.assign(res.url); return; }
       if (res.ok) box.innerHTML = await res.text();
     } finally {
       busy = false;

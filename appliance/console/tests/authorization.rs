@@ -180,6 +180,14 @@ async fn reading_a_restricted_case_is_audited() {
     let page = session.get(&restricted.url()).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Arrest."));
+    // Not kept by the browser of a shared computer, not framed by another page.
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     let reads = env.audit_of("console.case.read");
     assert_eq!(reads.len(), 1, "{reads:?}");
     assert_eq!(reads[0]["subject"], restricted.number.to_string());

@@ -193,3 +193,23 @@ async fn guessing_from_one_appliance_is_slowed_down_without_locking_out_others()
     // The rest of the network is not affected.
     env.login(&colleague, &Route::Central).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_sign_ins_racing_with_one_code_only_one_gets_in() {
+    let env = Env::start().await;
+    let officer = env.account("off.ana", StaffRole::Officer, PARIS);
+    let code = officer.code();
+    let paris = Route::paris();
+    let (a, b) = tokio::join!(
+        env.try_login(&paris, &officer.id, PASSWORD, &code),
+        env.try_login(&Route::Central, &officer.id, PASSWORD, &code),
+    );
+    let cookies = [&a, &b]
+        .iter()
+        .filter(|r| session_cookie(r).is_some())
+        .count();
+    assert_eq!(cookies, 1, "{} and {}", a.status, b.status);
+    let mut seen = outcomes(&env, "off.ana");
+    seen.sort();
+    assert_eq!(seen, ["ok", "replayed_code"]);
+}

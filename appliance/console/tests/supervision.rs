@@ -179,6 +179,7 @@ async fn the_dashboard_counts_what_its_viewer_may_see() {
     let csv = session.get("/dashboard.csv").await;
     assert_eq!(csv.status, 200);
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    assert_eq!(csv.header("cache-control"), Some("no-store"));
     assert!(
         csv.body
             .starts_with("consulate,open,unassigned,emergency,unacknowledged_emergencies,")
