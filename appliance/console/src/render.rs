@@ -51,7 +51,11 @@ impl Pages {
                         "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
                     ),
                     (header::X_FRAME_OPTIONS, "DENY"),
-                    (header::REFERRER_POLICY, "no-referrer"),
+                    // Not `no-referrer`: under it a browser sends `Origin: null` with the
+                    // console's own form posts, and the same-origin check refuses them (over
+                    // plain HTTP on a LAN address there is no `Sec-Fetch-Site` either).
+                    // `same-origin` still sends nothing to other sites.
+                    (header::REFERRER_POLICY, "same-origin"),
                 ],
                 Html(html),
             )
