@@ -1,5 +1,5 @@
 //! What tests and benchmarks need from outside Rust: Debian packages, installed with apt-get
-//! when missing, and the npm packages of the portal's browser test.
+//! when missing, and the npm packages of the browser tests.
 
 use std::path::Path;
 use std::process::Command;
@@ -28,26 +28,31 @@ const PACKAGES: &[&str] = &[
     "softhsm2",
     // clamd: appliance/scan's tests start it with a signature database they generate (EICAR).
     "clamav-daemon",
-    // Headless Chromium: the portal's browser test drives /usr/bin/chromium with Playwright.
+    // Headless Chromium: the browser tests (the portal's, and the console's system test) drive
+    // /usr/bin/chromium with Playwright.
     "chromium",
     // `systemd-analyze security`: the exposure test of the appliance's units.
     "systemd",
 ];
 
-/// The portal's browser test's npm packages (Playwright, without a browser download), installed
-/// from its committed lock file.
-const NPM_DIR: &str = "appliance/portal/tests/browser";
+/// The browser tests' npm packages (Playwright, without a browser download), each installed
+/// from its committed lock file: the portal's, and the console's system test.
+const NPM_DIRS: &[&str] = &["appliance/portal/tests/browser", "tests/system/browser"];
 
-/// Installs the missing [`PACKAGES`], then [`NPM_DIR`]'s packages if they are missing.
+/// Installs the missing [`PACKAGES`], then each of [`NPM_DIRS`]'s packages if they are missing.
 pub(crate) fn ensure() -> Result<()> {
     ensure_debian()?;
-    if !Path::new(NPM_DIR).join("node_modules").is_dir() {
-        cmd::run(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(NPM_DIR),
-        )
-        .context("the portal's browser test needs Node.js 20 or later with npm")?;
+    for dir in NPM_DIRS {
+        if !Path::new(dir).join("node_modules").is_dir() {
+            cmd::run(
+                Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund"])
+                    .current_dir(dir),
+            )
+            .with_context(|| {
+                format!("{dir}: the browser tests need Node.js 20 or later with npm")
+            })?;
+        }
     }
     Ok(())
 }
