@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::{
-    Bin, Daemon, Fleet, GatewaySpec, HubSpec, ListenSpec, Net, Noc, Output, ServiceSpec, TlsFiles,
-    Upstream, bin_path, http_get, request_line, run_bin, status,
+    AppsSpec, Bin, ConsoleSpec, Daemon, Fleet, GatewaySpec, HubSpec, ListenSpec, Net, Noc, Output,
+    PortalSpec, ServiceSpec, TlsFiles, Upstream, bin_path, http_get, request_line, run_bin, status,
 };
 
 /// The hub host's name in every lab.
@@ -146,9 +146,52 @@ impl Lab {
 
     /// Starts hub `name` on the hub host with `spec` (written to `<dir>/<name>.toml`).
     pub fn start_hub_with(&self, name: &str, spec: HubSpec) -> Result<HubNode> {
+        let text = spec.to_toml();
+        self.start_hub_text(name, spec, text)
+    }
+
+    /// The portal and the console of a hub with the fleet PKI of `noc`: one case store
+    /// `<dir>/cases.db` shared by both, documents in `<dir>/attachments`, receipts signed with
+    /// the key `ca init` made, the portal on every address of the hub host at `portal_port`,
+    /// the console's tunnel side on `127.0.0.1:<console_port>`. No clamd: the portal scans
+    /// uploads only, so a test that uploads must start one and set `portal.clamd`.
+    pub fn apps_spec(&self, noc: &Noc, portal_port: u16, console_port: u16) -> AppsSpec {
+        let dir = self.net.dir();
+        let database = dir.join("cases.db");
+        AppsSpec {
+            portal: Some(PortalSpec {
+                listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, portal_port)),
+                database: database.clone(),
+                attachments: dir.join("attachments"),
+                clamd: dir.join("no-clamd.sock"),
+                receipt_key: format!(
+                    "keystore:{}",
+                    noc.pki_dir().join("keys/receipt-signing.key").display()
+                ),
+            }),
+            console: Some(ConsoleSpec {
+                tunnel_listen: local(console_port),
+                central_listen: None,
+                database,
+            }),
+        }
+    }
+
+    /// As [`Lab::start_hub_with`], with `apps` after the hub's own configuration.
+    pub fn start_hub_with_apps(
+        &self,
+        name: &str,
+        spec: HubSpec,
+        apps: &AppsSpec,
+    ) -> Result<HubNode> {
+        let text = spec.to_toml() + &apps.to_toml();
+        self.start_hub_text(name, spec, text)
+    }
+
+    fn start_hub_text(&self, name: &str, spec: HubSpec, text: String) -> Result<HubNode> {
         let dir = self.net.dir().to_owned();
         let config = dir.join(format!("{name}.toml"));
-        std::fs::write(&config, spec.to_toml()).context("writing hubd.toml")?;
+        std::fs::write(&config, text).context("writing hubd.toml")?;
         let ns = self.net.ns(HUB_HOST).to_owned();
         let daemon = Daemon::start(&ns, Bin::Hubd, &config, &dir, name)?;
         let addr = SocketAddr::from((self.net.ip(HUB_HOST), spec.listen.port()));

@@ -15,6 +15,9 @@
 //! - [`Lab`] wires the usual scene: a fleet CA, a hub host with an upstream, hubs and gateways.
 //! - [`Noc`] is the fleet PKI made by `legatura ca init` and the operator's `legatura` CLI
 //!   bound to it, for hubs with `[pki]` and `[noc]` and gateways that enrol with a code.
+//! - [`AppsSpec`] adds the hub's applications (the citizens' portal, the agents' console and
+//!   the `console` service with its PROXY header), and [`run_script`] drives them from a host
+//!   with a Playwright script in headless Chromium running inside that host's namespace.
 //!
 //! Invariants:
 //! - every namespace, process and thread a test starts is gone when its owner is dropped:
@@ -25,7 +28,9 @@
 //!   what is missing and how to get it; nothing passes by skipping;
 //! - when a test fails, the tail of every daemon's log is printed and the test directory kept.
 
+mod apps;
 mod bins;
+mod browser;
 mod certs;
 mod configs;
 mod daemon;
@@ -36,7 +41,9 @@ mod noc;
 mod probe;
 mod upstream;
 
+pub use apps::{AppsSpec, ConsoleSpec, PortalSpec};
 pub use bins::{Bin, bin_path, require_namespaces};
+pub use browser::{CHROMIUM, ScriptRun, browser_dir, require_browser, run_script};
 pub use certs::{Fleet, HUB_NAME, TlsFiles};
 pub use configs::{GatewaySpec, HubSpec, ListenSpec, NocSpec, PkiSpec, ServiceSpec};
 pub use daemon::{Daemon, LogEvent};

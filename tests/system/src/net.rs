@@ -26,7 +26,8 @@ pub struct Net {
     /// Host name → (namespace, address), in creation order of addresses.
     hosts: BTreeMap<String, (String, Ipv4Addr)>,
     subnet: [u8; 3],
-    /// The test's directory (configs, certificates, logs); kept when the test fails.
+    /// The test's directory (configs, certificates, logs); kept when the test fails, or when
+    /// `LEGATURA_SYSTEM_KEEP` is set.
     dir: tempfile::TempDir,
 }
 
@@ -157,12 +158,18 @@ impl Drop for Net {
         for ns in all {
             delete_namespace(ns);
         }
-        if std::thread::panicking() {
+        let failed = std::thread::panicking();
+        if failed || std::env::var_os("LEGATURA_SYSTEM_KEEP").is_some_and(|v| !v.is_empty()) {
             self.dir.disable_cleanup(true);
             #[allow(clippy::print_stderr)]
             {
                 eprintln!(
-                    "system test failed; configs and logs kept in {}",
+                    "{}; configs and logs kept in {}",
+                    if failed {
+                        "system test failed"
+                    } else {
+                        "LEGATURA_SYSTEM_KEEP is set"
+                    },
                     self.dir.path().display()
                 );
             }
