@@ -41,6 +41,11 @@ const BENCHES: &[Bench] = &[
         about: "1M cases: intake vs plain rusqlite, recency search, queue pages, bytes per case",
     },
     Bench {
+        name: "console",
+        package: "console-bench",
+        about: "1M cases: the console's queue pages, case views, dashboard, direct and through the tunnel",
+    },
+    Bench {
         name: "pki",
         package: "pki-bench",
         about: "issuance and signing in SoftHSM2 vs the key store; enrollment; revocation",
