@@ -155,7 +155,7 @@ impl Builder {
 
     /// Confines the whole process, every thread, for good.
     pub fn apply(self) -> Result<Report, SandboxError> {
-        if APPLIED.swap(true, Ordering::SeqCst) {
+        if APPLIED.load(Ordering::SeqCst) {
             return Err(SandboxError::AlreadyApplied);
         }
 
@@ -221,6 +221,9 @@ impl Builder {
         };
 
         // From here on the process changes.
+        if APPLIED.swap(true, Ordering::SeqCst) {
+            return Err(SandboxError::AlreadyApplied);
+        }
         let others = threads::confine_others(plan).map_err(SandboxError::Threads)?;
         drop(for_others);
         let status = ruleset.restrict_self().map_err(SandboxError::Landlock)?;

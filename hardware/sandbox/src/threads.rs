@@ -115,7 +115,9 @@ fn broadcast(signal: libc::c_int) -> Result<usize, ThreadError> {
     // SAFETY: getpid(2) and gettid(2) cannot fail.
     let (pid, me) = unsafe { (libc::getpid(), libc::gettid()) };
     let mut done: BTreeSet<libc::pid_t> = BTreeSet::from([me]);
-    for _round in 0..32 {
+    // Each round confines the threads the last one did not know; one started meanwhile by a
+    // confined thread is confined again, harmlessly (landlock stacks the same rules).
+    for _round in 0..8 {
         let fresh: Vec<libc::pid_t> = tasks()?.into_iter().filter(|t| !done.contains(t)).collect();
         if fresh.is_empty() {
             return Ok(done.len() - 1);
@@ -241,7 +243,9 @@ pub(crate) fn confine_this_thread(plan: Plan) -> Result<(), (Step, i32)> {
 /// then the effective, permitted and inheritable sets.
 pub(crate) fn drop_capabilities(drop_bounding: bool, last_cap: i32) -> Result<(), (Step, i32)> {
     if drop_bounding {
-        for cap in 0..=last_cap {
+        // A thread started by one already confined has an empty bounding set and no
+        // CAP_SETPCAP left to drop anything with: only what is still there is dropped.
+        for cap in (0..=last_cap).filter(|c| in_bounding_set(*c)) {
             // SAFETY: prctl(2) with integer arguments only.
             if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0 {
                 return Err((Step::Bounding, last_errno()));
