@@ -29,6 +29,9 @@ pub struct Config {
     /// Local listeners, one per service.
     #[serde(default, rename = "listen")]
     pub listeners: Vec<Listener>,
+    /// `[sandbox]`: the confinement after start-up (docs/hardening.md).
+    #[serde(default)]
+    pub sandbox: sandbox::Settings,
 }
 
 /// `[tls]`: what the gateway trusts and proves.
@@ -117,6 +120,10 @@ impl Config {
             &mut config.tls.cert,
             &mut config.tls.key,
         ] {
+            *p = daemon::config::relative_to(path, p);
+        }
+        let s = &mut config.sandbox;
+        for p in s.read_only.iter_mut().chain(s.read_write.iter_mut()) {
             *p = daemon::config::relative_to(path, p);
         }
         Ok(config)

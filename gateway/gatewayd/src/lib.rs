@@ -1,8 +1,12 @@
 //! `gatewayd`, the embassy gateway daemon: load the configuration, bind the local listeners,
-//! keep the tunnel to the hub up, and report readiness. Wiring only; the tunnel crate owns the
-//! protocol.
+//! confine the process ([`confine`]), keep the tunnel to the hub up, and report readiness.
+//! Wiring only; the tunnel crate owns the protocol.
+//!
+//! [`run`] never confines: it is for hosts that run the gateway beside other work
+//! (`legatura up`). The binary calls [`run_with`] and [`Sandboxing::FromConfig`].
 
 pub mod config;
+pub mod confine;
 pub mod enroll;
 pub mod renew;
 
@@ -14,6 +18,7 @@ use tracing::{info, warn};
 use tunnel::{Credentials, Gateway, GatewayConfig, Metrics};
 
 pub use config::Config;
+pub use confine::Sandboxing;
 
 /// Builds the tunnel's configuration from the file's.
 pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
@@ -33,14 +38,33 @@ pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
     Ok(g)
 }
 
-/// Runs the daemon until `stop` resolves. An appliance without a certificate first waits for
-/// its enrollment code (from `gatewayd enroll CODE` or the code file) and enrols.
+/// Runs the daemon in a process shared with other work, unconfined, until `stop` resolves
+/// (see [`run_with`]).
 pub async fn run(
     config: Config,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    run_with(config, Sandboxing::Skip, stop).await
+}
+
+/// Runs the daemon until `stop` resolves. An appliance without a certificate first waits for
+/// its enrollment code (from `gatewayd enroll CODE` or the code file) and enrols. With
+/// [`Sandboxing::FromConfig`] the process is confined once started: before it waits for a
+/// code, or once its listeners are bound and its credentials loaded.
+pub async fn run_with(
+    config: Config,
+    sandboxing: Sandboxing,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     tokio::pin!(stop);
+    let mut confined = sandboxing == Sandboxing::Skip;
     if !enroll::is_enrolled(&config) {
+        // Waiting for a code may take days: confined from the start, the key and certificate
+        // directories writable.
+        if !confined {
+            confine::confine(&config)?;
+            confined = true;
+        }
         let file = enroll::code_file(&config);
         let status = format!(
             "enrollment pending: run `gatewayd enroll CODE` or write the code to {}",
@@ -114,6 +138,9 @@ pub async fn run(
         .with_context(|| format!("binding admin {}", config.admin))?;
     tasks.spawn(async move { admin.serve(admin_listener).await });
 
+    if !confined {
+        confine::confine(&config)?;
+    }
     gateway.start();
     tasks.spawn({
         let (config, gateway) = (config.clone(), gateway.clone());

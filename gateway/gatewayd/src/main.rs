@@ -38,7 +38,9 @@ fn main() -> std::process::ExitCode {
     if let Some(Command::Enroll { code }) = args.command {
         return enroll_now(&config, &code);
     }
-    daemon::run_until_signal("gatewayd", |stop| gatewayd::run(config, stop))
+    daemon::run_until_signal("gatewayd", |stop| {
+        gatewayd::run_with(config, gatewayd::Sandboxing::FromConfig, stop)
+    })
 }
 
 /// `gatewayd enroll CODE`: one enrollment, its outcome in words for the person at the embassy.

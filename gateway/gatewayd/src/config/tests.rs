@@ -68,3 +68,28 @@ fn typos_fail_closed_naming_the_key() {
         assert!(!err.contains('\n'), "{err}");
     }
 }
+
+#[test]
+fn the_sandbox_is_on_by_default_and_its_section_fails_closed() {
+    let c = Config::parse(GOOD, "gatewayd.toml").expect("valid");
+    assert_eq!(c.sandbox, sandbox::Settings::default());
+    assert!(c.sandbox.enabled);
+    assert_eq!(c.sandbox.landlock, sandbox::LandlockMode::Required);
+    let text =
+        format!("{GOOD}\n[sandbox]\nlandlock = \"best_effort\"\nread_only = [\"/etc/hsm\"]\n");
+    let c = Config::parse(&text, "gatewayd.toml").expect("valid");
+    assert_eq!(c.sandbox.landlock, sandbox::LandlockMode::BestEffort);
+    assert_eq!(c.sandbox.read_only, [PathBuf::from("/etc/hsm")]);
+    for (extra, expected) in [
+        ("enabeld = false", "unknown field `enabeld`"),
+        ("landlock = \"maybe\"", "unknown variant `maybe`"),
+        ("enabled = \"no\"", "expected a boolean"),
+    ] {
+        let text = format!("{GOOD}\n[sandbox]\n{extra}\n");
+        let err = Config::parse(&text, "gatewayd.toml")
+            .expect_err(extra)
+            .to_string();
+        assert!(err.contains(expected), "{err} should mention {expected}");
+        assert!(err.contains("line "), "{err} names the line");
+    }
+}
