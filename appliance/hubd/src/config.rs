@@ -45,6 +45,9 @@ pub struct Config {
     /// Services gateways may reach, by name. Default deny.
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceEntry>,
+    /// `[sandbox]`: the confinement after start-up (docs/hardening.md).
+    #[serde(default)]
+    pub sandbox: sandbox::Settings,
 }
 
 /// `[tls]`.
@@ -324,6 +327,10 @@ impl Config {
         }
         if let Some(noc) = &mut config.noc {
             noc.operator_ca = daemon::config::relative_to(path, &noc.operator_ca);
+        }
+        let s = &mut config.sandbox;
+        for p in s.read_only.iter_mut().chain(s.read_write.iter_mut()) {
+            *p = daemon::config::relative_to(path, p);
         }
         Ok(config)
     }

@@ -1,7 +1,12 @@
 //! `hubd`, the hub daemon: terminate the embassy tunnels, route their services, serve the
 //! status page, drain gracefully on SIGTERM. Wiring only; the tunnel crate owns the protocol.
+//!
+//! Once started the process is confined ([`confine`]). [`run`] never confines: it is for
+//! hosts that run the hub beside other work (`legatura up`); the binary calls [`run_with`]
+//! and [`Sandboxing::FromConfig`].
 
 pub mod config;
+pub mod confine;
 pub mod console;
 pub mod noc;
 pub mod pki;
@@ -15,6 +20,7 @@ use tracing::info;
 use tunnel::{Credentials, Hub, HubConfig, HubHandle, Metrics};
 
 pub use config::Config;
+pub use confine::Sandboxing;
 
 /// Builds the tunnel's configuration from the file's, creating the reset key on first start.
 pub fn hub_config(
@@ -46,12 +52,26 @@ pub fn hub_config(
     Ok(h)
 }
 
-/// A started hub: its handle, and a future that runs until shut down.
+/// Runs the hub in a process shared with other work, unconfined, until `stop` resolves (see
+/// [`run_with`]).
 pub async fn run(
     config: Config,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    run_with(config, Sandboxing::Skip, stop).await
+}
+
+/// A started hub: its handle, and a future that runs until shut down. With
+/// [`Sandboxing::FromConfig`] the process is confined once everything is bound and loaded.
+pub async fn run_with(
+    config: Config,
+    sandboxing: Sandboxing,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let (hub, pki) = start(&config).await?;
+    if sandboxing == Sandboxing::FromConfig {
+        confine::confine(&config)?;
+    }
     daemon::notify::ready(&format!("serving on {}", config.listen));
     tokio::select! {
         _ = stop => {}

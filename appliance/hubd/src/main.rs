@@ -24,5 +24,7 @@ fn main() -> std::process::ExitCode {
     if args.check {
         return std::process::ExitCode::SUCCESS;
     }
-    daemon::run_until_signal("hubd", |stop| hubd::run(config, stop))
+    daemon::run_until_signal("hubd", |stop| {
+        hubd::run_with(config, hubd::Sandboxing::FromConfig, stop)
+    })
 }
