@@ -28,6 +28,8 @@ const PACKAGES: &[&str] = &[
     "softhsm2",
     // clamd: appliance/scan's tests start it with a signature database they generate (EICAR).
     "clamav-daemon",
+    // SIPp: the telephony tests' trunk and agent phones (appliance/telephony/tests/sipp.rs).
+    "sip-tester",
     // Headless Chromium: the browser tests (the portal's, and the console's system test) drive
     // /usr/bin/chromium with Playwright.
     "chromium",

@@ -1,0 +1,711 @@
+//! The back-to-back user agent: every inbound INVITE (the caller's leg) becomes an outbound
+//! INVITE to a registered agent (the agent's leg). Provisional and final responses, ACK,
+//! CANCEL, BYE and other in-dialog requests (re-INVITE, UPDATE, INFO) cross from one leg to
+//! the other; each leg keeps its own dialog, Call-ID, tags and CSeq. SDP passes through
+//! unchanged until the media relay anchors it.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use sip::dialog::Dialog;
+use sip::{Key, Message, Method, NameAddr, Peer, Request, Response, Transport, Uri};
+
+use tracing::debug;
+
+use crate::cdr::{Outcome, Side};
+use crate::engine::{ALLOW, Engine, TuTimer, peer_for, tagged};
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallState {
+    /// The agent's phone has the INVITE; the caller waits.
+    Ringing,
+    /// The caller gave up (CANCEL) or the ring timeout fired; the agent's INVITE is being
+    /// cancelled.
+    Cancelled,
+    Answered,
+}
+
+/// One leg: its dialog once there is one, and how to reach the peer.
+#[derive(Debug)]
+pub(crate) struct Leg {
+    pub(crate) dialog: Option<Dialog>,
+    pub(crate) transport: Transport,
+}
+
+/// A call through the bridge.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) cdr: u64,
+    pub(crate) state: CallState,
+    /// The caller's INVITE and our tag towards the caller.
+    caller_invite: Request,
+    caller_key: Key,
+    caller_tag: String,
+    /// The INVITE we sent the agent.
+    agent_invite: Request,
+    agent_peer: Peer,
+    caller: Leg,
+    agent: Leg,
+    agent_ringing: bool,
+    cancel_pending: bool,
+    /// The ACK we sent for the agent's 2xx, to repeat if the 2xx comes again.
+    agent_ack: Option<SentAck>,
+    /// A re-INVITE answered 2xx on one leg waits for its ACK: (the side that will ACK,
+    /// its CSeq, the CSeq of our relayed INVITE on the other leg, the ACK once sent).
+    reinvite_ack: Option<(Side, u32, u32, Option<SentAck>)>,
+}
+
+impl Call {
+    fn leg(&mut self, side: Side) -> &mut Leg {
+        match side {
+            Side::Caller => &mut self.caller,
+            Side::Agent => &mut self.agent,
+        }
+    }
+}
+
+/// An ACK we sent and where, to send again when its 2xx comes again.
+type SentAck = (Request, Peer);
+
+/// Why we sent a client transaction.
+#[derive(Debug, Clone)]
+pub(crate) enum Purpose {
+    /// The INVITE to the agent.
+    AgentInvite(u64),
+    /// A CANCEL or BYE whose answer does not matter.
+    Cleanup,
+    /// A request relayed from `from`'s leg; its answer goes back on `server`.
+    Relay {
+        call: u64,
+        from: Side,
+        server: Key,
+        original: Box<Request>,
+    },
+}
+
+fn other(side: Side) -> Side {
+    match side {
+        Side::Caller => Side::Agent,
+        Side::Agent => Side::Caller,
+    }
+}
+
+/// Copies the body and its Content-Type.
+fn copy_body(from_headers: &sip::Headers, body: &Bytes, to: &mut sip::Headers) -> Bytes {
+    if let Some(ct) = from_headers.get("Content-Type") {
+        to.set("Content-Type", ct);
+    }
+    body.clone()
+}
+
+impl Engine {
+    pub(crate) fn on_invite(&mut self, now: Instant, key: Key, invite: Request, from: Peer) {
+        let Ok(e) = invite.essentials() else { return };
+        if self.by_call_id.contains_key(&e.call_id) {
+            // The same call again through another branch: a loop or a merged request.
+            self.respond(now, &key, tagged(invite.response(482), "x"));
+            return;
+        }
+        if self.calls.len() >= self.cfg.max_calls {
+            let mut busy = tagged(invite.response(503), "x");
+            busy.headers.push("Retry-After", "10");
+            self.respond(now, &key, busy);
+            return;
+        }
+        let max_forwards = invite
+            .headers
+            .get("Max-Forwards")
+            .and_then(|m| m.trim().parse::<u32>().ok())
+            .unwrap_or(70);
+        if max_forwards == 0 {
+            self.respond(now, &key, tagged(invite.response(483), "x"));
+            return;
+        }
+        self.stats.calls += 1;
+        let called = invite.uri.user.clone().unwrap_or_default();
+        let cdr = self
+            .cdrs
+            .start(now, &e.call_id, &e.from.uri.to_string(), &called);
+        // Dialled an agent by name or extension: that agent. Anything else: the agent
+        // registered longest ago (queues and skills come with the ACD).
+        let binding = if self.registrar.is_agent(&called) {
+            self.registrar.lookup(now, &called)
+        } else {
+            self.registrar.first_registered(now)
+        }
+        .cloned();
+        let target = binding.and_then(|b| {
+            let default = b.source.transport;
+            peer_for(&b.contact, default).map(|peer| (b, peer))
+        });
+        let Some((binding, agent_peer)) = target else {
+            self.respond(now, &key, tagged(invite.response(480), "x"));
+            self.cdrs.ended(cdr, now, Outcome::NoAgent, None);
+            return;
+        };
+        self.cdrs.offered(cdr, &binding.username);
+
+        let id = self.next_call_id();
+        let agent_tag = self.random_token();
+        let agent_call_id = format!("{}@legatura", self.random_token());
+        let via = self.via(agent_peer.transport);
+        let mut agent_invite = Request::new(Method::Invite, binding.contact.clone());
+        let h = &mut agent_invite.headers;
+        h.push("Via", via.to_string());
+        h.push("Max-Forwards", (max_forwards - 1).to_string());
+        // The caller's number and name stay visible to the agent (caller id).
+        let mut from_addr =
+            NameAddr::new(Uri::for_addr(e.from.uri.user.as_deref(), self.cfg.local));
+        from_addr.display = e.from.display.clone();
+        h.push("From", from_addr.with_tag(&agent_tag).to_string());
+        let to = NameAddr::new(Uri::for_addr(Some(&binding.username), self.cfg.local));
+        h.push("To", to.to_string());
+        h.push("Call-ID", agent_call_id.as_str());
+        h.push("CSeq", "1 INVITE");
+        h.push(
+            "Contact",
+            format!("<{}>", self.contact(agent_peer.transport)),
+        );
+        h.push("Allow", ALLOW);
+        agent_invite.body = copy_body(&invite.headers, &invite.body, &mut agent_invite.headers);
+        let agent_key = match self
+            .txns
+            .send_request(now, agent_invite.clone(), agent_peer)
+        {
+            Ok(k) => k,
+            Err(_) => {
+                self.respond(now, &key, tagged(invite.response(500), "x"));
+                self.cdrs.ended(cdr, now, Outcome::Unreachable, None);
+                return;
+            }
+        };
+        let caller_tag = self.random_token();
+        self.purposes.insert(agent_key, Purpose::AgentInvite(id));
+        self.by_call_id
+            .insert(e.call_id.clone(), (id, Side::Caller));
+        self.by_call_id.insert(agent_call_id, (id, Side::Agent));
+        self.by_server_invite.insert(key.clone(), id);
+        self.calls.insert(
+            id,
+            Call {
+                cdr,
+                state: CallState::Ringing,
+                caller_invite: invite,
+                caller_key: key,
+                caller_tag,
+                agent_invite,
+                agent_peer,
+                caller: Leg {
+                    dialog: None,
+                    transport: from.transport,
+                },
+                agent: Leg {
+                    dialog: None,
+                    transport: agent_peer.transport,
+                },
+                agent_ringing: false,
+                cancel_pending: false,
+                agent_ack: None,
+                reinvite_ack: None,
+            },
+        );
+        debug!(call = id, agent = %binding.username, "offering call");
+        self.arm(now + self.cfg.ring_timeout, TuTimer::Ring(id));
+    }
+
+    fn next_call_id(&mut self) -> u64 {
+        let id = self.next_call;
+        self.next_call += 1;
+        id
+    }
+
+    /// The caller's leg answer for a response of the agent's leg.
+    fn caller_response(&self, call: &Call, from_agent: &Response) -> Response {
+        let mut response = tagged(
+            call.caller_invite.response(from_agent.code),
+            &call.caller_tag,
+        );
+        response.reason = from_agent.reason.clone();
+        if from_agent.code > 100 && from_agent.code < 300 {
+            response.headers.push(
+                "Contact",
+                format!("<{}>", self.contact(call.caller.transport)),
+            );
+            response.headers.push("Allow", ALLOW);
+        }
+        response.body = copy_body(&from_agent.headers, &from_agent.body, &mut response.headers);
+        response
+    }
+
+    pub(crate) fn on_response(&mut self, now: Instant, key: &Key, response: Response) {
+        let Some(purpose) = self.purposes.get(key).cloned() else {
+            return;
+        };
+        match purpose {
+            Purpose::AgentInvite(id) => self.on_agent_invite_response(now, id, response),
+            Purpose::Cleanup => {}
+            Purpose::Relay {
+                call,
+                from,
+                server,
+                original,
+            } => self.on_relay_response(now, call, from, &server, &original, response),
+        }
+    }
+
+    fn on_agent_invite_response(&mut self, now: Instant, id: u64, response: Response) {
+        let Some(mut call) = self.calls.remove(&id) else {
+            debug!(
+                call = id,
+                code = response.code,
+                "agent response for a forgotten call"
+            );
+            return;
+        };
+        debug!(call = id, code = response.code, state = ?call.state, "agent response");
+        match response.code {
+            100 => {}
+            101..=199 => {
+                if call.agent.dialog.is_none() {
+                    call.agent.dialog = Dialog::as_uac(&call.agent_invite, &response).ok();
+                }
+                call.agent_ringing = true;
+                if call.cancel_pending {
+                    call.cancel_pending = false;
+                    self.cancel_agent(now, &call);
+                } else if call.state == CallState::Ringing {
+                    let relayed = self.caller_response(&call, &response);
+                    self.respond(now, &call.caller_key, relayed);
+                }
+            }
+            200..=299 => match (call.state, &call.agent_ack) {
+                (CallState::Ringing, _) => {
+                    let dialog = match call.agent.dialog.take() {
+                        Some(mut d)
+                            if Some(d.id.remote_tag.as_str()) == to_tag(&response).as_deref() =>
+                        {
+                            d.on_response(&response);
+                            Some(d)
+                        }
+                        _ => Dialog::as_uac(&call.agent_invite, &response).ok(),
+                    };
+                    call.agent.dialog = dialog;
+                    call.state = CallState::Answered;
+                    self.cdrs.answered(call.cdr, now);
+                    call.caller.dialog = Dialog::as_uas(&call.caller_invite, &call.caller_tag).ok();
+                    let relayed = self.caller_response(&call, &response);
+                    self.respond(now, &call.caller_key, relayed);
+                }
+                // The 2xx again: our ACK was lost.
+                (CallState::Answered, Some((ack, peer))) => {
+                    self.txns
+                        .send_stateless(*peer, &Message::Request(ack.clone()));
+                }
+                (CallState::Answered, None) => {}
+                // Answered after we cancelled: ACK it and hang up at once (§15.1.1 race).
+                (CallState::Cancelled, _) => {
+                    if let Ok(mut dialog) = Dialog::as_uac(&call.agent_invite, &response) {
+                        let peer = peer_for(&dialog.next_hop(), call.agent.transport);
+                        if let Some(peer) = peer {
+                            let via = self.via(peer.transport);
+                            let ack = dialog.ack(1, &via);
+                            self.txns.send_stateless(peer, &Message::Request(ack));
+                            let via = self.via(peer.transport);
+                            let contact = self.contact(peer.transport);
+                            let bye = dialog.request(Method::Bye, &via, &contact);
+                            self.send_cleanup(now, bye, peer);
+                        }
+                    }
+                    self.forget(id, &call);
+                    return;
+                }
+            },
+            code => {
+                if call.state == CallState::Ringing {
+                    // Redirections and the agent's own challenges mean nothing to the caller.
+                    let relayed_code = match code {
+                        300..=399 | 401 | 407 => 480,
+                        c => c,
+                    };
+                    let mut failed = response.clone();
+                    failed.code = relayed_code;
+                    if relayed_code != code {
+                        failed.reason = sip::reason_phrase(relayed_code).to_owned();
+                    }
+                    let relayed = self.caller_response(&call, &failed);
+                    self.respond(now, &call.caller_key, relayed);
+                    self.cdrs
+                        .ended(call.cdr, now, Outcome::Rejected(code), Some(Side::Agent));
+                }
+                self.forget(id, &call);
+                return;
+            }
+        }
+        self.calls.insert(id, call);
+    }
+
+    /// Drops a call's indexes (its transactions finish on their own).
+    fn forget(&mut self, _id: u64, call: &Call) {
+        for leg_call_id in [
+            call.caller_invite.headers.get("Call-ID"),
+            call.agent_invite.headers.get("Call-ID"),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.by_call_id.remove(leg_call_id);
+        }
+    }
+
+    fn cancel_agent(&mut self, now: Instant, call: &Call) {
+        let invite = &call.agent_invite;
+        let mut cancel = Request::new(Method::Cancel, invite.uri.clone());
+        for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
+            if let Some(value) = invite.headers.get(name) {
+                cancel.headers.push(name, value);
+            }
+        }
+        cancel.headers.push("CSeq", "1 CANCEL");
+        for route in invite.headers.get_all("Route") {
+            cancel.headers.push("Route", route);
+        }
+        self.send_cleanup(now, cancel, call.agent_peer);
+    }
+
+    fn send_cleanup(&mut self, now: Instant, request: Request, peer: Peer) {
+        if let Ok(key) = self.txns.send_request(now, request, peer) {
+            self.purposes.insert(key, Purpose::Cleanup);
+        }
+    }
+
+    pub(crate) fn on_cancel(&mut self, now: Instant, key: &Key, cancel: &Request) {
+        let invite_key = key.invite_of_cancel();
+        let Some(id) = self.by_server_invite.get(&invite_key).copied() else {
+            self.respond(now, key, tagged(cancel.response(481), "x"));
+            return;
+        };
+        self.respond(now, key, cancel.response(200));
+        let Some(mut call) = self.calls.remove(&id) else {
+            return;
+        };
+        if call.state == CallState::Ringing {
+            let terminated = tagged(call.caller_invite.response(487), &call.caller_tag);
+            self.respond(now, &invite_key, terminated);
+            call.state = CallState::Cancelled;
+            self.cdrs
+                .ended(call.cdr, now, Outcome::Cancelled, Some(Side::Caller));
+            if call.agent_ringing {
+                self.cancel_agent(now, &call);
+            } else {
+                // §9.1: no CANCEL before a provisional response; send it when one comes.
+                call.cancel_pending = true;
+            }
+        }
+        self.calls.insert(id, call);
+    }
+
+    pub(crate) fn on_tu_timer(&mut self, now: Instant, timer: TuTimer) {
+        let TuTimer::Ring(id) = timer;
+        let Some(mut call) = self.calls.remove(&id) else {
+            return;
+        };
+        if call.state == CallState::Ringing {
+            let unavailable = tagged(call.caller_invite.response(480), &call.caller_tag);
+            self.respond(now, &call.caller_key, unavailable);
+            call.state = CallState::Cancelled;
+            self.cdrs.ended(call.cdr, now, Outcome::NoAnswer, None);
+            if call.agent_ringing {
+                self.cancel_agent(now, &call);
+            } else {
+                call.cancel_pending = true;
+            }
+        }
+        self.calls.insert(id, call);
+    }
+
+    pub(crate) fn on_client_timeout(&mut self, now: Instant, purpose: Purpose) {
+        match purpose {
+            Purpose::AgentInvite(id) => {
+                let Some(call) = self.calls.remove(&id) else {
+                    return;
+                };
+                if call.state == CallState::Ringing {
+                    let timeout = tagged(call.caller_invite.response(408), &call.caller_tag);
+                    self.respond(now, &call.caller_key, timeout);
+                    self.cdrs.ended(call.cdr, now, Outcome::Unreachable, None);
+                }
+                self.forget(id, &call);
+            }
+            Purpose::Relay {
+                server, original, ..
+            } => {
+                self.respond(now, &server, tagged(original.response(408), "x"));
+            }
+            Purpose::Cleanup => {}
+        }
+    }
+
+    /// Our 2xx to the caller was never ACKed (Timer L): hang up the agent's leg.
+    pub(crate) fn on_caller_never_acked(&mut self, now: Instant, id: u64) {
+        let Some(call) = self.calls.remove(&id) else {
+            return;
+        };
+        if call.state == CallState::Answered && call.agent_ack.is_none() {
+            self.hang_up(now, call, Side::Caller, Outcome::Completed);
+        } else {
+            self.calls.insert(id, call);
+        }
+    }
+
+    pub(crate) fn on_ack(&mut self, _now: Instant, ack: &Request) {
+        let Ok(e) = ack.essentials() else { return };
+        let Some((id, side)) = self.by_call_id.get(&e.call_id).copied() else {
+            debug!(call_id = %e.call_id, "ACK for no call");
+            return;
+        };
+        debug!(call = id, ?side, "ACK");
+        let Some(mut call) = self.calls.remove(&id) else {
+            return;
+        };
+        let caller_seq = call
+            .caller_invite
+            .essentials()
+            .map(|c| c.cseq.seq)
+            .unwrap_or_default();
+        if side == Side::Caller && call.state == CallState::Answered && e.cseq.seq == caller_seq {
+            self.ack_agent(&mut call, Some(ack));
+        } else if let Some((acker, seq, relayed_seq, None)) = call.reinvite_ack.clone()
+            && acker == side
+            && seq == e.cseq.seq
+        {
+            let target = other(side);
+            let transport = call.leg(target).transport;
+            if let Some(dialog) = &call.leg(target).dialog
+                && let Some(peer) = peer_for(&dialog.next_hop(), transport)
+            {
+                let via = self.via(peer.transport);
+                let mut forwarded = dialog.ack(relayed_seq, &via);
+                forwarded.body = copy_body(&ack.headers, &ack.body, &mut forwarded.headers);
+                self.txns
+                    .send_stateless(peer, &Message::Request(forwarded.clone()));
+                call.reinvite_ack = Some((acker, seq, relayed_seq, Some((forwarded, peer))));
+            }
+        }
+        self.calls.insert(id, call);
+    }
+
+    /// ACKs the agent's 2xx once, with the caller's ACK body if there is one (late offer).
+    fn ack_agent(&mut self, call: &mut Call, caller_ack: Option<&Request>) {
+        if call.agent_ack.is_some() || call.state != CallState::Answered {
+            return;
+        }
+        let Some(dialog) = &call.agent.dialog else {
+            return;
+        };
+        let Some(peer) = peer_for(&dialog.next_hop(), call.agent.transport) else {
+            return;
+        };
+        let via = self.via(peer.transport);
+        let mut forwarded = dialog.ack(1, &via);
+        if let Some(ack) = caller_ack {
+            forwarded.body = copy_body(&ack.headers, &ack.body, &mut forwarded.headers);
+        }
+        debug!(cdr = call.cdr, "ACK to the agent");
+        self.txns
+            .send_stateless(peer, &Message::Request(forwarded.clone()));
+        call.agent_ack = Some((forwarded, peer));
+    }
+
+    /// A 2xx after its transaction ended: repeat the ACK we sent for it.
+    pub(crate) fn on_stray_response(&mut self, response: &Response) {
+        let Ok(e) = response.essentials() else { return };
+        if !response.is_success() || e.cseq.method != Method::Invite {
+            return;
+        }
+        let Some((id, Side::Agent)) = self.by_call_id.get(&e.call_id).copied() else {
+            return;
+        };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let ack = if e.cseq.seq == 1 {
+            call.agent_ack.clone()
+        } else {
+            call.reinvite_ack.clone().and_then(|(.., sent)| sent)
+        };
+        if let Some((ack, peer)) = ack {
+            self.txns.send_stateless(peer, &Message::Request(ack));
+        }
+    }
+
+    pub(crate) fn on_in_dialog(&mut self, now: Instant, key: Key, request: Request) {
+        let Ok(e) = request.essentials() else { return };
+        let Some((id, side)) = self.by_call_id.get(&e.call_id).copied() else {
+            debug!(call_id = %e.call_id, method = %request.method, "in-dialog request for no call");
+            self.respond(now, &key, request.response(481));
+            return;
+        };
+        debug!(call = id, ?side, method = %request.method, "in-dialog request");
+        let Some(mut call) = self.calls.remove(&id) else {
+            self.respond(now, &key, request.response(481));
+            return;
+        };
+        let checked = match call.leg(side).dialog.as_mut() {
+            None => Err(481),
+            Some(d) if Some(d.id.remote_tag.as_str()) != e.from.tag() => Err(481),
+            Some(d) => d.on_request(&request).map_err(|_| 500),
+        };
+        if let Err(code) = checked {
+            self.respond(now, &key, request.response(code));
+            self.calls.insert(id, call);
+            return;
+        }
+        if call.state != CallState::Answered {
+            // An early-dialog request from the agent (UPDATE, INFO before answer) is not
+            // relayed yet; BYE there means the agent gave up ringing.
+            self.respond(
+                now,
+                &key,
+                request.response(if request.method == Method::Bye {
+                    200
+                } else {
+                    491
+                }),
+            );
+            self.calls.insert(id, call);
+            return;
+        }
+        if side == Side::Caller && call.agent_ack.is_none() {
+            // A request from the caller overtook its lost ACK: the 2xx arrived, so stop
+            // resending it, and ACK the agent's 2xx before anything else reaches the agent.
+            let seq = call
+                .caller_invite
+                .essentials()
+                .map(|c| c.cseq.seq)
+                .unwrap_or_default();
+            self.txns.implicit_ack(&e.call_id, seq);
+            self.ack_agent(&mut call, None);
+        }
+        if request.method == Method::Bye {
+            self.respond(now, &key, request.response(200));
+            self.hang_up(now, call, side, Outcome::Completed);
+            return;
+        }
+        self.relay(now, &mut call, id, side, key, request);
+        self.calls.insert(id, call);
+    }
+
+    /// `side` hung up: BYE the other leg, close the record, forget the call.
+    fn hang_up(&mut self, now: Instant, mut call: Call, side: Side, outcome: Outcome) {
+        let target = other(side);
+        let transport = call.leg(target).transport;
+        if let Some(dialog) = call.leg(target).dialog.as_mut()
+            && let Some(peer) = peer_for(&dialog.next_hop(), transport)
+        {
+            let via = self.via(peer.transport);
+            let contact = self.contact(peer.transport);
+            let bye = dialog.request(Method::Bye, &via, &contact);
+            self.send_cleanup(now, bye, peer);
+        }
+        self.cdrs.ended(call.cdr, now, outcome, Some(side));
+        self.forget(0, &call);
+    }
+
+    fn relay(
+        &mut self,
+        now: Instant,
+        call: &mut Call,
+        id: u64,
+        side: Side,
+        key: Key,
+        request: Request,
+    ) {
+        let target = other(side);
+        let transport = call.leg(target).transport;
+        let Some(dialog) = call.leg(target).dialog.as_mut() else {
+            self.respond(now, &key, request.response(481));
+            return;
+        };
+        let Some(peer) = peer_for(&dialog.next_hop(), transport) else {
+            self.respond(now, &key, request.response(502));
+            return;
+        };
+        let via = self.via(peer.transport);
+        let contact = self.contact(peer.transport);
+        let mut relayed = dialog.request(request.method.clone(), &via, &contact);
+        relayed.body = copy_body(&request.headers, &request.body, &mut relayed.headers);
+        for name in [
+            "Event",
+            "Subscription-State",
+            "Session-Expires",
+            "Supported",
+        ] {
+            if let Some(value) = request.headers.get(name) {
+                relayed.headers.push(name, value);
+            }
+        }
+        match self.txns.send_request(now, relayed, peer) {
+            Ok(client) => {
+                self.purposes.insert(
+                    client,
+                    Purpose::Relay {
+                        call: id,
+                        from: side,
+                        server: key,
+                        original: Box::new(request),
+                    },
+                );
+            }
+            Err(_) => self.respond(now, &key, request.response(500)),
+        }
+    }
+
+    fn on_relay_response(
+        &mut self,
+        now: Instant,
+        id: u64,
+        from: Side,
+        server: &Key,
+        original: &Request,
+        response: Response,
+    ) {
+        if response.code == 100 {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let mut relayed = original.response(response.code);
+        relayed.reason = response.reason.clone();
+        relayed.body = copy_body(&response.headers, &response.body, &mut relayed.headers);
+        let transport = call.leg(from).transport;
+        if original.method == Method::Invite && response.is_success() {
+            let seq = original
+                .essentials()
+                .map(|e| e.cseq.seq)
+                .unwrap_or_default();
+            let relayed_seq = response
+                .essentials()
+                .map(|e| e.cseq.seq)
+                .unwrap_or_default();
+            call.reinvite_ack = Some((from, seq, relayed_seq, None));
+            if let Some(dialog) = call.leg(other(from)).dialog.as_mut() {
+                dialog.on_response(&response);
+            }
+        }
+        if original.method == Method::Invite && response.code < 300 {
+            relayed
+                .headers
+                .push("Contact", format!("<{}>", self.contact(transport)));
+        }
+        self.respond(now, server, relayed);
+    }
+}
+
+fn to_tag(response: &Response) -> Option<String> {
+    response
+        .essentials()
+        .ok()
+        .and_then(|e| e.to.tag().map(str::to_owned))
+}

@@ -1,0 +1,340 @@
+//! The sans-IO core of the bridge: the transaction layer, the registrar and the B2BUA behind
+//! one `handle(now, bytes, from)` / `poll_transmit` / `poll_timeout` interface. The tokio
+//! server ([`crate::server`]) only moves bytes and time in and out, so everything here runs
+//! under simulated time in tests.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use rand::Rng as _;
+use rand::SeedableRng as _;
+use rand::rngs::StdRng;
+use sip::transaction::{Role, TimeoutReason};
+use sip::{
+    Key, Limits, Method, NameAddr, Output, Peer, Request, Response, Timers, Transactions,
+    Transport, Uri, Via,
+};
+
+use crate::b2bua::{Call, Purpose};
+use crate::cdr::{CallRecord, CdrLog};
+use crate::registrar::{Account, Binding, Expiry, Registrar, Verdict};
+
+/// What the engine needs to know about itself and its agents.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Our address as written in Via and Contact: a concrete IP, never 0.0.0.0.
+    pub local: SocketAddr,
+    /// The digest realm; every stored HA1 was computed with it.
+    pub realm: String,
+    pub accounts: Vec<Account>,
+    pub expiry: Expiry,
+    /// How long an agent's phone may ring before the caller hears 480 and it is cancelled.
+    pub ring_timeout: Duration,
+    pub timers: Timers,
+    pub limits: Limits,
+    pub max_transactions: usize,
+    pub max_calls: usize,
+}
+
+impl EngineConfig {
+    pub fn new(local: SocketAddr, realm: &str, accounts: Vec<Account>) -> EngineConfig {
+        EngineConfig {
+            local,
+            realm: realm.to_owned(),
+            accounts,
+            expiry: Expiry::default(),
+            ring_timeout: Duration::from_secs(60),
+            timers: Timers::default(),
+            limits: Limits::default(),
+            max_transactions: 20_000,
+            max_calls: 5_000,
+        }
+    }
+}
+
+/// Bytes to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: Peer,
+    pub bytes: Bytes,
+}
+
+/// Counters for the status API and logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub registrations: u64,
+    pub auth_failures: u64,
+    pub calls: u64,
+    pub options: u64,
+}
+
+/// A registered contact, as the status API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Registration {
+    pub username: String,
+    pub contact: String,
+    pub source: String,
+    pub transport: &'static str,
+    pub expires_in_s: u64,
+}
+
+/// A timer of the B2BUA itself (not of a transaction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TuTimer {
+    /// The agent's phone has rung for `ring_timeout`.
+    Ring(u64),
+}
+
+const HOUSEKEEPING: Duration = Duration::from_secs(10);
+/// Methods we answer or relay, for Allow.
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
+
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) cfg: EngineConfig,
+    pub(crate) txns: Transactions,
+    pub(crate) registrar: Registrar,
+    pub(crate) cdrs: CdrLog,
+    pub(crate) rng: StdRng,
+    pub(crate) calls: HashMap<u64, Call>,
+    /// Each leg's Call-ID → the call and which leg.
+    pub(crate) by_call_id: HashMap<String, (u64, crate::cdr::Side)>,
+    /// The caller's INVITE server transaction → the call (for CANCEL).
+    pub(crate) by_server_invite: HashMap<Key, u64>,
+    /// Our client transactions → why we sent them.
+    pub(crate) purposes: HashMap<Key, Purpose>,
+    tu_timers: BTreeMap<(Instant, u64), TuTimer>,
+    tu_sequence: u64,
+    pub(crate) next_call: u64,
+    next_housekeeping: Instant,
+    out: VecDeque<Transmit>,
+    pub stats: Stats,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig, now: Instant, wall: SystemTime) -> Engine {
+        Engine::with_rng(cfg, now, wall, StdRng::from_entropy())
+    }
+
+    /// With a seeded generator, for reproducible tests.
+    pub fn with_rng(cfg: EngineConfig, now: Instant, wall: SystemTime, rng: StdRng) -> Engine {
+        Engine {
+            txns: Transactions::new(cfg.timers, cfg.limits, cfg.max_transactions),
+            registrar: Registrar::new(&cfg.realm, cfg.accounts.clone(), cfg.expiry),
+            cdrs: CdrLog::new((now, wall)),
+            rng,
+            calls: HashMap::new(),
+            by_call_id: HashMap::new(),
+            by_server_invite: HashMap::new(),
+            purposes: HashMap::new(),
+            tu_timers: BTreeMap::new(),
+            tu_sequence: 0,
+            next_call: 1,
+            next_housekeeping: now + HOUSEKEEPING,
+            out: VecDeque::new(),
+            stats: Stats::default(),
+            cfg,
+        }
+    }
+
+    /// Bytes received from `from`.
+    pub fn handle(&mut self, now: Instant, bytes: &[u8], from: Peer) {
+        self.txns.receive(now, bytes, from);
+        self.pump(now);
+    }
+
+    /// Fires whatever is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.txns.handle_timeout(now);
+        self.pump(now);
+        while let Some(entry) = self.tu_timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let timer = entry.remove();
+            self.on_tu_timer(now, timer);
+            self.pump(now);
+        }
+        if now >= self.next_housekeeping {
+            self.registrar.expire(now);
+            self.next_housekeeping = now + HOUSEKEEPING;
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.txns.poll_timeout(),
+            self.tu_timers.keys().next().map(|(at, _)| *at),
+            Some(self.next_housekeeping),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front()
+    }
+
+    pub fn call_records(&self) -> Vec<CallRecord> {
+        self.cdrs.records()
+    }
+
+    pub fn registrations(&self, now: Instant) -> Vec<Registration> {
+        self.registrar
+            .bindings(now)
+            .into_iter()
+            .map(|b: Binding| Registration {
+                username: b.username,
+                contact: b.contact.to_string(),
+                source: b.source.addr.to_string(),
+                transport: b.source.transport.via_name(),
+                expires_in_s: b.expires_at.saturating_duration_since(now).as_secs(),
+            })
+            .collect()
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Live transactions (for tests and metrics).
+    pub fn transactions(&self) -> usize {
+        self.txns.len()
+    }
+
+    pub(crate) fn arm(&mut self, at: Instant, timer: TuTimer) {
+        self.tu_sequence += 1;
+        self.tu_timers.insert((at, self.tu_sequence), timer);
+    }
+
+    fn pump(&mut self, now: Instant) {
+        while let Some(output) = self.txns.poll_output() {
+            match output {
+                Output::Transmit { to, bytes } => self.out.push_back(Transmit { to, bytes }),
+                Output::Request { key, request, from } => self.on_request(now, key, request, from),
+                Output::Ack { request, .. } => self.on_ack(now, &request),
+                Output::Response { key, response } => self.on_response(now, &key, response),
+                Output::StrayResponse { response, .. } => self.on_stray_response(&response),
+                Output::Timeout { key, reason } => self.on_timeout(now, &key, reason),
+                Output::Terminated { key } => {
+                    if key.role == Role::Client {
+                        self.purposes.remove(&key);
+                    } else {
+                        self.by_server_invite.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, key: Key, request: Request, from: Peer) {
+        let in_dialog = request.essentials().is_ok_and(|e| e.to.tag().is_some());
+        match (&request.method, in_dialog) {
+            (Method::Register, _) => {
+                let (response, verdict) =
+                    self.registrar.register(now, &request, from, &mut self.rng);
+                match verdict {
+                    Verdict::Registered | Verdict::Unregistered => self.stats.registrations += 1,
+                    Verdict::Refused | Verdict::RateLimited => self.stats.auth_failures += 1,
+                    Verdict::Challenged | Verdict::Malformed => {}
+                }
+                self.respond(now, &key, response);
+            }
+            (Method::Cancel, _) => self.on_cancel(now, &key, &request),
+            (_, true) => self.on_in_dialog(now, key, request),
+            (Method::Invite, false) => self.on_invite(now, key, request, from),
+            (Method::Options, false) => {
+                self.stats.options += 1;
+                let mut ok = tagged(request.response(200), "opt");
+                ok.headers.push("Allow", ALLOW);
+                ok.headers.push("Accept", "application/sdp");
+                self.respond(now, &key, ok);
+            }
+            (Method::Bye | Method::Info | Method::Update | Method::Prack, false) => {
+                self.respond(now, &key, tagged(request.response(481), "x"));
+            }
+            (Method::Other(_), false) => {
+                self.respond(now, &key, tagged(request.response(501), "x"));
+            }
+            (_, false) => {
+                let mut refused = tagged(request.response(405), "x");
+                refused.headers.push("Allow", ALLOW);
+                self.respond(now, &key, refused);
+            }
+        }
+    }
+
+    pub(crate) fn respond(&mut self, now: Instant, key: &Key, response: Response) {
+        // A transaction that can no longer answer (already answered, or gone) needs nothing.
+        let _ = self.txns.respond(now, key, response);
+    }
+
+    pub(crate) fn random_token(&mut self) -> String {
+        hex::encode(self.rng.r#gen::<[u8; 8]>())
+    }
+
+    /// A new top Via with a fresh branch, for a request on `transport`.
+    pub(crate) fn via(&mut self, transport: Transport) -> Via {
+        let branch = format!("{}{}", sip::header::MAGIC_COOKIE, self.random_token());
+        Via::new(transport.via_name(), self.cfg.local, &branch)
+    }
+
+    /// Our Contact for a leg on `transport`.
+    pub(crate) fn contact(&self, transport: Transport) -> Uri {
+        let uri = Uri::for_addr(Some("bridge"), self.cfg.local);
+        match transport {
+            Transport::Tcp => uri.with_param("transport", Some("tcp")),
+            Transport::Udp => uri,
+        }
+    }
+
+    pub(crate) fn on_timeout(&mut self, now: Instant, key: &Key, reason: TimeoutReason) {
+        match key.role {
+            Role::Client => {
+                if let Some(purpose) = self.purposes.remove(key) {
+                    self.on_client_timeout(now, purpose);
+                }
+            }
+            Role::Server => {
+                if reason == TimeoutReason::NoAck
+                    && let Some(id) = self.by_server_invite.get(key).copied()
+                {
+                    self.on_caller_never_acked(now, id);
+                }
+            }
+        }
+    }
+}
+
+/// A peer to send requests for `uri` to: its IP literal, over its `transport=` parameter or
+/// `default`.
+pub(crate) fn peer_for(uri: &Uri, default: Transport) -> Option<Peer> {
+    let transport = match uri.transport().as_deref() {
+        Some("tcp") => Transport::Tcp,
+        Some("udp") => Transport::Udp,
+        Some(_) => return None,
+        None => default,
+    };
+    Some(Peer {
+        addr: uri.socket_addr()?,
+        transport,
+    })
+}
+
+/// A response with our To tag, if it has none yet.
+pub(crate) fn tagged(mut response: Response, tag: &str) -> Response {
+    if let Some(to) = response.headers.get("To")
+        && let Ok(to) = NameAddr::parse(to)
+        && to.tag().is_none()
+    {
+        response.headers.set("To", to.with_tag(tag).to_string());
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests;

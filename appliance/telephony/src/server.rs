@@ -1,0 +1,295 @@
+//! The bridge's sockets: one UDP socket and one TCP listener on the same port, outbound TCP
+//! connections on demand, and the clock. Everything else is the [`Engine`]'s.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use sip::parse::{Frame, frame};
+use sip::{Limits, Peer, Transport};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::cdr::CallRecord;
+use crate::engine::{Engine, EngineConfig, Registration, Stats};
+
+/// Where to listen and how to present ourselves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// UDP and TCP, same port (port 0: any free port, the same for both).
+    pub listen: SocketAddr,
+    /// The address written in Via and Contact; needed when `listen` is a wildcard.
+    pub advertise: Option<SocketAddr>,
+    /// The engine's settings; its `local` is filled in from the bound socket.
+    pub engine: EngineConfig,
+    /// TCP connections at once, both directions.
+    pub max_connections: usize,
+}
+
+/// Why the bridge did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot bind SIP on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("listening on {0} needs `advertise`: Via and Contact need a concrete address")]
+    NeedsAdvertise(SocketAddr),
+}
+
+/// A running bridge.
+#[derive(Debug)]
+pub struct Telephony {
+    engine: Arc<Mutex<Engine>>,
+    udp: SocketAddr,
+    tcp: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+enum TcpEvent {
+    Data(SocketAddr, Bytes),
+    Closed(SocketAddr),
+}
+
+const IDLE_TCP: Duration = Duration::from_secs(300);
+
+fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+    // A panic while holding the lock would be a bug; the state is still the best we have.
+    engine
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Telephony {
+    pub async fn start(config: ServerConfig) -> Result<Telephony, StartError> {
+        let bind = |addr, source| StartError::Bind { addr, source };
+        let udp = UdpSocket::bind(config.listen)
+            .await
+            .map_err(|e| bind(config.listen, e))?;
+        let udp_addr = udp.local_addr().map_err(|e| bind(config.listen, e))?;
+        let tcp_addr = SocketAddr::new(config.listen.ip(), udp_addr.port());
+        let listener = TcpListener::bind(tcp_addr)
+            .await
+            .map_err(|e| bind(tcp_addr, e))?;
+        let local = match config.advertise {
+            Some(addr) => addr,
+            None if udp_addr.ip().is_unspecified() => {
+                return Err(StartError::NeedsAdvertise(udp_addr));
+            }
+            None => udp_addr,
+        };
+        let mut engine_config = config.engine;
+        engine_config.local = local;
+        let limits = engine_config.limits;
+        let engine = Arc::new(Mutex::new(Engine::new(
+            engine_config,
+            Instant::now(),
+            SystemTime::now(),
+        )));
+        let (stop, stopped) = watch::channel(false);
+        let io = Io {
+            engine: engine.clone(),
+            udp: Arc::new(udp),
+            listener,
+            connections: HashMap::new(),
+            max_connections: config.max_connections,
+            limits,
+        };
+        let task = tokio::spawn(io.run(stopped));
+        info!(udp = %udp_addr, tcp = %tcp_addr, advertised = %local, "SIP listening");
+        Ok(Telephony {
+            engine,
+            udp: udp_addr,
+            tcp: tcp_addr,
+            stop,
+            task,
+        })
+    }
+
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.udp
+    }
+
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.tcp
+    }
+
+    /// Every kept call detail record, oldest first.
+    pub fn call_records(&self) -> Vec<CallRecord> {
+        lock(&self.engine).call_records()
+    }
+
+    pub fn registrations(&self) -> Vec<Registration> {
+        lock(&self.engine).registrations(Instant::now())
+    }
+
+    pub fn active_calls(&self) -> usize {
+        lock(&self.engine).active_calls()
+    }
+
+    pub fn stats(&self) -> Stats {
+        lock(&self.engine).stats
+    }
+
+    /// Stops listening; calls in progress are dropped without BYE (later: drain).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+struct Io {
+    engine: Arc<Mutex<Engine>>,
+    udp: Arc<UdpSocket>,
+    listener: TcpListener,
+    connections: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
+    max_connections: usize,
+    limits: Limits,
+}
+
+impl Io {
+    async fn run(mut self, mut stopped: watch::Receiver<bool>) {
+        let (events_tx, mut events) = mpsc::channel::<TcpEvent>(1024);
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let deadline = lock(&self.engine).poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = stopped.changed() => break,
+                received = self.udp.recv_from(&mut buf) => match received {
+                    Ok((n, from)) => {
+                        let peer = Peer { addr: from, transport: Transport::Udp };
+                        lock(&self.engine).handle(Instant::now(), &buf[..n], peer);
+                    }
+                    // ICMP port unreachable from an earlier send shows up here on Linux.
+                    Err(error) => debug!(%error, "UDP receive"),
+                },
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, from)) => {
+                        if self.connections.len() >= self.max_connections {
+                            debug!(%from, "TCP connection refused: too many");
+                        } else {
+                            let tx = spawn_connection(Some(stream), from, events_tx.clone(), self.limits);
+                            self.connections.insert(from, tx);
+                        }
+                    }
+                    Err(error) => warn!(%error, "TCP accept"),
+                },
+                Some(event) = events.recv() => match event {
+                    TcpEvent::Data(from, bytes) => {
+                        let peer = Peer { addr: from, transport: Transport::Tcp };
+                        lock(&self.engine).handle(Instant::now(), &bytes, peer);
+                    }
+                    TcpEvent::Closed(addr) => { self.connections.remove(&addr); }
+                },
+                () = sleep => lock(&self.engine).handle_timeout(Instant::now()),
+            }
+            self.flush(&events_tx).await;
+        }
+    }
+
+    async fn flush(&mut self, events: &mpsc::Sender<TcpEvent>) {
+        loop {
+            let Some(transmit) = lock(&self.engine).poll_transmit() else {
+                return;
+            };
+            match transmit.to.transport {
+                Transport::Udp => {
+                    if let Err(error) = self.udp.send_to(&transmit.bytes, transmit.to.addr).await {
+                        debug!(%error, to = %transmit.to.addr, "UDP send");
+                    }
+                }
+                Transport::Tcp => {
+                    let addr = transmit.to.addr;
+                    if !self.connections.contains_key(&addr) {
+                        if self.connections.len() >= self.max_connections {
+                            debug!(%addr, "no TCP connection: too many");
+                            continue;
+                        }
+                        let tx = spawn_connection(None, addr, events.clone(), self.limits);
+                        self.connections.insert(addr, tx);
+                    }
+                    if let Some(tx) = self.connections.get(&addr)
+                        && tx.try_send(transmit.bytes).is_err()
+                    {
+                        debug!(%addr, "TCP connection backlogged or closed; message dropped");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A TCP connection's task: connects first when `stream` is `None`, then frames what it reads
+/// into messages for the engine and writes what the engine sends.
+fn spawn_connection(
+    stream: Option<TcpStream>,
+    addr: SocketAddr,
+    events: mpsc::Sender<TcpEvent>,
+    limits: Limits,
+) -> mpsc::Sender<Bytes> {
+    let (tx, mut rx) = mpsc::channel::<Bytes>(256);
+    tokio::spawn(async move {
+        let stream = match stream {
+            Some(s) => s,
+            None => {
+                match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)).await {
+                    Ok(Ok(s)) => s,
+                    _ => {
+                        debug!(%addr, "TCP connect failed");
+                        let _ = events.send(TcpEvent::Closed(addr)).await;
+                        return;
+                    }
+                }
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (mut reader, mut writer) = stream.into_split();
+        let mut buf = BytesMut::with_capacity(8192);
+        loop {
+            tokio::select! {
+                outgoing = rx.recv() => match outgoing {
+                    Some(bytes) => if writer.write_all(&bytes).await.is_err() { break },
+                    None => break,
+                },
+                read = tokio::time::timeout(IDLE_TCP, reader.read_buf(&mut buf)) => {
+                    match read {
+                        Ok(Ok(n)) if n > 0 => {}
+                        _ => break,
+                    }
+                    loop {
+                        match frame(&buf, &limits) {
+                            Ok(Some(Frame::KeepAlive(n))) => { let _ = buf.split_to(n); }
+                            Ok(Some(Frame::Message(n))) => {
+                                let message = buf.split_to(n).freeze();
+                                if events.send(TcpEvent::Data(addr, message)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(error) => {
+                                debug!(%addr, %error, "TCP stream unframeable; closing");
+                                let _ = events.send(TcpEvent::Closed(addr)).await;
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let _ = events.send(TcpEvent::Closed(addr)).await;
+    });
+    tx
+}

@@ -1,0 +1,519 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Real SIP peers: SIPp (Debian's `sip-tester`) as the trunk calling in and as the agents'
+//! phones, which register with digest authentication first. Every test starts its own
+//! bridge on a loopback port, its SIPp processes on ports it picked, and kills them on drop.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use telephony::credentials::{NewAgent, parse, render};
+use telephony::{EngineConfig, Outcome, ServerConfig, Side, Telephony};
+use tokio::process::{Child, Command};
+
+const REALM: &str = "legatura-test";
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name)
+}
+
+/// A loopback port free for both UDP and TCP just now.
+fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+async fn bridge() -> Telephony {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("telephony=debug")
+        .with_test_writer()
+        .try_init();
+    let text = render(
+        REALM,
+        &[
+            NewAgent {
+                username: "agent1",
+                password: "secret1",
+                extension: Some("101"),
+            },
+            NewAgent {
+                username: "agent2",
+                password: "secret2",
+                extension: Some("102"),
+            },
+        ],
+    );
+    let accounts = parse(&text, REALM).unwrap();
+    let placeholder: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let mut engine = EngineConfig::new(placeholder, REALM, accounts);
+    engine.ring_timeout = Duration::from_secs(20);
+    Telephony::start(ServerConfig {
+        listen: placeholder,
+        advertise: None,
+        engine,
+        max_connections: 64,
+    })
+    .await
+    .unwrap()
+}
+
+/// A SIPp process, killed when dropped unless it has exited.
+struct Sipp {
+    child: Child,
+    name: String,
+    dir: tempfile::TempDir,
+}
+
+impl Sipp {
+    fn start(name: &str, args: &[String]) -> Sipp {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new("sipp")
+            .args(args)
+            .args([
+                "-nostdin",
+                "-trace_err",
+                "-trace_msg",
+                "-timeout",
+                "30",
+                "-timeout_error",
+            ])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sipp (Debian package sip-tester; `cargo xtask deps` installs it)");
+        Sipp {
+            child,
+            name: name.to_owned(),
+            dir,
+        }
+    }
+
+    /// Waits for SIPp to finish and asserts it exited 0, showing its logs if not.
+    async fn success(mut self) {
+        let status = tokio::time::timeout(Duration::from_secs(40), self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not finish", self.name))
+            .unwrap();
+        if !status.success() {
+            let mut logs = String::new();
+            for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+                let path = entry.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let tail: String = text
+                    .chars()
+                    .rev()
+                    .take(6000)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                logs.push_str(&format!("==> {} <==\n{tail}\n", path.display()));
+            }
+            let kept = self.dir.keep();
+            panic!(
+                "{} exited with {status} (logs in {})\n{logs}",
+                self.name,
+                kept.display()
+            );
+        }
+    }
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Registers `agent` whose phone answers on `contact_port`.
+async fn register(
+    bridge: SocketAddr,
+    agent: &str,
+    password: &str,
+    contact_port: u16,
+    transport: &str,
+    expires: u32,
+) {
+    let port = free_port().to_string();
+    Sipp::start(
+        &format!("REGISTER {agent}"),
+        &args(&[
+            "-sf",
+            scenario("register.xml").to_str().unwrap(),
+            &bridge.to_string(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            transport,
+            "-m",
+            "1",
+            "-s",
+            agent,
+            "-au",
+            agent,
+            "-ap",
+            password,
+            "-key",
+            "contact_port",
+            &contact_port.to_string(),
+            "-key",
+            "expires",
+            &expires.to_string(),
+        ]),
+    )
+    .success()
+    .await;
+}
+
+/// An agent's phone: SIPp as UAS on `port`, built-in scenario `uas` or a file.
+fn phone(port: u16, scenario_arg: &[&str], transport: &str, calls: u32) -> Sipp {
+    let mut a = args(scenario_arg);
+    a.extend(args(&[
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-t",
+        transport,
+        "-m",
+        &calls.to_string(),
+    ]));
+    Sipp::start(&format!("phone on {port}"), &a)
+}
+
+/// The trunk: SIPp as UAC dialling `service` through the bridge.
+fn trunk(
+    bridge: SocketAddr,
+    service: &str,
+    scenario_arg: &[&str],
+    transport: &str,
+    extra: &[&str],
+) -> Sipp {
+    let port = free_port().to_string();
+    let mut a = args(scenario_arg);
+    a.extend(args(&[
+        &bridge.to_string(),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-t",
+        transport,
+        "-s",
+        service,
+    ]));
+    a.extend(args(extra));
+    if !extra.contains(&"-m") {
+        a.extend(args(&["-m", "1"]));
+    }
+    Sipp::start(&format!("trunk calling {service}"), &a)
+}
+
+async fn settle(bridge: &Telephony, calls: usize) {
+    for _ in 0..100 {
+        let done = bridge
+            .call_records()
+            .iter()
+            .filter(|r| r.outcome != Outcome::InProgress)
+            .count();
+        if done >= calls && bridge.active_calls() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_is_answered_by_the_dialled_agent_and_the_caller_hangs_up() {
+    let bridge = bridge().await;
+    let addr = bridge.udp_addr();
+    let (phone1, phone2) = (free_port(), free_port());
+    register(addr, "agent1", "secret1", phone1, "u1", 3600).await;
+    register(addr, "agent2", "secret2", phone2, "u1", 3600).await;
+    assert_eq!(bridge.registrations().len(), 2);
+
+    // Dialling agent2's extension rings agent2's phone only.
+    let answering = phone(phone2, &["-sn", "uas"], "u1", 1);
+    trunk(addr, "102", &["-sn", "uac"], "u1", &["-d", "300"])
+        .success()
+        .await;
+    answering.success().await;
+    settle(&bridge, 1).await;
+    let records = bridge.call_records();
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.agent.as_deref(), Some("agent2"));
+    assert_eq!(r.called, "102");
+    assert_eq!(r.outcome, Outcome::Completed);
+    assert_eq!(r.ended_by, Some(Side::Caller));
+    assert!(r.answered_ms.is_some() && r.ended_ms >= r.answered_ms);
+
+    // Anything else goes to the agent registered first.
+    let answering = phone(phone1, &["-sn", "uas"], "u1", 1);
+    trunk(addr, "service", &["-sn", "uac"], "u1", &[])
+        .success()
+        .await;
+    answering.success().await;
+    settle(&bridge, 2).await;
+    assert_eq!(bridge.call_records()[1].agent.as_deref(), Some("agent1"));
+    bridge.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_hangs_up() {
+    let bridge = bridge().await;
+    let addr = bridge.udp_addr();
+    let port = free_port();
+    register(addr, "agent1", "secret1", port, "u1", 3600).await;
+    let answering = phone(
+        port,
+        &["-sf", scenario("uas_bye.xml").to_str().unwrap()],
+        "u1",
+        1,
+    );
+    trunk(
+        addr,
+        "agent1",
+        &["-sf", scenario("uac_wait_bye.xml").to_str().unwrap()],
+        "u1",
+        &[],
+    )
+    .success()
+    .await;
+    answering.success().await;
+    settle(&bridge, 1).await;
+    let r = &bridge.call_records()[0];
+    assert_eq!(
+        (r.outcome, r.ended_by),
+        (Outcome::Completed, Some(Side::Agent))
+    );
+    bridge.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caller_cancels_while_the_agent_rings() {
+    let bridge = bridge().await;
+    let addr = bridge.udp_addr();
+    let port = free_port();
+    register(addr, "agent1", "secret1", port, "u1", 3600).await;
+    let ringing = phone(
+        port,
+        &["-sf", scenario("uas_ringing.xml").to_str().unwrap()],
+        "u1",
+        1,
+    );
+    trunk(
+        addr,
+        "agent1",
+        &["-sf", scenario("uac_cancel.xml").to_str().unwrap()],
+        "u1",
+        &[],
+    )
+    .success()
+    .await;
+    ringing.success().await;
+    settle(&bridge, 1).await;
+    let r = &bridge.call_records()[0];
+    assert_eq!(
+        (r.outcome, r.ended_by),
+        (Outcome::Cancelled, Some(Side::Caller))
+    );
+    assert!(r.answered_ms.is_none());
+    bridge.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_registered_agent_the_caller_gets_480() {
+    let bridge = bridge().await;
+    let addr = bridge.udp_addr();
+    let uac_480 = scenario("uac_480.xml");
+    trunk(
+        addr,
+        "agent1",
+        &["-sf", uac_480.to_str().unwrap()],
+        "u1",
+        &[],
+    )
+    .success()
+    .await;
+    // Registered, then unregistered (Expires: 0): unavailable again.
+    let port = free_port();
+    register(addr, "agent1", "secret1", port, "u1", 3600).await;
+    assert_eq!(bridge.registrations().len(), 1);
+    register(addr, "agent1", "secret1", port, "u1", 0).await;
+    assert!(bridge.registrations().is_empty());
+    trunk(
+        addr,
+        "service",
+        &["-sf", uac_480.to_str().unwrap()],
+        "u1",
+        &[],
+    )
+    .success()
+    .await;
+    settle(&bridge, 2).await;
+    let records = bridge.call_records();
+    assert_eq!(records.len(), 2);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.outcome == Outcome::NoAgent && r.agent.is_none())
+    );
+    bridge.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_challenged_then_refused() {
+    let bridge = bridge().await;
+    let addr = bridge.udp_addr();
+    let port = free_port().to_string();
+    for (agent, password) in [
+        ("agent1", "wrong"),
+        ("agent1", "secret2"),
+        ("nobody", "secret1"),
+    ] {
+        Sipp::start(
+            &format!("REGISTER {agent} with a wrong password"),
+            &args(&[
+                "-sf",
+                scenario("register_refused.xml").to_str().unwrap(),
+                &addr.to_string(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &free_port().to_string(),
+                "-m",
+                "1",
+                "-s",
+                agent,
+                "-au",
+                agent,
+                "-ap",
+                password,
+                "-key",
+                "contact_port",
+                &port,
+                "-key",
+                "expires",
+                "3600",
+            ]),
+        )
+        .success()
+        .await;
+    }
+    assert!(bridge.registrations().is_empty());
+    assert_eq!(bridge.stats().auth_failures, 3);
+    register(addr, "agent1", "secret1", port.parse().unwrap(), "u1", 3600).await;
+    assert_eq!(bridge.registrations().len(), 1);
+    bridge.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_over_tcp() {
+    let bridge = bridge().await;
+    let addr = bridge.tcp_addr();
+    let port = free_port();
+    register(addr, "agent1", "secret1", port, "t1", 3600).await;
+    assert_eq!(bridge.registrations()[0].transport, "TCP");
+    let answering = phone(port, &["-sn", "uas"], "t1", 3);
+    trunk(
+        addr,
+        "agent1",
+        &["-sn", "uac"],
+        "t1",
+        &["-m", "3", "-r", "3"],
+    )
+    .success()
+    .await;
+    answering.success().await;
+    settle(&bridge, 3).await;
+    let records = bridge.call_records();
+    assert_eq!(records.len(), 3);
+    assert!(records.iter().all(|r| r.outcome == Outcome::Completed));
+    bridge.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn options_is_answered_for_health_checks() {
+    let bridge = bridge().await;
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let options = format!(
+        "OPTIONS sip:ping@{b} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKping\r\n\
+From: <sip:probe@{local}>;tag=p\r\nTo: <sip:ping@{b}>\r\nCall-ID: ping-1\r\nCSeq: 1 OPTIONS\r\n\
+Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        b = bridge.udp_addr()
+    );
+    socket
+        .send_to(options.as_bytes(), bridge.udp_addr())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = std::str::from_utf8(&buf[..n]).unwrap();
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
+    assert!(text.contains("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS"));
+    // Garbage and an unknown method do not stop it answering.
+    socket
+        .send_to(b"\x00\xffnot sip", bridge.udp_addr())
+        .await
+        .unwrap();
+    let unknown = options
+        .replace("OPTIONS sip", "FROB sip")
+        .replace("1 OPTIONS", "1 FROB")
+        .replace("z9hG4bKping", "z9hG4bKfrob");
+    socket
+        .send_to(unknown.as_bytes(), bridge.udp_addr())
+        .await
+        .unwrap();
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        std::str::from_utf8(&buf[..n])
+            .unwrap()
+            .starts_with("SIP/2.0 501")
+    );
+    assert_eq!(bridge.stats().options, 1);
+    bridge.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_calls_at_twenty_five_per_second() {
+    let bridge = bridge().await;
+    let addr = bridge.udp_addr();
+    let port = free_port();
+    register(addr, "agent1", "secret1", port, "u1", 3600).await;
+    let answering = phone(port, &["-sn", "uas"], "u1", 50);
+    trunk(
+        addr,
+        "agent1",
+        &["-sn", "uac"],
+        "u1",
+        &["-m", "50", "-r", "25", "-l", "50", "-d", "200"],
+    )
+    .success()
+    .await;
+    answering.success().await;
+    settle(&bridge, 50).await;
+    let records = bridge.call_records();
+    assert_eq!(records.len(), 50);
+    assert!(records.iter().all(|r| r.outcome == Outcome::Completed));
+    assert_eq!(bridge.active_calls(), 0);
+    bridge.shutdown().await;
+}
