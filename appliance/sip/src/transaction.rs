@@ -390,6 +390,21 @@ impl Transactions {
         Ok(())
     }
 
+    /// Stops resending the 2xx of INVITE server transaction (Call-ID, CSeq) as if its ACK
+    /// had come: the TU saw a later request in the dialog (a BYE overtaking a lost ACK).
+    pub fn implicit_ack(&mut self, call_id: &str, seq: u32) -> bool {
+        let hint = (call_id.to_owned(), seq);
+        match self
+            .accepted
+            .get(&hint)
+            .and_then(|key| self.entries.get_mut(key))
+            .map(|e| &mut e.machine)
+        {
+            Some(Machine::ServerInvite(m)) => m.on_2xx_ack(),
+            _ => false,
+        }
+    }
+
     /// Sends a message outside any transaction (the ACK of a 2xx, stateless replies).
     pub fn send_stateless(&mut self, to: Peer, message: &Message) {
         self.transmit(to, Bytes::from(message.to_bytes()));
