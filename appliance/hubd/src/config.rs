@@ -42,6 +42,8 @@ pub struct Config {
     pub portal: Option<PortalSection>,
     /// The agents' console (needs `[pki]` for its audit log).
     pub console: Option<ConsoleSection>,
+    /// The e-mail channel: SMTP in, the outbox worker out.
+    pub mail: Option<MailSection>,
     /// Services gateways may reach, by name. Default deny.
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceEntry>,
@@ -237,6 +239,9 @@ impl Config {
                 .parse::<keys::KeyRef>()
                 .map_err(|e| ConfigError::invalid(origin, "portal.receipt_key", e))?;
         }
+        if let Some(mail) = &config.mail {
+            mail.check(origin)?;
+        }
         if let Some(console) = &config.console {
             if config.pki.is_none() {
                 return Err(ConfigError::invalid(
@@ -328,6 +333,9 @@ impl Config {
         if let Some(noc) = &mut config.noc {
             noc.operator_ca = daemon::config::relative_to(path, &noc.operator_ca);
         }
+        if let Some(mail) = &mut config.mail {
+            mail.resolve(path);
+        }
         let s = &mut config.sandbox;
         for p in s.read_only.iter_mut().chain(s.read_write.iter_mut()) {
             *p = daemon::config::relative_to(path, p);
@@ -387,6 +395,9 @@ impl Config {
         ServiceTable::new(services).map_err(|e| ConfigError::invalid(origin, "service", e))
     }
 }
+
+mod mail;
+pub use mail::{MailRecipient, MailSection};
 
 #[cfg(test)]
 mod tests;

@@ -49,6 +49,12 @@ pub fn grants(config: &Config) -> (Vec<PathBuf>, Vec<PathBuf>) {
     if let Some(console) = &config.console {
         databases.push(&console.database);
     }
+    if let Some(mail) = &config.mail {
+        databases.push(&mail.database);
+        read_write.insert(mail.attachments.clone());
+        read_write.extend(mail.capture_dir());
+        read_only.extend(mail.templates.clone());
+    }
     for db in &databases {
         read_write.insert(parent(db));
     }

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod confine;
 pub mod console;
+pub mod mail;
 pub mod noc;
 pub mod pki;
 pub mod portal;
@@ -143,6 +144,9 @@ pub async fn start(
     }
     if let (Some(section), Some((_, audit))) = (&config.console, &fleet) {
         console::start(section, stores.open(&section.database)?, audit.clone()).await?;
+    }
+    if let Some(section) = &config.mail {
+        mail::start(section, stores.open(&section.database)?).await?;
     }
 
     if let Some(page) = &config.status_page {

@@ -140,16 +140,16 @@ pub struct Running {
 
 impl Running {
     /// Stops the listener and the worker (an event being sent stays leased and comes back).
+    /// Dropping a `Running` leaves both running.
     pub fn stop(&self) {
         self.listener.abort();
         self.worker_task.abort();
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// Whether `from` is a mailbox outgoing mail can carry (`Name <addr>` or `addr`).
+pub fn valid_from(from: &str) -> bool {
+    from.parse::<lettre::message::Mailbox>().is_ok()
 }
 
 /// The worker alone, built from the configuration (the listener is [`start`]'s).

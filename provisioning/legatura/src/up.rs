@@ -15,6 +15,8 @@ use tokio::sync::watch;
 const MISSION: &str = "ro-emb-paris";
 const APPLIANCE: &str = "PAR-01";
 const HUB_NAME: &str = "hub.legatura";
+/// The address the demo hub takes mail for.
+const MAIL_ADDRESS: &str = "contact@legatura.test";
 
 /// The local ports `up` uses.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +34,8 @@ pub(crate) struct Ports {
     console_central: u16,
     /// The hub status page through the gateway.
     status_via_gateway: u16,
+    /// SMTP for incoming mail (what the ministry's relay would deliver to).
+    smtp: u16,
 }
 
 impl Ports {
@@ -48,6 +52,7 @@ impl Ports {
                 console_hub: 9210,
                 console_central: 9200,
                 status_via_gateway: 8081,
+                smtp: 2525,
             },
             Some(b) => Self {
                 hub_quic: b,
@@ -60,6 +65,7 @@ impl Ports {
                 console_hub: b.saturating_add(7),
                 console_central: b.saturating_add(8),
                 status_via_gateway: b.saturating_add(9),
+                smtp: b.saturating_add(10),
             },
         }
     }
@@ -116,7 +122,7 @@ async fn serve(
 
     let ready = wait_ready(ports.gateway_admin).await;
     say(&format!(
-        "\nLegătura is up{}.\n\n  Citizens' portal:                              http://127.0.0.1:{}/\n  Agents' console, through the Paris gateway:    http://127.0.0.1:{}/\n  Agents' console, central network:              http://127.0.0.1:{}/\n  Hub status page, through the embassy gateway:  http://127.0.0.1:{}/\n  Gateway readiness and metrics:                 http://127.0.0.1:{}/readyz  /metrics  /status\n  Hub admin:                                     http://127.0.0.1:{}/status\n  The fleet (NOC API, operator certificate):     legatura fleet ls --data {}\n\n{}\nPress Ctrl-C to stop.\n",
+        "\nLegătura is up{}.\n\n  Citizens' portal:                              http://127.0.0.1:{}/\n  Agents' console, through the Paris gateway:    http://127.0.0.1:{}/\n  Agents' console, central network:              http://127.0.0.1:{}/\n  Hub status page, through the embassy gateway:  http://127.0.0.1:{}/\n  Gateway readiness and metrics:                 http://127.0.0.1:{}/readyz  /metrics  /status\n  Hub admin:                                     http://127.0.0.1:{}/status\n  The fleet (NOC API, operator certificate):     legatura fleet ls --data {}\n  Mail in (SMTP, to {MAIL_ADDRESS}):       127.0.0.1:{}\n  Mail out (captured, not sent):                 {}\n\n{}\nPress Ctrl-C to stop.\n",
         if ready {
             ""
         } else {
@@ -129,6 +135,8 @@ async fn serve(
         ports.gateway_admin,
         ports.hub_admin,
         data.display(),
+        ports.smtp,
+        data.join("outbox-mail").display(),
         accounts,
     ));
 
@@ -259,6 +267,24 @@ attachments = "attachments"
 clamd = "../clamd/clamd.sock"
 receipt_key = "keystore:../pki/keys/receipt-signing.key"
 
+# The e-mail channel: mail to {mail_address} on SMTP port {smtp} becomes a case; what the
+# hub would send citizens is written to ../outbox-mail/ as .eml files instead of a relay
+# (relay = "smtp://HOST:PORT" sends it).
+[mail]
+listen = "127.0.0.1:{smtp}"
+hostname = "{HUB_NAME}"
+database = "cases.db"
+attachments = "attachments"
+clamd = "../clamd/clamd.sock"
+relay = "capture:../outbox-mail"
+from = "Legătura <{mail_address}>"
+portal_url = "http://127.0.0.1:{portal}"
+# Demo only: every sender counts as verified (a real relay vouches with Authentication-Results).
+trust_sender = true
+
+[[mail.recipient]]
+address = "{mail_address}"
+
 # The NOC API: operator certificates only.
 [noc]
 listen = "127.0.0.1:{noc}"
@@ -293,6 +319,8 @@ allow = ["*"]
         portal = p.portal,
         console_hub = p.console_hub,
         console_central = p.console_central,
+        smtp = p.smtp,
+        mail_address = MAIL_ADDRESS,
     )
 }
 
