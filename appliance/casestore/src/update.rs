@@ -19,7 +19,8 @@ use crate::write::MessageRow;
 
 impl Store {
     /// Adds a message (and its attachments' metadata) to a case. A reply from outside to a
-    /// case waiting for the citizen puts it back `in_progress`. A message never reopens a
+    /// case waiting for the citizen puts it back `in_progress`, and so does an agent's first
+    /// answer to a `new` or `triage` case. A message never reopens a
     /// resolved or closed case: whether a late reply belongs to the old case or starts a new,
     /// linked one is the channel's decision (threading fails closed).
     pub fn add_message(
@@ -244,6 +245,10 @@ pub(crate) fn add_message_in(
     if first_response {
         tx.set_time(&state, StatMetric::FirstResponse)?;
     }
+    let answered = msg.direction == Direction::Out
+        && msg.visibility == Visibility::External
+        && matches!(msg.author, Actor::Agent(_))
+        && matches!(state.shape.status, Status::New | Status::Triage);
     if msg.direction == Direction::In && state.shape.status == Status::WaitingCitizen {
         let mut shape = state.shape.clone();
         shape.status = Status::InProgress;
@@ -254,6 +259,21 @@ pub(crate) fn add_message_in(
             Some(Status::WaitingCitizen),
             Status::InProgress,
             &Actor::System,
+            Some(&note),
+        )?;
+    } else if answered {
+        // An agent's answer to the citizen means someone is on it: the citizen's status page
+        // and the queues stop saying it waits to be picked up.
+        let from = state.shape.status;
+        let mut shape = state.shape.clone();
+        shape.status = Status::InProgress;
+        state = tx.reshape(&state, shape)?;
+        let note = Note::new("answered the citizen")?;
+        tx.history(
+            case,
+            Some(from),
+            Status::InProgress,
+            &msg.author,
             Some(&note),
         )?;
     } else {

@@ -85,6 +85,19 @@ async fn claim_reply_and_note() {
     assert_eq!(visibilities, ["external", "internal"]);
 
     let (page, _) = session.open_case(case).await;
+    // Answering the citizen means someone is on it: no longer "new".
+    assert_eq!(env.case_now(case).status, Status::InProgress);
+    assert_eq!(
+        element(&page.body, "status").as_deref(),
+        Some("in_progress")
+    );
+    // The priority form starts at the case's own priority, never at P0.
+    let priority = env.case_now(case).priority.code().to_lowercase();
+    assert!(
+        page.body
+            .contains(&format!("<option value=\"{priority}\" selected>")),
+        "the priority form does not start at {priority}"
+    );
     let timeline = element_block(&page.body, "timeline");
     assert!(timeline.contains(reply), "{timeline}");
     assert!(timeline.contains("Reply sent by"), "{timeline}");

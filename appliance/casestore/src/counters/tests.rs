@@ -198,6 +198,9 @@ fn run(ops: &[Op]) {
                         if !by_agent && b.status == Status::WaitingCitizen {
                             b.status = Status::InProgress;
                         }
+                        if by_agent && matches!(b.status, Status::New | Status::Triage) {
+                            b.status = Status::InProgress;
+                        }
                         b.answered |= by_agent;
                     }),
             },
