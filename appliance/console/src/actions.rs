@@ -12,8 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use casestore::{
-    AgentId, Body, CaseNumber, CaseType, Direction, Expect, LinkKind, NewMessage, NewReferral,
-    Note, Sensitivity, Status, TypeCode, Visibility, WriteError,
+    AgentId, Body, CaseId, CaseNumber, CaseType, Direction, Expect, LinkKind, NewMessage,
+    NewReferral, Note, ReferralId, Sensitivity, Status, TypeCode, Visibility, WriteError,
 };
 use serde::Deserialize;
 
@@ -45,6 +45,9 @@ pub(crate) struct ActionForm {
     other: Option<String>,
     merge_id: Option<i64>,
     outcome: Option<String>,
+    /// An existing referral being updated (acknowledged, or answered with `referral_outcome`).
+    referral_id: Option<i64>,
+    referral_outcome: Option<String>,
 }
 
 /// Outcome codes a case can be closed with.
@@ -117,7 +120,7 @@ fn action_kind(action: &str) -> Result<CaseAction, Failure> {
         "reply" => CaseAction::Reply,
         "note" => CaseAction::Note,
         "request-documents" => CaseAction::RequestDocuments,
-        "refer" => CaseAction::Refer,
+        "refer" | "referral" => CaseAction::Refer,
         "link" => CaseAction::Link,
         "merge" => CaseAction::Merge,
         "unmerge" => CaseAction::Unmerge,
@@ -337,6 +340,7 @@ async fn perform(
             .await??;
             Ok("documents requested".to_owned())
         }
+        CaseAction::Refer if form.referral_id.is_some() => update_referral(app, id, form).await,
         CaseAction::Refer => {
             let body = Note::new(text(form.referral_body.as_deref(), "The body referred to")?)
                 .map_err(invalid("body"))?;
@@ -426,6 +430,47 @@ async fn perform(
             Ok(format!("closed: {outcome}"))
         }
         CaseAction::Read => Err(Failure::NotFound.into()),
+    }
+}
+
+/// Records that the body referred to acknowledged the referral, or what it answered. The
+/// referral must be one of this case's.
+async fn update_referral(app: &App, case: CaseId, form: &ActionForm) -> Result<String, Refusal> {
+    let wanted = form.referral_id.map(ReferralId::from_raw);
+    let store = app.store.clone();
+    let referral = spawn(move || store.referrals(case))
+        .await??
+        .into_iter()
+        .find(|r| Some(r.id) == wanted)
+        .ok_or(Failure::NotFound)?;
+    let outcome = form
+        .referral_outcome
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let store = app.store.clone();
+    match outcome {
+        Some(text) => {
+            if referral.outcome.is_some() {
+                return Err(
+                    Failure::BadRequest("this referral already has an outcome".to_owned()).into(),
+                );
+            }
+            let note = Note::new(text).map_err(invalid("outcome"))?;
+            spawn(move || store.referral_outcome(referral.id, &note)).await??;
+            Ok(format!("referral {} answered", referral.id.get()))
+        }
+        None => {
+            if referral.acknowledged_at.is_some() {
+                return Err(Failure::BadRequest(
+                    "this referral is already acknowledged".to_owned(),
+                )
+                .into());
+            }
+            let at = now();
+            spawn(move || store.referral_acknowledged(referral.id, at)).await??;
+            Ok(format!("referral {} acknowledged", referral.id.get()))
+        }
     }
 }
 

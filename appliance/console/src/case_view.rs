@@ -153,8 +153,9 @@ pub(crate) async fn case_context(
     let case = reached.case.clone();
     let id = case.id;
     let store = app.store.clone();
-    let (persons, items, related, merges, numbers) = spawn(move || {
+    let (persons, items, related, merges, numbers, referrals) = spawn(move || {
         let persons = store.persons(id)?;
+        let referrals = store.referrals(id)?;
         let items = store.timeline(id)?;
         let merges = store.merges_of(id)?;
         let mut numbers = timeline::Numbers::new();
@@ -170,7 +171,7 @@ pub(crate) async fn case_context(
                 related.push((r, c));
             }
         }
-        Ok::<_, casestore::ReadError>((persons, items, related, merges, numbers))
+        Ok::<_, casestore::ReadError>((persons, items, related, merges, numbers, referrals))
     })
     .await??;
     audit_read(app, agent, reached);
@@ -220,6 +221,7 @@ pub(crate) async fn case_context(
             persons => persons.iter().map(timeline::person).collect::<Vec<_>>(),
             timeline => items.iter().map(|i| timeline::item(i, id, &numbers)).collect::<Vec<_>>(),
             merges => merges.iter().map(|m| timeline::merge(m, &numbers)).collect::<Vec<_>>(),
+            referrals => referrals.iter().map(timeline::referral).collect::<Vec<_>>(),
             related => related,
             actions => actions,
             via_break_glass => reached.via_break_glass,

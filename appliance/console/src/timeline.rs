@@ -54,6 +54,17 @@ pub(crate) fn merge(m: &Merge, numbers: &Numbers) -> Value {
     }
 }
 
+pub(crate) fn referral(r: &casestore::Referral) -> Value {
+    context! {
+        id => r.id.get(),
+        body => r.body.as_str(),
+        sent_at => r.sent_at.map(|t| t.unix_ms()),
+        due_at => r.due_at.map(|t| t.unix_ms()),
+        acknowledged_at => r.acknowledged_at.map(|t| t.unix_ms()),
+        outcome => r.outcome.as_ref().map(|o| o.as_str().to_owned()),
+    }
+}
+
 /// One timeline entry; `this` is the case being viewed.
 pub(crate) fn item(entry: &TimelineItem, this: CaseId, numbers: &Numbers) -> Value {
     let origin = (entry.case() != this).then(|| number(numbers, entry.case()));

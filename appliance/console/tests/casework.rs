@@ -182,6 +182,45 @@ async fn documents_priority_referral_link_and_closing() {
         page.body
             .contains("Referred to Prefectura Ilfov, answer due")
     );
+    // The body's acknowledgement and its answer are recorded against that referral.
+    let referral = env.store.referrals(case.id).unwrap()[0]
+        .id
+        .get()
+        .to_string();
+    session
+        .act_ok(case, "referral", &[("referral_id", &referral)])
+        .await;
+    session
+        .act_ok(
+            case,
+            "referral",
+            &[
+                ("referral_id", &referral),
+                ("referral_outcome", "Actul a fost eliberat"),
+            ],
+        )
+        .await;
+    let done = &env.store.referrals(case.id).unwrap()[0];
+    assert!(done.acknowledged_at.is_some());
+    assert_eq!(
+        done.outcome.as_ref().map(|o| o.as_str()),
+        Some("Actul a fost eliberat")
+    );
+    let (page, _) = session.open_case(case).await;
+    assert!(
+        page.body.contains("outcome: Actul a fost eliberat"),
+        "{}",
+        page.body
+    );
+    // A referral of another case is not this case's to update.
+    let foreign = session
+        .act(
+            other,
+            "referral",
+            &[("referral_id", &referral), ("referral_outcome", "x")],
+        )
+        .await;
+    assert_eq!(foreign.status, 404);
 
     let other_no = other.number.to_string();
     session
