@@ -125,7 +125,7 @@ pub enum Action {
 }
 
 /// A condition on one argument of a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
     /// Argument index, 0 to 5.
     pub arg: u8,
@@ -133,9 +133,11 @@ pub struct Condition {
 }
 
 /// How the argument is compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Test {
     Equals(u64),
+    /// Equal to any of these.
+    OneOf(Vec<u64>),
     NotEquals(u64),
     /// `arg & mask == value`.
     Masked {
@@ -179,6 +181,7 @@ struct FullEntry {
 struct RawCondition {
     arg: u8,
     equals: Option<u64>,
+    one_of: Option<Vec<u64>>,
     not: Option<u64>,
     mask: Option<u64>,
 }
@@ -188,15 +191,21 @@ impl RawCondition {
         if self.arg > 5 {
             return Err(format!("argument {} does not exist (0 to 5)", self.arg));
         }
-        let test = match (self.equals, self.not, self.mask) {
-            (Some(v), None, None) => Test::Equals(v),
-            (None, Some(v), None) => Test::NotEquals(v),
-            (Some(value), None, Some(mask)) => Test::Masked { mask, value },
-            _ => return Err("a condition is `equals`, `not`, or `mask` with `equals`".into()),
+        let test = match (self.equals, self.one_of, self.not, self.mask) {
+            (Some(v), None, None, None) => Test::Equals(v),
+            (None, Some(vs), None, None) if !vs.is_empty() => Test::OneOf(vs),
+            (None, None, Some(v), None) => Test::NotEquals(v),
+            (Some(value), None, None, Some(mask)) => Test::Masked { mask, value },
+            _ => {
+                return Err(
+                    "a condition is `equals`, `one_of`, `not`, or `mask` with `equals`".into(),
+                );
+            }
         };
-        let values = match test {
-            Test::Equals(v) | Test::NotEquals(v) => [v, 0],
-            Test::Masked { mask, value } => [mask, value],
+        let values = match &test {
+            Test::Equals(v) | Test::NotEquals(v) => vec![*v],
+            Test::OneOf(vs) => vs.clone(),
+            Test::Masked { mask, value } => vec![*mask, *value],
         };
         if values.iter().any(|v| *v > u64::from(u32::MAX)) {
             return Err("conditions compare the low 32 bits; a value above 0xffffffff".into());
@@ -247,22 +256,42 @@ pub(crate) fn compile(
                 allow.insert(nr, Vec::new());
             }
             Action::Allow => {
-                let conditions = entry
-                    .when
-                    .iter()
-                    .map(|c| {
-                        let (op, value) = match c.test {
-                            Test::Equals(v) => (SeccompCmpOp::Eq, v),
-                            Test::NotEquals(v) => (SeccompCmpOp::Ne, v),
-                            Test::Masked { mask, value } => (SeccompCmpOp::MaskedEq(mask), value),
-                        };
-                        // The low 32 bits: every argument the profiles test is an `int` (or
-                        // flags within 32 bits), and the kernel ignores the upper half of an
-                        // `int`, so comparing all 64 bits could be dodged with junk up there.
-                        SeccompCondition::new(c.arg, SeccompCmpArgLen::Dword, op, value)
-                    })
+                // Each `one_of` multiplies the alternatives; the kernel allows the call when
+                // any alternative has all its conditions true.
+                let mut alternatives: Vec<Vec<SeccompCondition>> = vec![Vec::new()];
+                for c in &entry.when {
+                    let options = match &c.test {
+                        Test::Equals(v) => vec![(SeccompCmpOp::Eq, *v)],
+                        Test::OneOf(vs) => vs.iter().map(|v| (SeccompCmpOp::Eq, *v)).collect(),
+                        Test::NotEquals(v) => vec![(SeccompCmpOp::Ne, *v)],
+                        Test::Masked { mask, value } => {
+                            vec![(SeccompCmpOp::MaskedEq(*mask), *value)]
+                        }
+                    };
+                    let mut next = Vec::new();
+                    for alternative in &alternatives {
+                        for (op, value) in &options {
+                            let mut a = alternative.clone();
+                            // The low 32 bits: every argument the profiles test is an `int`
+                            // (or flags within 32 bits), and the kernel ignores the upper half
+                            // of an `int`, so comparing all 64 bits could be dodged with junk
+                            // up there.
+                            a.push(SeccompCondition::new(
+                                c.arg,
+                                SeccompCmpArgLen::Dword,
+                                op.clone(),
+                                *value,
+                            )?);
+                            next.push(a);
+                        }
+                    }
+                    alternatives = next;
+                }
+                let rules = alternatives
+                    .into_iter()
+                    .map(SeccompRule::new)
                     .collect::<Result<Vec<_>, _>>()?;
-                allow.insert(nr, vec![SeccompRule::new(conditions)?]);
+                allow.insert(nr, rules);
             }
             Action::Errno(e) => {
                 allow.insert(nr, Vec::new());

@@ -30,7 +30,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let scenarios: [(&str, fn()); 3] = [
+    let scenarios: [(&str, fn()); 4] = [
         (
             "daemon_cannot_read_shadow_or_exec_and_every_thread_is_confined",
             confined_everywhere,
@@ -42,6 +42,10 @@ fn main() {
         (
             "forbidden_call_stops_the_daemon_naming_it",
             forbidden_call_is_named,
+        ),
+        (
+            "names_resolve_only_with_the_resolver_granted",
+            names_resolve_with_the_resolver,
         ),
     ];
     let started = Instant::now();
@@ -213,33 +217,57 @@ fn landlock_alone_refuses_exec() {
     assert_eq!(p.answer("exec /bin/sh"), "EACCES");
 }
 
+/// Each forbidden use, by the name the line must give: a call off the list, and listed calls
+/// used outside their conditions.
+const FORBIDDEN: [(&str, &str); 5] = [
+    ("ptrace", "ptrace"),
+    ("ioctl-tiocsti", "ioctl"),
+    ("prctl-dumpable", "prctl"),
+    ("sigaction-sigsys", "rt_sigaction"),
+    ("fork", "clone"),
+];
+
 fn forbidden_call_is_named() {
-    let mut p = Probe::start("forbidden");
-    let _report = p.answer("report");
-    assert_eq!(p.line(), "ready");
-    p.go_on();
-    assert_eq!(p.answer("read /etc/shadow"), "EACCES");
-    assert_eq!(p.answer("exec /bin/sh"), "EPERM");
-    assert_eq!(p.line(), "calling ptrace");
-    let status = p.child.wait().expect("wait");
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut p.child.stderr.take().expect("stderr"), &mut err)
-        .expect("stderr");
-    assert_eq!(
-        status.code(),
-        Some(sandbox::EXIT_STATUS),
-        "exit status 159 (128 + SIGSYS); stderr: {err}"
-    );
-    let expected = format!(
-        "sandbox: forbidden system call ptrace (nr {}); exiting",
-        libc::SYS_ptrace
-    );
-    assert!(
-        err.lines().any(|l| l == expected),
-        "stderr should hold {expected:?}:\n{err}"
-    );
-    // The process died there: the line after the call never came.
-    assert!(p.lines.next().is_none());
+    for (what, call) in FORBIDDEN {
+        let mut p = Probe::start(&format!("forbidden:{what}"));
+        let _report = p.answer("report");
+        assert_eq!(p.line(), "ready");
+        p.go_on();
+        assert_eq!(p.answer("read /etc/shadow"), "EACCES");
+        assert_eq!(p.answer("exec /bin/sh"), "EPERM");
+        assert_eq!(p.line(), format!("calling {what}"));
+        let status = p.child.wait().expect("wait");
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut p.child.stderr.take().expect("stderr"), &mut err)
+            .expect("stderr");
+        assert_eq!(
+            status.code(),
+            Some(sandbox::EXIT_STATUS),
+            "{what}: exit status 159 (128 + SIGSYS); stderr: {err}"
+        );
+        let prefix = format!("sandbox: forbidden system call {call} (nr ");
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&prefix) && l.ends_with("); exiting")),
+            "{what}: stderr should name {call}:\n{err}"
+        );
+        // The process died there: the line after the call never came.
+        assert!(p.lines.next().is_none(), "{what} returned");
+    }
+}
+
+fn names_resolve_with_the_resolver() {
+    for (mode, expected) in [("resolver", "ok"), ("no-resolver", "refused")] {
+        let mut p = Probe::start(mode);
+        let _report = p.answer("report");
+        assert_eq!(p.line(), "ready");
+        p.go_on();
+        assert_eq!(p.answer("read /etc/shadow"), "EACCES", "{mode}");
+        assert_eq!(p.answer("exec /bin/sh"), "EPERM", "{mode}");
+        assert_eq!(p.answer("resolve localhost"), expected, "{mode}");
+        let out = p.child.wait_with_output_ref();
+        assert!(out.starts_with("exit status: 0"), "{mode}: {out}");
+    }
 }
 
 fn nix_is_root() -> bool {
@@ -277,6 +305,9 @@ fn probe(mode: &str) {
     if mode != "landlock" {
         builder = builder.syscalls(Profile::Gateway);
     }
+    if mode == "resolver" {
+        builder = builder.resolver(true);
+    }
     let report = builder.apply().expect("apply the sandbox");
     say(&format!("report: {report}"));
     say("ready");
@@ -301,11 +332,25 @@ async fn checks(mode: &str, dir: &Path) {
     if mode == "landlock" {
         return;
     }
-    if mode == "forbidden" {
-        say("calling ptrace");
-        // SAFETY: ptrace(PTRACE_TRACEME) takes no pointers; it is here to be forbidden.
-        unsafe { libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0) };
-        say("ptrace returned");
+    if mode.ends_with("resolver") {
+        // glibc's getaddrinfo on a blocking thread, as tokio's lookup_host does it.
+        let resolved = tokio::task::spawn_blocking(|| {
+            use std::net::ToSocketAddrs as _;
+            match ("localhost", 4433).to_socket_addrs().map(|a| a.count()) {
+                Ok(0) => "no address".to_owned(),
+                Ok(_) => "ok".to_owned(),
+                Err(_) => "refused".to_owned(),
+            }
+        })
+        .await
+        .expect("resolver thread");
+        say(&format!("resolve localhost: {resolved}"));
+        return;
+    }
+    if let Some(what) = mode.strip_prefix("forbidden:") {
+        say(&format!("calling {what}"));
+        forbidden(what);
+        say(&format!("{what} returned"));
         return;
     }
     say(&format!(
@@ -336,6 +381,35 @@ async fn checks(mode: &str, dir: &Path) {
         "list /: {}",
         outcome(std::fs::read_dir("/").map(drop))
     ));
+}
+
+/// Makes the forbidden call `what`.
+fn forbidden(what: &str) {
+    // SAFETY: each call takes integers or pointers to locals that outlive it; they are here
+    // to be refused, and fork's child (if there were one) would only exit.
+    unsafe {
+        match what {
+            "ptrace" => {
+                libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0);
+            }
+            "ioctl-tiocsti" => {
+                let c: libc::c_char = 0;
+                libc::ioctl(0, libc::TIOCSTI, &c);
+            }
+            "prctl-dumpable" => {
+                libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
+            }
+            "sigaction-sigsys" => {
+                libc::signal(libc::SIGSYS, libc::SIG_IGN);
+            }
+            "fork" => {
+                if libc::fork() == 0 {
+                    libc::_exit(0);
+                }
+            }
+            other => panic!("no forbidden call {other}"),
+        }
+    }
 }
 
 fn exec_sh() -> String {

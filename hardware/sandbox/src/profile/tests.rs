@@ -135,7 +135,7 @@ fn narrowed_calls_keep_their_conditions() {
         when("ioctl"),
         [Condition {
             arg: 1,
-            test: Test::Equals(libc::FIONBIO)
+            test: Test::OneOf(vec![libc::FIONBIO, libc::FIONREAD])
         }]
     );
 }
@@ -165,6 +165,9 @@ fn malformed_entries_are_refused_naming_file_and_call() {
             .is_err()
     );
     assert!(check("[syscalls]\nread = { why = \"x\", errno = \"EWHAT\" }\n").is_err());
+    assert!(
+        check("[syscalls]\nread = { why = \"x\", when = [{ arg = 0, one_of = [] }] }\n").is_err()
+    );
     assert!(check("[syscalls]\nread = { why = \"x\", because = \"y\" }\n").is_err());
     assert!(check("[syscall]\nread = \"why\"\n").is_err());
 }
