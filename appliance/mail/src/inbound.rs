@@ -4,7 +4,8 @@
 //!
 //! Threading fails closed: a reply joins a case (through `[CSC-YYYY-NNNNNNN]` in the subject,
 //! or `In-Reply-To`/`References` naming a mail of the case) only when its From address is a
-//! verified e-mail contact of that case and the case is still open; otherwise it opens a new
+//! verified e-mail contact of that case, the relay authenticated this message's sender (where
+//! an `authserv_id` is configured), and the case is still open; otherwise it opens a new
 //! case, linked (`related`) to the one it named, with an internal note saying why. A
 //! Message-ID is taken in once. Attachments pass the portal's rules (PDF, JPEG, PNG by their
 //! bytes, 10 MiB each, 25 MiB together) and clamd; refused ones are named in a note. clamd
@@ -276,8 +277,12 @@ impl Inbound {
         if let Some((case, how)) = named {
             let header = store.case(case)?.ok_or(cs::WriteError::NoSuchCase(case))?;
             let verified = !sender.is_empty() && store.is_verified_sender(case, &sender)?;
+            // Where the relay authenticates senders, this very message must be vouched for
+            // too: a forged From of a verified address does not join the case.
+            let vouched =
+                self.settings.authserv_id.is_none() || self.authenticated(parsed, &sender);
             let open = header.status.is_open() || header.status == cs::Status::Merged;
-            if verified && open {
+            if verified && vouched && open {
                 let msg = cs::NewMessage {
                     direction: cs::Direction::In,
                     channel: cs::Channel::Email,
@@ -292,7 +297,12 @@ impl Inbound {
                     _ => Taken::Appended(header.case_no),
                 });
             }
-            let why = if verified {
+            let why = if verified && !vouched {
+                format!(
+                    "This mail refers to case {} ({how}) and comes from its contact {sender}, but the relay did not authenticate the sender, so it was not added to that case.",
+                    header.case_no
+                )
+            } else if verified {
                 format!(
                     "This mail refers to case {} ({how}), which is {}; it was opened as a new case rather than reopening that one.",
                     header.case_no, header.status
