@@ -35,6 +35,10 @@ const PACKAGES: &[&str] = &[
     "chromium",
     // `systemd-analyze security`: the exposure test of the appliance's units.
     "systemd",
+    // swaks: the SMTP client the e-mail channel's tests send mail in with.
+    "swaks",
+    // aiosmtpd: the real SMTP server that stands in for the ministry's relay in the mail tests.
+    "python3-aiosmtpd",
 ];
 
 /// The browser tests' npm packages (Playwright, without a browser download), each installed
