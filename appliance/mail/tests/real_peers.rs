@@ -13,7 +13,10 @@ use casestore as cs;
 use peers::{Hub, Relay, authenticated, config, data_file, free_port, swaks, until};
 
 fn header(m: &mail_parser::Message<'_>, name: &str) -> String {
-    m.header_raw(name).map(str::trim).unwrap_or_default().to_owned()
+    m.header_raw(name)
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The tracking code in an acknowledgement's text.
