@@ -391,8 +391,8 @@ fn free_tcp_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// A base for `legatura up --port-base`: ten consecutive ports, the first free for UDP (QUIC)
-/// and the other nine for TCP.
+/// A base for `legatura up --port-base`: twelve consecutive ports, the first free for UDP (QUIC)
+/// and the others for TCP (and SIP over UDP).
 fn free_port_base() -> Result<u16> {
     let seed = std::process::id();
     for attempt in 0..100u32 {
@@ -401,10 +401,10 @@ fn free_port_base() -> Result<u16> {
             continue;
         };
         let udp_free = UdpSocket::bind(("127.0.0.1", base)).is_ok();
-        let tcp_free = (1..10).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        let tcp_free = (1..12).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if udp_free && tcp_free {
             return Ok(base);
         }
     }
-    bail!("found no ten consecutive free ports for legatura up")
+    bail!("found no twelve consecutive free ports for legatura up")
 }
