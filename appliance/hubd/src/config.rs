@@ -44,6 +44,8 @@ pub struct Config {
     pub console: Option<ConsoleSection>,
     /// The e-mail channel: SMTP in, the outbox worker out.
     pub mail: Option<MailSection>,
+    /// The telephony bridge: SIP registrar and B2BUA (docs/telephony.md).
+    pub telephony: Option<TelephonySection>,
     /// Services gateways may reach, by name. Default deny.
     #[serde(default, rename = "service")]
     pub services: Vec<ServiceEntry>,
@@ -242,6 +244,9 @@ impl Config {
         if let Some(mail) = &config.mail {
             mail.check(origin)?;
         }
+        if let Some(telephony) = &config.telephony {
+            telephony.check(origin)?;
+        }
         if let Some(console) = &config.console {
             if config.pki.is_none() {
                 return Err(ConfigError::invalid(
@@ -336,6 +341,9 @@ impl Config {
         if let Some(mail) = &mut config.mail {
             mail.resolve(path);
         }
+        if let Some(telephony) = &mut config.telephony {
+            telephony.resolve(path);
+        }
         let s = &mut config.sandbox;
         for p in s.read_only.iter_mut().chain(s.read_write.iter_mut()) {
             *p = daemon::config::relative_to(path, p);
@@ -398,6 +406,8 @@ impl Config {
 
 mod mail;
 pub use mail::{MailRecipient, MailSection};
+mod telephony;
+pub use self::telephony::TelephonySection;
 
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@ pub mod mail;
 pub mod noc;
 pub mod pki;
 pub mod portal;
+pub mod voice;
 
 use std::sync::Arc;
 
@@ -147,6 +148,9 @@ pub async fn start(
     }
     if let Some(section) = &config.mail {
         mail::start(section, stores.open(&section.database)?).await?;
+    }
+    if let Some(section) = &config.telephony {
+        voice::start(section).await?;
     }
 
     if let Some(page) = &config.status_page {

@@ -140,6 +140,11 @@ pub struct NewAgent<'a> {
     pub extension: Option<&'a str>,
 }
 
+/// A fresh password for a demo or new account: 16 random hex digits.
+pub fn random_password() -> String {
+    hex::encode(rand::random::<[u8; 8]>())
+}
+
 /// The text of a credentials file for `agents`.
 pub fn render(realm: &str, agents: &[NewAgent<'_>]) -> String {
     let mut out = format!(

@@ -7,6 +7,7 @@ mod fleet;
 mod hw;
 mod noc;
 mod operator;
+mod sipdemo;
 mod up;
 
 use std::path::PathBuf;

@@ -36,6 +36,8 @@ pub(crate) struct Ports {
     status_via_gateway: u16,
     /// SMTP for incoming mail (what the ministry's relay would deliver to).
     smtp: u16,
+    /// SIP (UDP and TCP) for the telephony bridge.
+    sip: u16,
 }
 
 impl Ports {
@@ -53,6 +55,7 @@ impl Ports {
                 console_central: 9200,
                 status_via_gateway: 8081,
                 smtp: 2525,
+                sip: 5060,
             },
             Some(b) => Self {
                 hub_quic: b,
@@ -66,6 +69,7 @@ impl Ports {
                 console_central: b.saturating_add(8),
                 status_via_gateway: b.saturating_add(9),
                 smtp: b.saturating_add(10),
+                sip: b.saturating_add(11),
             },
         }
     }
@@ -73,7 +77,7 @@ impl Ports {
 
 pub(crate) fn run(data: &Path, ports: Ports) -> anyhow::Result<()> {
     provision(data, ports)?;
-    let accounts = crate::demo::seed(data)?;
+    let accounts = crate::demo::seed(data)? + &crate::sipdemo::banner(data, ports.sip)?;
     let hub_config =
         hubd::Config::load(&data.join("hub/hubd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let gw_config = gatewayd::Config::load(&data.join("gateway/gatewayd.toml"))
@@ -219,6 +223,7 @@ fn provision(data: &Path, ports: Ports) -> anyhow::Result<()> {
     }
     let root = std::fs::read_to_string(pki_dir.join("root.pem")).context("reading the root CA")?;
     write_once(&gw_dir.join("hub-ca.pem"), &root)?;
+    crate::sipdemo::provision(data)?;
     write_once(&hub_dir.join("hubd.toml"), &hub_toml(ports))?;
     write_once(&gw_dir.join("gatewayd.toml"), &gateway_toml(ports))?;
     write_once(
@@ -285,6 +290,12 @@ trust_sender = true
 [[mail.recipient]]
 address = "{mail_address}"
 
+# The telephony bridge: agents' phones register (digest; only HA1s in sip-agents.toml, mode
+# 0600; the passwords are in ../sip-accounts.txt) and every call is offered to one of them.
+[telephony]
+listen = "127.0.0.1:{sip}"
+agents = "sip-agents.toml"
+
 # The NOC API: operator certificates only.
 [noc]
 listen = "127.0.0.1:{noc}"
@@ -320,6 +331,7 @@ allow = ["*"]
         console_hub = p.console_hub,
         console_central = p.console_central,
         smtp = p.smtp,
+        sip = p.sip,
         mail_address = MAIL_ADDRESS,
     )
 }
