@@ -20,6 +20,11 @@ pub enum FromCitizen {
         name: String,
         #[serde(default)]
         email: String,
+        /// Country of residence (ISO 3166-1 alpha-2) and city: they route the case.
+        #[serde(default)]
+        country: String,
+        #[serde(default)]
+        city: String,
         text: String,
     },
     /// Continues an existing chat case.

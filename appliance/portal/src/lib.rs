@@ -7,6 +7,9 @@
 //! - `GET /receipt/{case}.json?code=…` the signed receipt; `GET|POST /status` status by case
 //!   number and tracking code, rate-limited, with one answer for a wrong number or a wrong code.
 //!
+//! - `GET /chat` the live chat window, `GET /chat/ws` its WebSocket (see `livechat`), when a
+//!   [`chat::Hub`] is attached ([`Portal::with_chat`]).
+//!
 //! Invariants: every value shown is escaped by the template engine; a document is kept only
 //! after clamd says it is clean; nothing of a refused request is stored; a repeated submission
 //! (same form token) is one case.
@@ -14,6 +17,7 @@
 mod forms;
 mod help;
 mod i18n;
+mod livechat;
 mod pages;
 mod ratelimit;
 mod submit;
@@ -38,6 +42,8 @@ pub struct Portal {
     pub catalogs: Catalogs,
     env: minijinja::Environment<'static>,
     limiter: ratelimit::Limiter,
+    chat: Option<Arc<chat::Hub>>,
+    chat_starts: ratelimit::Limiter,
 }
 
 impl std::fmt::Debug for Portal {
@@ -55,7 +61,7 @@ pub enum PortalError {
     Template(#[from] minijinja::Error),
 }
 
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 8] = [
     ("layout.html", include_str!("../templates/layout.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("form.html", include_str!("../templates/form.html")),
@@ -63,6 +69,7 @@ const TEMPLATES: [(&str, &str); 7] = [
     ("status.html", include_str!("../templates/status.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("help.html", include_str!("../templates/help.html")),
+    ("chat.html", include_str!("../templates/chat.html")),
 ];
 
 impl Portal {
@@ -87,7 +94,15 @@ impl Portal {
             catalogs: Catalogs::embedded()?,
             env,
             limiter: ratelimit::Limiter::default(),
+            chat: None,
+            chat_starts: ratelimit::Limiter::default(),
         })
+    }
+
+    /// Offers the live chat through `hub` (shared with the console's chat pages).
+    pub fn with_chat(mut self, hub: Arc<chat::Hub>) -> Self {
+        self.chat = Some(hub);
+        self
     }
 
     /// The portal's routes.
@@ -97,6 +112,9 @@ impl Portal {
             .route("/request", get(pages::form).post(pages::submit))
             .route("/receipt/{file}", get(pages::receipt_file))
             .route("/help", get(help::help))
+            .route("/chat", get(livechat::page))
+            .route("/chat/ws", get(livechat::socket))
+            .route("/static/chat.js", get(livechat::script))
             .route(
                 "/status",
                 get(pages::status_form).post(pages::status_lookup),

@@ -36,7 +36,7 @@ pub(crate) struct Submitted {
     pub documents: Vec<(String, String, u64)>,
 }
 
-fn family(f: Option<intake::Family>) -> cs::Family {
+pub(crate) fn family(f: Option<intake::Family>) -> cs::Family {
     match f {
         Some(intake::Family::Service) => cs::Family::Service,
         Some(intake::Family::Assistance) => cs::Family::Assistance,
@@ -47,7 +47,7 @@ fn family(f: Option<intake::Family>) -> cs::Family {
     }
 }
 
-fn sensitivity(s: intake::Sensitivity) -> cs::Sensitivity {
+pub(crate) fn sensitivity(s: intake::Sensitivity) -> cs::Sensitivity {
     match s {
         intake::Sensitivity::Normal => cs::Sensitivity::Normal,
         intake::Sensitivity::Sensitive => cs::Sensitivity::Sensitive,
