@@ -405,6 +405,21 @@ impl Transactions {
         }
     }
 
+    /// Forgets a transaction without another message: RFC 3261 §9.1 lets a client give up an
+    /// INVITE whose CANCEL brought no final response within 64·T1.
+    pub fn abandon(&mut self, key: &Key) -> bool {
+        match self.entries.remove(key) {
+            Some(entry) => {
+                if let Some(hint) = entry.dialog_hint {
+                    self.accepted.remove(&hint);
+                }
+                self.out.push_back(Output::Terminated { key: key.clone() });
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Sends a message outside any transaction (the ACK of a 2xx, stateless replies).
     pub fn send_stateless(&mut self, to: Peer, message: &Message) {
         self.transmit(to, Bytes::from(message.to_bytes()));

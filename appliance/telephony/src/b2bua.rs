@@ -44,6 +44,7 @@ pub(crate) struct Call {
     caller_tag: String,
     /// The INVITE we sent the agent.
     agent_invite: Request,
+    agent_key: Key,
     agent_peer: Peer,
     caller: Leg,
     agent: Leg,
@@ -181,7 +182,8 @@ impl Engine {
             }
         };
         let caller_tag = self.random_token();
-        self.purposes.insert(agent_key, Purpose::AgentInvite(id));
+        self.purposes
+            .insert(agent_key.clone(), Purpose::AgentInvite(id));
         self.by_call_id
             .insert(e.call_id.clone(), (id, Side::Caller));
         self.by_call_id.insert(agent_call_id, (id, Side::Agent));
@@ -195,6 +197,7 @@ impl Engine {
                 caller_key: key,
                 caller_tag,
                 agent_invite,
+                agent_key,
                 agent_peer,
                 caller: Leg {
                     dialog: None,
@@ -273,7 +276,7 @@ impl Engine {
                 call.agent_ringing = true;
                 if call.cancel_pending {
                     call.cancel_pending = false;
-                    self.cancel_agent(now, &call);
+                    self.cancel_agent(now, &call, id);
                 } else if call.state == CallState::Ringing {
                     let relayed = self.caller_response(&call, &response);
                     self.respond(now, &call.caller_key, relayed);
@@ -358,7 +361,9 @@ impl Engine {
         }
     }
 
-    fn cancel_agent(&mut self, now: Instant, call: &Call) {
+    fn cancel_agent(&mut self, now: Instant, call: &Call, id: u64) {
+        let give_up = now + self.txns.timers().t1 * 64;
+        self.arm(give_up, TuTimer::CancelGiveUp(id));
         let invite = &call.agent_invite;
         let mut cancel = Request::new(Method::Cancel, invite.uri.clone());
         for name in ["Via", "Max-Forwards", "From", "To", "Call-ID"] {
@@ -396,7 +401,7 @@ impl Engine {
             self.cdrs
                 .ended(call.cdr, now, Outcome::Cancelled, Some(Side::Caller));
             if call.agent_ringing {
-                self.cancel_agent(now, &call);
+                self.cancel_agent(now, &call, id);
             } else {
                 // §9.1: no CANCEL before a provisional response; send it when one comes.
                 call.cancel_pending = true;
@@ -406,7 +411,21 @@ impl Engine {
     }
 
     pub(crate) fn on_tu_timer(&mut self, now: Instant, timer: TuTimer) {
-        let TuTimer::Ring(id) = timer;
+        let id = match timer {
+            TuTimer::Ring(id) => id,
+            TuTimer::CancelGiveUp(id) => {
+                if let Some(call) = self.calls.remove(&id) {
+                    if call.state == CallState::Cancelled {
+                        debug!(call = id, "phone never answered the CANCEL; giving up");
+                        self.txns.abandon(&call.agent_key);
+                        self.forget(id, &call);
+                    } else {
+                        self.calls.insert(id, call);
+                    }
+                }
+                return;
+            }
+        };
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
@@ -416,7 +435,7 @@ impl Engine {
             call.state = CallState::Cancelled;
             self.cdrs.ended(call.cdr, now, Outcome::NoAnswer, None);
             if call.agent_ringing {
-                self.cancel_agent(now, &call);
+                self.cancel_agent(now, &call, id);
             } else {
                 call.cancel_pending = true;
             }

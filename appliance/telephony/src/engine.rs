@@ -85,6 +85,8 @@ pub struct Registration {
 pub(crate) enum TuTimer {
     /// The agent's phone has rung for `ring_timeout`.
     Ring(u64),
+    /// 64·T1 after a CANCEL: a phone that sent no final response is given up (§9.1).
+    CancelGiveUp(u64),
 }
 
 const HOUSEKEEPING: Duration = Duration::from_secs(10);

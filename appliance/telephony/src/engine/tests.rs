@@ -381,3 +381,21 @@ fn requests_nobody_can_take() {
     lab.send(TRUNK, &bye);
     response(&lab.sent(), 481);
 }
+
+#[test]
+fn a_phone_that_ignores_the_cancel_is_given_up() {
+    let mut lab = Lab::new();
+    lab.register();
+    lab.send(TRUNK, INVITE);
+    let (_, invite) = request(&lab.sent(), Method::Invite);
+    lab.send_message(PHONE, &answer(&invite, 180));
+    lab.sent();
+    lab.advance(Duration::from_secs(61));
+    request(&lab.sent(), Method::Cancel);
+    assert_eq!(lab.engine.active_calls(), 1);
+    // No 200 to the CANCEL, no 487: after 64*T1 the call and its transactions are gone.
+    lab.advance(Duration::from_secs(40));
+    assert_eq!(lab.engine.active_calls(), 0);
+    lab.advance(Duration::from_secs(40));
+    assert_eq!(lab.engine.transactions(), 0);
+}
