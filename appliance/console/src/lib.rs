@@ -12,6 +12,8 @@
 //! - `GET /cases/{number}`: the case view; `POST /cases/{number}/{action}`: case work.
 //! - `GET /dashboard`, `GET /dashboard.csv`, `GET /break-glass`: supervisors' views.
 //! - `GET /kb`, `GET /kb/{id}`, `POST /kb`: the knowledge base.
+//! - `GET /chats`, `GET /chats/{number}` and its actions: the live chat (see `chats`), live
+//!   when a [`chat::Hub`] is attached ([`Console::attach_chat`]).
 //!
 //! Invariants:
 //! - **One place decides.** Every read and change asks [`access::Policy`]; a case the agent may
@@ -27,6 +29,7 @@
 
 mod actions;
 mod case_view;
+mod chats;
 mod dashboard;
 pub mod demo;
 mod errors;
@@ -96,6 +99,7 @@ pub struct Console {
     settings: Settings,
     pages: render::Pages,
     live: live::Live,
+    chat: std::sync::OnceLock<Arc<chat::Hub>>,
 }
 
 impl std::fmt::Debug for Console {
@@ -118,10 +122,18 @@ impl Console {
             limiter: AttemptLimiter::default(),
             pages: render::Pages::new()?,
             live: live::Live::new(store.clone(), settings.live_poll),
+            chat: std::sync::OnceLock::new(),
             store,
             audit,
             settings,
         }))
+    }
+
+    /// Connects the console's chat pages to the hub the portal's chat windows use; once.
+    pub fn attach_chat(&self, hub: Arc<chat::Hub>) {
+        if self.chat.set(hub).is_err() {
+            tracing::warn!("a chat hub was already attached; keeping the first");
+        }
     }
 
     /// The routes. Serve them with connect info of type [`Via`]
@@ -145,6 +157,14 @@ impl Console {
             )
             .route("/kb", get(knowledge::index).post(knowledge::save))
             .route("/kb/{id}", get(knowledge::article))
+            .route("/chats", get(chats::list))
+            .route("/chats/rows", get(chats::rows))
+            .route("/chats/{number}", get(chats::page))
+            .route("/chats/{number}/events", get(chats::events))
+            .route("/chats/{number}/pickup", post(chats::pickup))
+            .route("/chats/{number}/send", post(chats::send))
+            .route("/chats/{number}/typing", post(chats::typing))
+            .route("/static/chat.js", get(chats::script))
             .route("/static/console.js", get(render::script))
             .route("/static/console.css", get(render::style))
             .layer(axum::middleware::from_fn(forms::same_origin))

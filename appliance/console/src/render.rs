@@ -22,6 +22,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("kb.html", include_str!("../templates/kb.html")),
     ("article.html", include_str!("../templates/article.html")),
+    ("chats.html", include_str!("../templates/chats.html")),
+    (
+        "chat_rows.html",
+        include_str!("../templates/chat_rows.html"),
+    ),
+    ("chat.html", include_str!("../templates/chat.html")),
 ];
 
 /// The page templates, parsed once.

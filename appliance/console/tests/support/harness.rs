@@ -104,6 +104,8 @@ impl Case {
 /// One console with its store and audit log in a temporary directory.
 pub(crate) struct Env {
     pub(crate) store: Arc<Store>,
+    /// The live chat hub the console's chat pages use.
+    pub(crate) hub: Arc<chat::Hub>,
     audit_path: PathBuf,
     central: SocketAddr,
     tunnel: SocketAddr,
@@ -137,6 +139,8 @@ impl Env {
         settings.live_poll = std::time::Duration::from_millis(50);
         adjust(&mut settings);
         let console = Console::new(store.clone(), audit, settings).unwrap();
+        let hub = chat::Hub::new(chat::Settings::default());
+        console.attach_chat(hub.clone());
 
         let central = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let central_addr = central.local_addr().unwrap();
@@ -150,6 +154,7 @@ impl Env {
         ];
         Self {
             store,
+            hub,
             audit_path,
             central: central_addr,
             tunnel: tunnel_addr,
