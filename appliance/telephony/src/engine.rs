@@ -16,6 +16,7 @@ use sip::{
     Key, Limits, Method, NameAddr, Output, Peer, Request, Response, Timers, Transactions,
     Transport, Uri, Via,
 };
+use tracing::warn;
 
 use crate::b2bua::{Call, Purpose};
 use crate::cdr::{CallRecord, CdrLog};
@@ -90,6 +91,7 @@ pub(crate) enum TuTimer {
 }
 
 const HOUSEKEEPING: Duration = Duration::from_secs(10);
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Methods we answer or relay, for Allow.
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
 
@@ -112,6 +114,8 @@ pub struct Engine {
     pub(crate) next_call: u64,
     next_housekeeping: Instant,
     out: VecDeque<Transmit>,
+    last_refusal_log: Option<Instant>,
+    refusals_not_logged: u64,
     pub stats: Stats,
 }
 
@@ -136,6 +140,8 @@ impl Engine {
             next_call: 1,
             next_housekeeping: now + HOUSEKEEPING,
             out: VecDeque::new(),
+            last_refusal_log: None,
+            refusals_not_logged: 0,
             stats: Stats::default(),
             cfg,
         }
@@ -241,7 +247,10 @@ impl Engine {
                     self.registrar.register(now, &request, from, &mut self.rng);
                 match verdict {
                     Verdict::Registered | Verdict::Unregistered => self.stats.registrations += 1,
-                    Verdict::Refused | Verdict::RateLimited => self.stats.auth_failures += 1,
+                    Verdict::Refused | Verdict::RateLimited => {
+                        self.stats.auth_failures += 1;
+                        self.warn_refused(now, from, verdict);
+                    }
                     Verdict::Challenged | Verdict::Malformed => {}
                 }
                 self.respond(now, &key, response);
@@ -267,6 +276,21 @@ impl Engine {
                 refused.headers.push("Allow", ALLOW);
                 self.respond(now, &key, refused);
             }
+        }
+    }
+
+    /// Refused registrations are logged, at most one line per [`REFUSAL_LOG_EVERY`] with a
+    /// count of those not logged: a peer guessing passwords must not flood the log.
+    fn warn_refused(&mut self, now: Instant, from: Peer, verdict: Verdict) {
+        let due = self
+            .last_refusal_log
+            .is_none_or(|at| now.saturating_duration_since(at) >= REFUSAL_LOG_EVERY);
+        if due {
+            warn!(source = %from.addr, ?verdict, not_logged = self.refusals_not_logged, "SIP registration refused");
+            self.last_refusal_log = Some(now);
+            self.refusals_not_logged = 0;
+        } else {
+            self.refusals_not_logged += 1;
         }
     }
 

@@ -517,3 +517,35 @@ async fn fifty_calls_at_twenty_five_per_second() {
     assert_eq!(bridge.active_calls(), 0);
     bridge.shutdown().await;
 }
+
+/// The trunk loses a tenth of what it sends (INVITEs, ACKs, BYEs): our 100 Trying, 2xx
+/// retransmissions until the ACK (or a BYE standing in for it) and answers to retransmitted
+/// BYEs carry every call through. `uac_txn.xml` uses SIPp's transactions so that a
+/// retransmitted INVITE 2xx is re-ACKed rather than taken for the answer to the BYE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_complete_when_the_trunk_loses_messages() {
+    let bridge = bridge().await;
+    let addr = bridge.udp_addr();
+    let port = free_port();
+    register(addr, "agent1", "secret1", port, "u1", 3600).await;
+    let answering = phone(port, &["-sn", "uas"], "u1", 30);
+    let scenario_file = scenario("uac_txn.xml");
+    trunk(
+        addr,
+        "agent1",
+        &["-sf", scenario_file.to_str().unwrap()],
+        "u1",
+        &["-m", "30", "-r", "10", "-l", "30", "-lost", "10"],
+    )
+    .success()
+    .await;
+    answering.success().await;
+    settle(&bridge, 30).await;
+    let records = bridge.call_records();
+    assert_eq!(records.len(), 30);
+    assert!(
+        records.iter().all(|r| r.outcome == Outcome::Completed),
+        "{records:#?}"
+    );
+    bridge.shutdown().await;
+}
