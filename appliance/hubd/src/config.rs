@@ -137,6 +137,14 @@ pub struct PortalSection {
     pub clamd: PathBuf,
     /// The receipt-signing key (`keystore:…` or `pkcs11:…`).
     pub receipt_key: String,
+    /// How long a new live chat waits for an agent before the citizen is told that the answer
+    /// comes by e-mail or on the status page.
+    #[serde(default = "default_chat_wait", with = "humantime_serde")]
+    pub chat_wait: Duration,
+}
+
+fn default_chat_wait() -> Duration {
+    Duration::from_secs(120)
 }
 
 /// `[console]`.

@@ -140,11 +140,22 @@ pub async fn start(
     }
 
     let mut stores = portal::Stores::default();
+    // One live chat hub joins the portal's chat windows and the console's chat pages; chats
+    // are per hub instance (docs/chat.md).
+    let chat_hub = ::chat::Hub::new(::chat::Settings {
+        no_agent_wait: config
+            .portal
+            .as_ref()
+            .map_or(std::time::Duration::from_secs(120), |p| p.chat_wait),
+        ..::chat::Settings::default()
+    });
     if let Some(section) = &config.portal {
-        portal::start(section, stores.open(&section.database)?).await?;
+        portal::start(section, stores.open(&section.database)?, chat_hub.clone()).await?;
     }
     if let (Some(section), Some((_, audit))) = (&config.console, &fleet) {
-        console::start(section, stores.open(&section.database)?, audit.clone()).await?;
+        console::start(section, stores.open(&section.database)?, audit.clone())
+            .await?
+            .attach_chat(chat_hub.clone());
     }
     if let Some(section) = &config.mail {
         mail::start(section, stores.open(&section.database)?).await?;

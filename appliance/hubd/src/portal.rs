@@ -30,7 +30,11 @@ impl Stores {
 }
 
 /// Serves the portal on `store` until the task is dropped.
-pub async fn start(section: &PortalSection, store: Arc<casestore::Store>) -> anyhow::Result<()> {
+pub async fn start(
+    section: &PortalSection,
+    store: Arc<casestore::Store>,
+    chat: Arc<::chat::Hub>,
+) -> anyhow::Result<()> {
     let files = casestore::AttachmentStore::open(&section.attachments).with_context(|| {
         format!(
             "opening the attachment store {}",
@@ -47,7 +51,8 @@ pub async fn start(section: &PortalSection, store: Arc<casestore::Store>) -> any
         scan::Clamd::unix(&section.clamd),
         signer,
     )
-    .context("building the portal")?;
+    .context("building the portal")?
+    .with_chat(chat);
     let listener = tokio::net::TcpListener::bind(section.listen)
         .await
         .with_context(|| format!("binding the portal on {}", section.listen))?;
