@@ -3,7 +3,7 @@
 //! A case's [`Shape`] is what queues and counters depend on. Every write that may change it
 //! calls [`apply`] with the shape before and after; `apply` inserts and deletes the case's
 //! `queue_entries` rows and records ±1 deltas, which [`Deltas::flush`] adds to `status_counts`
-//! and `queue_counts` (per sensitivity) just before commit, together with the response-time
+//! and `queue_counts` (both per sensitivity) just before commit, together with the response-time
 //! histogram rows a first response or a resolution adds ([`Deltas::histogram`]). Reading
 //! counts is then a handful of primary-key lookups, never a scan. [`Store::check_counters`] recounts everything from the cases with
 //! SQL written independently of the Rust rules, so a drift between the two shows.
@@ -64,7 +64,7 @@ impl Shape {
 /// Counter changes gathered during one transaction.
 #[derive(Debug, Default)]
 pub(crate) struct Deltas {
-    status: HashMap<(String, Status, Priority), i64>,
+    status: HashMap<(String, Status, Priority, Sensitivity), i64>,
     queues: HashMap<(String, QueueKind, String, Sensitivity), i64>,
     histogram: HashMap<(String, StatMetric, i64, u8), i64>,
     /// Cases whose version this transaction has already bumped: a transaction counts once.
@@ -100,13 +100,13 @@ impl Deltas {
     pub(crate) fn flush(&mut self, sql: &Connection) -> Result<(), DbError> {
         let mut status = sql
             .prepare_cached(
-                "INSERT INTO status_counts (consulate, status, priority, n) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                "INSERT INTO status_counts (consulate, status, priority, sensitivity, n)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET n = n + excluded.n",
             )
             .db()?;
-        for ((consulate, s, p), n) in self.status.drain().filter(|(_, n)| *n != 0) {
+        for ((consulate, s, p, sens), n) in self.status.drain().filter(|(_, n)| *n != 0) {
             status
-                .execute(params![consulate, s.code(), p.rank(), n])
+                .execute(params![consulate, s.code(), p.rank(), sens.code(), n])
                 .db()?;
         }
         let mut queues = sql
@@ -160,7 +160,12 @@ pub(crate) fn apply(
             .db()?;
         *tx.deltas
             .status
-            .entry((old.consulate.clone(), old.status, old.priority))
+            .entry((
+                old.consulate.clone(),
+                old.status,
+                old.priority,
+                old.sensitivity,
+            ))
             .or_default() -= 1;
         for &(queue, agent) in &old_entries {
             if same_row && new_entries.contains(&(queue, agent)) {
@@ -188,7 +193,12 @@ pub(crate) fn apply(
     }
     *tx.deltas
         .status
-        .entry((new.consulate.clone(), new.status, new.priority))
+        .entry((
+            new.consulate.clone(),
+            new.status,
+            new.priority,
+            new.sensitivity,
+        ))
         .or_default() += 1;
     let mut insert = tx
         .sql
@@ -245,7 +255,7 @@ impl QueueCounts {
     }
 }
 
-/// Cases of one consulate with one status and priority.
+/// Cases of one consulate with one status and priority (over the sensitivities asked for).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusCount {
     pub status: Status,
@@ -338,16 +348,31 @@ impl Store {
         })
     }
 
-    /// Cases of `consulate` by status and priority (non-zero counters only).
-    pub fn status_counts(&self, consulate: &ConsulateId) -> Result<Vec<StatusCount>, ReadError> {
+    /// Cases of `consulate` whose sensitivity is in `sensitivities`, by status and priority
+    /// (non-zero counts only), summed from the counter table.
+    pub fn status_counts(
+        &self,
+        consulate: &ConsulateId,
+        sensitivities: Sensitivities,
+    ) -> Result<Vec<StatusCount>, ReadError> {
+        use rusqlite::types::Value;
+        if sensitivities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec![Value::Text(consulate.as_str().to_owned())];
+        let mut sql =
+            "SELECT status, priority, sum(n) FROM status_counts WHERE consulate = ?1".to_owned();
+        if !sensitivities.is_all() {
+            sql.push_str(&crate::queue::sensitivity_condition(
+                "sensitivity",
+                sensitivities,
+                &mut args,
+            ));
+        }
+        sql.push_str(" GROUP BY priority, status HAVING sum(n) <> 0 ORDER BY priority, status");
         self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT status, priority, n FROM status_counts WHERE consulate = ?1 AND n <> 0
-                     ORDER BY priority, status",
-                )
-                .db()?;
-            let mut rows = stmt.query([consulate.as_str()]).db()?;
+            let mut stmt = conn.prepare_cached(&sql).db()?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args)).db()?;
             let mut out = Vec::new();
             while let Some(row) = rows.next().db()? {
                 let status: String = row.get(0).db()?;

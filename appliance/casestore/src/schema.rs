@@ -56,6 +56,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "mail",
         sql: include_str!("../migrations/0006_mail.sql"),
     },
+    Migration {
+        version: 7,
+        name: "status_sensitivity",
+        sql: include_str!("../migrations/0007_status_sensitivity.sql"),
+    },
 ];
 
 /// The schema version this build writes.

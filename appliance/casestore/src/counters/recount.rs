@@ -54,15 +54,16 @@ GROUP BY consulate, metric, day, bucket";
 /// Each check yields rows of (what, stored, recounted) for every disagreement.
 fn checks() -> [String; 7] {
     [
-        "WITH actual AS (SELECT consulate, status, priority, count(*) AS n FROM cases
-                         GROUP BY consulate, status, priority),
-              keys AS (SELECT consulate, status, priority FROM actual
-                       UNION SELECT consulate, status, priority FROM status_counts)
-         SELECT 'status_counts ' || k.consulate || '/' || k.status || '/P' || k.priority,
+        "WITH actual AS (SELECT consulate, status, priority, sensitivity, count(*) AS n
+                         FROM cases GROUP BY consulate, status, priority, sensitivity),
+              keys AS (SELECT consulate, status, priority, sensitivity FROM actual
+                       UNION SELECT consulate, status, priority, sensitivity FROM status_counts)
+         SELECT 'status_counts ' || k.consulate || '/' || k.status || '/P' || k.priority || '/'
+                || k.sensitivity,
                 coalesce(s.n, 0), coalesce(a.n, 0)
          FROM keys k
-         LEFT JOIN status_counts s USING (consulate, status, priority)
-         LEFT JOIN actual a USING (consulate, status, priority)
+         LEFT JOIN status_counts s USING (consulate, status, priority, sensitivity)
+         LEFT JOIN actual a USING (consulate, status, priority, sensitivity)
          WHERE coalesce(s.n, 0) <> coalesce(a.n, 0)"
             .to_owned(),
         format!(

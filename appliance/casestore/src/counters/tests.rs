@@ -268,20 +268,26 @@ fn run(ops: &[Op]) {
             check_counts(&t, &cases, consulate, id.as_ref(), set);
         }
     }
-    // 3. Status counters, per consulate.
+    // 3. Status counters, per consulate, for every set of sensitivities a reader may be
+    //    allowed.
     for consulate in CONSULATES {
-        let mut by_status: HashMap<(Status, Priority), u64> = HashMap::new();
-        for (_, b) in cases.iter().filter(|(_, b)| b.consulate == consulate) {
-            *by_status.entry((b.status, b.priority)).or_default() += 1;
+        for &set in &sets {
+            let mut by_status: HashMap<(Status, Priority), u64> = HashMap::new();
+            for (_, b) in cases
+                .iter()
+                .filter(|(_, b)| b.consulate == consulate && set.contains(b.sensitivity))
+            {
+                *by_status.entry((b.status, b.priority)).or_default() += 1;
+            }
+            let stored: HashMap<_, _> = t
+                .store
+                .status_counts(&testkit::consulate(consulate), set)
+                .unwrap()
+                .into_iter()
+                .map(|s| ((s.status, s.priority), s.n))
+                .collect();
+            assert_eq!(stored, by_status, "{consulate} {set:?}");
         }
-        let stored: HashMap<_, _> = t
-            .store
-            .status_counts(&testkit::consulate(consulate))
-            .unwrap()
-            .into_iter()
-            .map(|s| ((s.status, s.priority), s.n))
-            .collect();
-        assert_eq!(stored, by_status, "{consulate}");
     }
     // 4. Every first response and resolution was counted once.
     let (from, to) = (
@@ -373,18 +379,32 @@ fn a_counter_changed_behind_the_stores_back_is_found() {
         .unwrap();
     conn.execute("DELETE FROM queue_entries WHERE queue = 'unassigned'", [])
         .unwrap();
-    let found: Vec<String> = t
+    // The total stays right, only the sensitivity it is counted under is wrong.
+    conn.execute(
+        "UPDATE status_counts SET sensitivity = 'restricted' WHERE consulate = 'RO-PAR'",
+        [],
+    )
+    .unwrap();
+    let mut found: Vec<(String, i64, i64)> = t
         .store
         .check_counters()
         .unwrap()
         .into_iter()
-        .map(|m| m.what)
+        .map(|m| (m.what, m.stored, m.recounted))
         .collect();
+    found.sort();
+    let p = new_case("cerere").priority.rank();
     assert_eq!(
         found,
         vec![
-            "queue_counts RO-PAR/open//normal".to_owned(),
-            "queue_entries missing unassigned/RO-PAR/ case 1".to_owned()
+            ("queue_counts RO-PAR/open//normal".to_owned(), 2, 1),
+            (
+                "queue_entries missing unassigned/RO-PAR/ case 1".to_owned(),
+                0,
+                1
+            ),
+            (format!("status_counts RO-PAR/new/P{p}/normal"), 0, 1),
+            (format!("status_counts RO-PAR/new/P{p}/restricted"), 1, 0),
         ]
     );
 }

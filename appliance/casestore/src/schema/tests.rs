@@ -5,8 +5,8 @@ use rusqlite::Connection;
 use super::*;
 use crate::testkit::{self, T0};
 use crate::{
-    CaseId, ConsulateId, MatchedOn, Options, QueueKind, SearchQuery, Sensitivities, Sensitivity,
-    StatMetric, Status, Store, Timestamp,
+    CaseId, ConsulateId, MatchedOn, Options, Priority, QueueKind, SearchQuery, Sensitivities,
+    Sensitivity, StatMetric, Status, Store, Timestamp,
 };
 
 fn raw(path: &Path) -> Connection {
@@ -20,11 +20,12 @@ const CLOSED_AFTER: i64 = 3_600_000;
 
 /// Cases as a build of schema version `version` would have written them, straight into the
 /// tables that version has. Everything a later migration derives must be what that version's
-/// write path kept too (queue rows from v3, sensitivity and times from v4), or the store opens
-/// on counters that disagree with its cases: open and unassigned, open and assigned and urgent
+/// write path kept too (queue rows from v3, sensitivity and times from v4, status counters per
+/// sensitivity from v7), or the store opens on counters that disagree with its cases: open and unassigned, open and assigned and urgent
 /// and restricted (with an agent's reply), and closed (an hour after it came in).
 fn seed(conn: &Connection, version: i64) {
     seed_v1(conn);
+    seed_status_counts(conn, version);
     match version {
         ..=2 => {}
         3 => seed_v3_queues(conn),
@@ -50,8 +51,6 @@ fn seed_v1(conn: &Connection) {
            (2, {T0} + 10, 'new', 'in_progress', 'agent:ana'),
            (3, {T0} + 2, NULL, 'new', 'citizen'),
            (3, {T0} + 2 + {CLOSED_AFTER}, 'new', 'closed', 'agent:ana');
-         INSERT INTO status_counts VALUES ('RO-PAR', 'new', 3, 1), ('RO-PAR', 'in_progress', 1, 1),
-                                          ('RO-LON', 'closed', 4, 1);
          INSERT INTO messages (id, case_id, at, direction, channel, author, visibility, language,
              body) VALUES
            (1, 1, {T0}, 'in', 'web', 'citizen', 'external', 'ro', 'pașaport pierdut'),
@@ -70,6 +69,19 @@ fn seed_v1(conn: &Connection) {
            (3, 'phone', '+40-712-345-678', 'unverified', {T0});"
     ))
     .unwrap();
+}
+
+/// Status counters as each version kept them: per consulate, status and priority, and from
+/// version 7 per sensitivity too.
+fn seed_status_counts(conn: &Connection, version: i64) {
+    let rows = if version < 7 {
+        "('RO-PAR', 'new', 3, 1), ('RO-PAR', 'in_progress', 1, 1), ('RO-LON', 'closed', 4, 1)"
+    } else {
+        "('RO-PAR', 'new', 3, 'normal', 1), ('RO-PAR', 'in_progress', 1, 'restricted', 1),
+         ('RO-LON', 'closed', 4, 'normal', 1)"
+    };
+    conn.execute_batch(&format!("INSERT INTO status_counts VALUES {rows};"))
+        .unwrap();
 }
 
 /// Queue rows and counters as version 3 kept them: no sensitivity.
@@ -189,6 +201,38 @@ fn every_earlier_version_migrates_to_the_latest_with_its_data() {
                 .get(QueueKind::Open),
             1,
             "from v{from}: the restricted case counts only for who may see it"
+        );
+        // Status counters, per sensitivity: the restricted case counts only for who may see it.
+        let by_status = |consulate, set| {
+            store
+                .status_counts(consulate, set)
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.status, s.priority, s.n))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            by_status(&paris, Sensitivities::ALL),
+            vec![
+                (Status::InProgress, Priority::P1, 1),
+                (Status::New, Priority::P3, 1)
+            ],
+            "from v{from}"
+        );
+        assert_eq!(
+            by_status(&paris, normal),
+            vec![(Status::New, Priority::P3, 1)],
+            "from v{from}"
+        );
+        assert_eq!(
+            by_status(&paris, Sensitivities::only(Sensitivity::Restricted)),
+            vec![(Status::InProgress, Priority::P1, 1)],
+            "from v{from}"
+        );
+        assert_eq!(
+            by_status(&london, normal),
+            vec![(Status::Closed, Priority::P4, 1)],
+            "from v{from}"
         );
         let in_london = store
             .queue_counts(Some(&london), Sensitivities::ALL)

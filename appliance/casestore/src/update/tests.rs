@@ -216,7 +216,10 @@ fn status_changes_are_checked_recorded_and_counted() {
             .get(QueueKind::Open),
         0
     );
-    let counts = t.store.status_counts(&paris).unwrap();
+    let counts = t
+        .store
+        .status_counts(&paris, crate::Sensitivities::ALL)
+        .unwrap();
     assert_eq!(counts.len(), 1);
     assert_eq!((counts[0].status, counts[0].n), (Status::Closed, 1));
 }
