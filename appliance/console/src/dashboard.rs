@@ -95,15 +95,8 @@ fn row(
 ) -> Result<Row, casestore::ReadError> {
     let counts = store.queue_counts(Some(consulate), sensitivities)?;
     let mut by_status: Vec<(String, [u64; 5])> = Vec::new();
-    // The store keeps status counters per consulate and priority only, over every
-    // sensitivity: they would count cases this viewer may not read (a supervisor's restricted
-    // ones), so they are shown only to viewers who may read every sensitivity.
-    let status_counts = if sensitivities.is_all() {
-        store.status_counts(consulate)?
-    } else {
-        Vec::new()
-    };
-    for count in status_counts {
+    // Counted, like the queues, only over the sensitivities this viewer may read.
+    for count in store.status_counts(consulate, sensitivities)? {
         if !count.status.is_open() {
             continue;
         }
@@ -150,13 +143,9 @@ fn row(
 
 pub(crate) async fn page(State(app): State<App>, agent: Agent) -> Result<Response, Failure> {
     let rows = rows(&app, &agent).await?;
-    let by_status = app
-        .policy
-        .queue_scope(&agent.staff)
-        .is_some_and(|s| Sensitivities::of(&s.sensitivities).is_all());
     let ctx = context! {
         ..render::base(&agent),
-        ..context! { rows => rows, by_status => by_status }
+        ..context! { rows => rows }
     };
     Ok(app.pages.page(StatusCode::OK, "dashboard.html", ctx))
 }

@@ -114,21 +114,18 @@ async fn a_consul_breaks_glass_with_a_reason_and_it_is_seen() {
     assert_eq!(officer.get("/break-glass").await.status, 403);
 }
 
-/// The P0 column of a consulate's "by status and priority" table, summed (0 when the
-/// table is not shown).
-fn p0_by_status(page: &str, consulate: &str) -> u64 {
-    let Some(at) = page.find(&format!("<h3>{consulate}</h3>")) else {
-        return 0;
-    };
+/// A consulate's "by status and priority" table, each priority's column (P0–P4) summed over
+/// the statuses; `None` when the table is not shown.
+fn by_priority(page: &str, consulate: &str) -> Option<[u64; 5]> {
+    let at = page.find(&format!("<h3>{consulate}</h3>"))?;
     let table = &page[at..at + page[at..].find("</table>").unwrap()];
-    table
-        .split("<th scope=\"row\">")
-        .skip(1)
-        .map(|row| {
-            let cell = row.split("<td>").nth(1).unwrap();
-            cell[..cell.find('<').unwrap()].parse::<u64>().unwrap()
-        })
-        .sum()
+    let mut sums = [0; 5];
+    for row in table.split("<th scope=\"row\">").skip(1) {
+        for (sum, cell) in sums.iter_mut().zip(row.split("<td>").skip(1)) {
+            *sum += cell[..cell.find('<').unwrap()].parse::<u64>().unwrap();
+        }
+    }
+    Some(sums)
 }
 
 /// One CSV data row as (consulate, open, emergency, oldest open case).
@@ -169,12 +166,15 @@ async fn the_dashboard_counts_what_its_viewer_may_see() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("id=\"dashboard\""));
     assert!(!page.body.contains(&restricted.number.to_string()));
+    // The status-by-priority table is shown, counted within the supervisor's reach: the
+    // sensitive P1 and the normal P3 case, not the restricted P0 one, nor the closed one.
     assert_eq!(
-        p0_by_status(&page.body, PARIS),
-        0,
-        "the restricted P0 case is counted"
+        by_priority(&page.body, PARIS),
+        Some([0, 1, 0, 1, 0]),
+        "the table is withheld, or the restricted P0 case is counted"
     );
-    assert!(page.body.contains("id=\"by-status-withheld\""));
+    assert_eq!(by_priority(&page.body, BERLIN), Some([0, 0, 0, 1, 0]));
+    assert!(!page.body.contains("by-status-withheld"));
 
     let csv = session.get("/dashboard.csv").await;
     assert_eq!(csv.status, 200);
@@ -203,6 +203,8 @@ async fn the_dashboard_counts_what_its_viewer_may_see() {
             )
             .unwrap();
         assert_eq!(*open, counts.get(QueueKind::Open), "{consulate}");
+        let in_table: u64 = by_priority(&page.body, consulate).unwrap().iter().sum();
+        assert_eq!(in_table, *open, "{consulate}");
     }
     assert_eq!(env.audit_of("console.export").len(), 1);
 
@@ -215,8 +217,12 @@ async fn the_dashboard_counts_what_its_viewer_may_see() {
         [(PARIS.to_owned(), 3, 2, restricted.number.to_string())]
     );
     let page = session.get("/dashboard").await;
-    assert!(!page.body.contains("by-status-withheld"));
-    assert_eq!(p0_by_status(&page.body, PARIS), 1);
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        by_priority(&page.body, PARIS),
+        Some([1, 1, 0, 1, 0]),
+        "the consul's table counts the restricted P0 case"
+    );
 
     let session = env.login(&officer, &Route::paris()).await;
     assert_eq!(session.get("/dashboard").await.status, 403);
