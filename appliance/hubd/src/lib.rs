@@ -158,7 +158,7 @@ pub async fn start(
             .attach_chat(chat_hub.clone());
     }
     if let Some(section) = &config.mail {
-        mail::start(section, stores.open(&section.database)?).await?;
+        mail::start(section, stores.open(&section.database)?, chat_hub.clone()).await?;
     }
     if let Some(section) = &config.telephony {
         voice::start(section).await?;

@@ -13,6 +13,7 @@ use crate::config::MailSection;
 pub async fn start(
     section: &MailSection,
     store: Arc<casestore::Store>,
+    chat: Arc<::chat::Hub>,
 ) -> anyhow::Result<mail::Running> {
     let files = casestore::AttachmentStore::open(&section.attachments).with_context(|| {
         format!(
@@ -20,9 +21,11 @@ pub async fn start(
             section.attachments.display()
         )
     })?;
-    let config = section
+    let mut config = section
         .to_mail_config()
         .map_err(|e| anyhow::anyhow!("mail.relay: {e}"))?;
+    // A chat whose citizen has left the window is answered by e-mail.
+    config.chat_presence = Some(mail::ChatPresence(Arc::new(move |case| chat.is_live(case))));
     let running = mail::start(
         &config,
         store,

@@ -39,7 +39,7 @@ pub use relay::{Relay, RelaySpec};
 pub use server::{Server, ServerLimits};
 pub use session::{Session, SessionLimits};
 pub use templates::{Kind, Rendered, Sample, Templates};
-pub use worker::{Worker, WorkerSettings};
+pub use worker::{ChatPresence, Worker, WorkerSettings};
 
 /// Everything the channel is configured with (hubd's `[mail]` maps onto this).
 #[derive(Debug, Clone)]
@@ -72,6 +72,9 @@ pub struct MailConfig {
     pub backoff: Duration,
     pub max_backoff: Duration,
     pub acks_per_hour: u64,
+    /// The live chat hub's presence check: a chat case whose citizen left the window is
+    /// answered by e-mail.
+    pub chat_presence: Option<ChatPresence>,
 }
 
 impl MailConfig {
@@ -105,6 +108,7 @@ impl MailConfig {
             backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(3600),
             acks_per_hour: 5,
+            chat_presence: None,
         }
     }
 }
@@ -181,6 +185,7 @@ pub fn worker(config: &MailConfig, store: Arc<casestore::Store>) -> Result<Worke
     settings.backoff = config.backoff;
     settings.max_backoff = config.max_backoff;
     settings.acks_per_hour = config.acks_per_hour;
+    settings.chat_presence = config.chat_presence.clone();
     Ok(Worker {
         store,
         relay,

@@ -46,6 +46,19 @@ pub struct WorkerSettings {
     pub poll: Duration,
     /// Acknowledgements one address may receive per hour.
     pub acks_per_hour: u64,
+    /// Whether a chat case's citizen has the chat window open. A chat whose citizen has gone
+    /// is answered by e-mail (when they gave an address); without this, never.
+    pub chat_presence: Option<ChatPresence>,
+}
+
+/// Asks the live chat hub whether a case's citizen is in the chat window now.
+#[derive(Clone)]
+pub struct ChatPresence(pub Arc<dyn Fn(cs::CaseId) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for ChatPresence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChatPresence")
+    }
 }
 
 impl WorkerSettings {
@@ -61,6 +74,7 @@ impl WorkerSettings {
             batch: 16,
             poll: Duration::from_millis(500),
             acks_per_hour: 5,
+            chat_presence: None,
         }
     }
 
@@ -270,7 +284,13 @@ impl Worker {
         let Some(case) = store.case(event.case).map_err(|e| e.to_string())? else {
             return nothing("no such case");
         };
-        let plan = plan(event, &case);
+        let chat_live = case.channel == cs::Channel::Chat
+            && self
+                .settings
+                .chat_presence
+                .as_ref()
+                .is_none_or(|present| (present.0)(case.id));
+        let plan = plan(event, &case, chat_live);
         let (kind, reply) = match plan {
             Plan::Nothing(why) => return nothing(why),
             Plan::Send { kind, reply } => (kind, reply),
@@ -380,12 +400,20 @@ enum Failure {
     Dead,
 }
 
-/// What an event means for the citizen of `case`.
-fn plan(event: &cs::OutboxEvent, case: &cs::Case) -> Plan {
+/// What an event means for the citizen of `case`; `chat_live`: a chat case's citizen is in
+/// the chat window (or nobody can tell).
+fn plan(event: &cs::OutboxEvent, case: &cs::Case, chat_live: bool) -> Plan {
     // The citizen hears on the channel they used. The portal shows web cases' answers on its
-    // tracking page; chat and the other channels deliver through their own adapters.
-    if case.channel != cs::Channel::Email {
-        return Plan::Nothing("not an e-mail case");
+    // tracking page. A chat's answers go to its window; once the citizen has left it, they
+    // come by e-mail — but never the acknowledgement: the chat showed the tracking code.
+    match case.channel {
+        cs::Channel::Email => {}
+        cs::Channel::Chat if chat_live => return Plan::Nothing("the citizen is in the chat"),
+        cs::Channel::Chat if event.kind == cs::EventKind::CaseCreated => {
+            return Plan::Nothing("a chat showed its tracking code on screen");
+        }
+        cs::Channel::Chat => {}
+        _ => return Plan::Nothing("not an e-mail case"),
     }
     let detail = |k: &str| {
         event

@@ -773,3 +773,56 @@ fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_whose_citizen_left_is_answered_by_mail_and_an_open_one_is_not() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let relay = Relay::start(port, &tmp.path().join("relay"));
+    let in_window = Arc::new(AtomicBool::new(true));
+    let mut c = config(port);
+    let present = in_window.clone();
+    c.chat_presence = Some(mail::ChatPresence(Arc::new(move |_| {
+        present.load(Ordering::SeqCst)
+    })));
+    let hub = Hub::start(c, None).await;
+    let mut chat = new_mail_case();
+    chat.channel = cs::Channel::Chat;
+    let created = hub.store.create_case(&chat).unwrap();
+    let reply = |text: &str| cs::NewMessage {
+        direction: cs::Direction::Out,
+        channel: cs::Channel::Chat,
+        author: cs::Actor::Agent(cs::AgentId::new("off.ana").unwrap()),
+        visibility: cs::Visibility::External,
+        language: cs::Language::new("ro").unwrap(),
+        body: cs::Body::new(text).unwrap(),
+        attachments: vec![],
+    };
+    // While the citizen is in the chat window, answers go there: no mail, not even the
+    // acknowledgement (the chat showed the tracking code).
+    hub.store
+        .add_message(
+            created.case_id,
+            &reply("Vă răspundem aici."),
+            cs::Expect::Any,
+        )
+        .unwrap();
+    hub.drained().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(relay.received().len(), 0);
+    // Once they have left, the next answer comes by e-mail.
+    in_window.store(false, Ordering::SeqCst);
+    let text = "Vă trimitem răspunsul și pe e-mail.";
+    hub.store
+        .add_message(created.case_id, &reply(text), cs::Expect::Any)
+        .unwrap();
+    hub.drained().await;
+    until("the mailed chat answer", || relay.received().len() == 1).await;
+    let got = relay.received();
+    let body = got[0].body_text(0).unwrap_or_default().to_string();
+    assert!(body.contains(text), "{body}");
+    assert!(header(&got[0], "To").contains("ana@example.org"));
+    hub.running.stop();
+}
