@@ -265,6 +265,45 @@ try {
   const trackedSecond = await track(second);
   log('un-merged; the second case is', statusAfter, 'and the citizen sees', JSON.stringify(trackedSecond));
 
+  // 6: live chat. The citizen opens the portal's chat; the officer, through the gateway, sees
+  // it among the waiting chats, picks it up and answers; the citizen sees the typing and the
+  // answer in the same window.
+  await citizen.goto(`${portal}/chat?lang=en`);
+  await citizen.locator('#chat-first').waitFor();
+  await citizen.locator('#chat-name').fill('Elena Marinescu');
+  await citizen.locator('#chat-country').fill('FR');
+  await citizen.locator('#chat-city').fill('Paris');
+  const question = 'Is the consulate open on Saturday morning for passport pick-up?';
+  await citizen.locator('#chat-first').fill(question);
+  await citizen.locator('#chat-start-button').click();
+  await citizen.locator('#chat-room').waitFor({ state: 'visible' });
+  await citizen.waitForFunction(() => document.getElementById('chat').dataset.case);
+  const chatCase = await citizen.locator('#chat').getAttribute('data-case');
+  log('chat opened as', chatCase);
+  check(/^CSC-\d{4}-\d{7}$/.test(chatCase), `the chat's case number: ${chatCase}`);
+
+  await officer.goto(`${paris}/chats`);
+  const waiting = officer.locator(`#chats tr[data-case="${chatCase}"]`);
+  await waiting.waitFor({ timeout: 10_000 });
+  await waiting.getByRole('link', { name: chatCase }).click();
+  await officer.locator('#chat-log', { hasText: question }).waitFor();
+  const pickedUp = posted(officer, `/chats/${chatCase}/pickup`);
+  await officer.getByRole('button', { name: 'Pick up this chat' }).click();
+  check((await pickedUp).status() < 400, `the pick-up answered ${(await pickedUp).status()}`);
+  await officer.locator('#chat-text').waitFor();
+  const answer = 'Yes, from 9:00 to 12:00; bring your receipt.';
+  await officer.locator('#chat-text').pressSequentially('Yes, ', { delay: 30 });
+  await citizen.locator('#chat-typing').waitFor({ state: 'visible', timeout: 10_000 });
+  log('the citizen sees the officer typing');
+  await officer.locator('#chat-text').fill(answer);
+  const chatSent = posted(officer, `/chats/${chatCase}/send`);
+  await officer.locator('#chat-send').click();
+  check((await chatSent).status() < 400, `the chat message answered ${(await chatSent).status()}`);
+  await citizen.locator('#chat-log li', { hasText: answer }).waitFor({ timeout: 10_000 });
+  log('the citizen got the answer in the chat window');
+  await citizen.screenshot({ path: path.join(outDir, 'chat-citizen.png'), fullPage: true });
+  await officer.screenshot({ path: path.join(outDir, 'chat-officer.png'), fullPage: true });
+
   console.log(
     JSON.stringify({
       refusal,
@@ -281,6 +320,7 @@ try {
         status_after: statusAfter,
         tracked: trackedSecond,
       },
+      chat: { case_no: chatCase, question, answer },
     }),
   );
 } catch (e) {

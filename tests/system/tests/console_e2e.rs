@@ -257,6 +257,37 @@ fn an_officer_answers_a_citizen_live_through_the_paris_gateway_in_chromium() {
         "one merge into the first case, undone: {merges:?}"
     );
 
+    // The chat is a case of its own: the citizen's question and the officer's answer are its
+    // transcript, and the officer who picked it up holds it.
+    let chat: CaseNumber = text(&answer["chat"]["case_no"])
+        .parse()
+        .expect("the chat's case number");
+    let chat_id = store.case_id(chat).expect("read").expect("the chat's case");
+    let chat_case = store.case(chat_id).expect("read").expect("the chat's case");
+    assert_eq!(chat_case.channel, casestore::Channel::Chat);
+    assert_eq!(
+        chat_case
+            .assignee
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some(OFFICER)
+    );
+    let transcript: Vec<(Direction, String)> = store
+        .messages(chat_id, Some(Visibility::External))
+        .expect("messages")
+        .into_iter()
+        .map(|m| (m.direction, m.body.as_str().to_owned()))
+        .collect();
+    assert_eq!(
+        transcript,
+        [
+            (Direction::In, text(&answer["chat"]["question"])),
+            (Direction::Out, text(&answer["chat"]["answer"])),
+        ],
+        "the chat's transcript is the case's messages"
+    );
+
     // The audit log: who signed in where, what changed, and the chain verifies.
     let entries = audit_entries(&audit_log).expect("audit log");
     let logins: Vec<(String, String)> = entries
@@ -287,6 +318,8 @@ fn an_officer_answers_a_citizen_live_through_the_paris_gateway_in_chromium() {
             (first.to_string(), "reply".to_owned()),
             (second.to_string(), "merge".to_owned()),
             (first.to_string(), "unmerge".to_owned()),
+            (chat.to_string(), "chat.pickup".to_owned()),
+            (chat.to_string(), "chat.send".to_owned()),
         ],
         "the changes as audited"
     );
