@@ -14,7 +14,7 @@ pub struct TelephonySection {
     /// SIP on UDP and TCP, the same port on both.
     pub listen: SocketAddr,
     /// The address the trunk and the phones reach the hub at, written in Via and Contact.
-    /// Required when `listen` is a wildcard (0.0.0.0 or [::]).
+    /// Required when `listen` is a wildcard (`0.0.0.0` or `[::]`).
     pub advertise: Option<SocketAddr>,
     /// The digest realm. The agents file's HA1s were computed with it, so changing it means
     /// recomputing them all.
