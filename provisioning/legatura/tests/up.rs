@@ -34,7 +34,7 @@ fn get(port: u16, path: &str) -> std::io::Result<String> {
 #[test]
 fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
     let data = tempfile::tempdir().expect("tempdir");
-    let base = 20_000 + (std::process::id() % 20_000) as u16 / 8 * 8;
+    let base = 20_000 + (std::process::id() % 20_000) as u16 / 16 * 16;
     let child = Command::new(env!("CARGO_BIN_EXE_legatura"))
         .args(["up", "--data"])
         .arg(data.path())
@@ -70,12 +70,30 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
         "{portal}"
     );
 
-    let page = get(base + 4, "/").expect("status page through the gateway");
+    let page = get(base + 9, "/").expect("status page through the gateway");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(
-        page.contains("DEMO-01") && page.contains("demo"),
+        page.contains("PAR-01") && page.contains("ro-emb-paris"),
         "the demo appliance is not listed: {page}"
     );
+
+    // The agents' console through the same gateway: its sign-in page, and demo accounts for
+    // every role printed with their TOTP secrets.
+    let login = get(base + 4, "/login").expect("console through the gateway");
+    assert!(
+        login.starts_with("HTTP/1.1 200") && login.contains("Sign in to the console"),
+        "{login}"
+    );
+    for role in [
+        "operator",
+        "officer",
+        "consul",
+        "supervisor",
+        "administrator",
+    ] {
+        assert!(printed.contains(role), "no demo {role} account: {printed}");
+    }
+    assert!(printed.contains("otpauth://totp/"), "{printed}");
 
     // Keys are private to their owner.
     use std::os::unix::fs::PermissionsExt;
@@ -112,8 +130,8 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
     assert!(ok, "{ls}");
     let row = ls
         .lines()
-        .find(|l| l.contains("DEMO-01"))
-        .unwrap_or_else(|| panic!("no DEMO-01 in {ls}"));
+        .find(|l| l.contains("PAR-01"))
+        .unwrap_or_else(|| panic!("no PAR-01 in {ls}"));
     assert!(row.contains("active") && row.contains("now"), "{row}");
     let log = data.path().join("hub/audit.log");
     let key = data.path().join("pki/audit.pub");
@@ -166,7 +184,7 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
     );
     let (ok, ls) = legatura(&["fleet", "ls", "--data", alice_arg]);
     assert!(
-        ok && ls.contains("DEMO-01"),
+        ok && ls.contains("PAR-01"),
         "alice's certificate opens the NOC API: {ls}"
     );
     let (ok, again) = legatura(&[
