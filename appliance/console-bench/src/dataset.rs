@@ -2,7 +2,7 @@
 //! `target/bench-data/console-{cases}-s{schema}-g{generator}/`.
 //!
 //! Cases come from casestore-bench's corpus (Romanian and English requests, the taxonomy's
-//! types and priorities, channels, statuses by age), then [`mix`] moves each onto a consulate
+//! types and priorities, channels, statuses by age), then `mix` moves each onto a consulate
 //! of the demo circumscription table (half to the mission owning the corpus's city, half
 //! anywhere in that country, the fallback centre for countries the table lacks), gives
 //! protection cases and some assistance cases the `sensitive` level, and lets one citizen in
@@ -35,7 +35,7 @@ use casestore::{
 use crate::casestore_bench::corpus::{AGENTS, CONSULATES, Corpus, Rng};
 use crate::progress;
 
-/// Changes whenever [`mix`] or [`casework`] would produce different data.
+/// Changes whenever `mix` or `casework` would produce different data.
 const GENERATOR: &str = "console-bench dataset 1";
 /// Cases per bulk-import transaction.
 const BATCH: u64 = 10_000;

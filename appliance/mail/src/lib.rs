@@ -8,7 +8,7 @@
 //!   attachments, delivery reports), bounded in parts and depth.
 //! - [`inbound`]: threading into cases, fail-closed: a reply joins a case only when its sender
 //!   is a verified contact of it; otherwise a new, linked case with a note saying why.
-//! - [`worker`]: the one outbox worker; [`relay`]: lettre to the relay, or `.eml` files in a
+//! - [`worker`](mod@worker): the one outbox worker; [`relay`]: lettre to the relay, or `.eml` files in a
 //!   capture directory; [`templates`]: the automatic messages as editable data per language.
 //!
 //! Invariants: nothing a peer sends can make the channel panic or grow without bound (the
