@@ -517,6 +517,10 @@ async fn a_killed_worker_delivers_after_restart_exactly_once() {
     // The listener takes a mail in; its worker is stopped, so the event waits in the outbox.
     let hub = Hub::start(config(port), None).await;
     hub.running.stop();
+    // A claim the stopped worker had already handed to a blocking thread still runs; on a
+    // loaded machine it could take the event below with a two-minute lease. Let it finish on
+    // the empty outbox first.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let db = hub.dir.path().join("cases.db");
     // A case opened by mail, as the listener writes it.
     let created = hub
