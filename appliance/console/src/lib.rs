@@ -37,6 +37,7 @@ mod forms;
 mod knowledge;
 mod live;
 mod login;
+mod outbox;
 mod queues;
 mod render;
 mod session;
@@ -156,6 +157,9 @@ impl Console {
                 get(dashboard::break_glass_log).post(actions::break_glass),
             )
             .route("/kb", get(knowledge::index).post(knowledge::save))
+            .route("/outbox/dead", get(outbox::dead_letters))
+            .route("/outbox/dead/{id}/requeue", post(outbox::requeue))
+            .route("/templates", get(outbox::templates))
             .route("/kb/{id}", get(knowledge::article))
             .route("/chats", get(chats::list))
             .route("/chats/rows", get(chats::rows))

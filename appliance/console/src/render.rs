@@ -21,6 +21,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/break_glass.html"),
     ),
     ("kb.html", include_str!("../templates/kb.html")),
+    ("dead.html", include_str!("../templates/dead.html")),
+    (
+        "templates.html",
+        include_str!("../templates/templates.html"),
+    ),
     ("article.html", include_str!("../templates/article.html")),
     ("chats.html", include_str!("../templates/chats.html")),
     (
