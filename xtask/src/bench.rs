@@ -46,6 +46,11 @@ const BENCHES: &[Bench] = &[
         about: "1M cases: the console's queue pages, case views, dashboard, direct and through the tunnel",
     },
     Bench {
+        name: "channels",
+        package: "channels-bench",
+        about: "mail in over SMTP, the outbox to an aiosmtpd relay, 200 live chats to the agent",
+    },
+    Bench {
         name: "pki",
         package: "pki-bench",
         about: "issuance and signing in SoftHSM2 vs the key store; enrollment; revocation",
