@@ -60,11 +60,12 @@ impl Live {
     }
 }
 
+/// Only a signed-in agent may listen (the extractor refuses anyone else); the stream itself
+/// names no case.
 pub(crate) async fn events(
     State(app): State<App>,
-    agent: Agent,
+    _signed_in: Agent,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let _ = agent;
     let rx = app.live.subscribe();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.changed().await.ok()?;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::Form;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use casestore::AgentId;
 use minijinja::context;
@@ -197,10 +197,8 @@ async fn sign_in(app: &App, via: &Via, form: LoginForm) -> Result<String, Refuse
 pub(crate) async fn logout(
     State(app): State<App>,
     agent: Agent,
-    headers: HeaderMap,
     Form(form): Form<crate::forms::CsrfOnly>,
 ) -> Response {
-    let _ = headers;
     if let Err(failure) = crate::forms::check_csrf(&agent, form.csrf.as_deref()) {
         return failure.into_response();
     }
