@@ -12,7 +12,9 @@ use casestore::{
 
 use crate::corpus::{AGENTS, CONSULATES, Corpus, Rng};
 use crate::progress;
-use crate::report::{Report, percentile};
+use benchkit::percentile;
+
+use crate::report::Report;
 
 /// Cases per bulk-import transaction.
 pub(crate) const BATCH: u64 = 10_000;

@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::report::{Report, percentile};
+use benchkit::percentile;
+
+use crate::report::Report;
 
 /// The longest the outbox phase runs, to keep the whole run under about two minutes; the
 /// worker sends one event at a time, so this is a rate over a window, not a full drain.

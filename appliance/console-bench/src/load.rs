@@ -19,7 +19,9 @@ use hyper::StatusCode;
 
 use crate::casestore_bench::corpus::Rng;
 use crate::http::{Client, Page, excerpt};
-use crate::report::{Report, percentile};
+use benchkit::percentile;
+
+use crate::report::Report;
 use crate::stack::{Account, MISSION};
 use crate::{Args, progress};
 

@@ -6,18 +6,14 @@ use std::fmt::Write as _;
 
 use anyhow::{Context as _, Result};
 
-use crate::progress;
+use benchkit::{Figures, Value};
 
-#[derive(Debug, Clone, Copy)]
-enum Value {
-    Num(f64),
-    Bool(bool),
-}
+use crate::progress;
 
 /// Every figure of the run, in the order measured.
 #[derive(Debug, Default)]
 pub(crate) struct Report {
-    entries: Vec<(String, Value)>,
+    figures: Figures,
 }
 
 /// Keys of the last line, in order.
@@ -57,32 +53,20 @@ const TARGETS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The `q`-th percentile by nearest rank; sorts `samples`. `NaN` when there are none.
-pub(crate) fn percentile(samples: &mut [f64], q: f64) -> f64 {
-    if samples.is_empty() {
-        return f64::NAN;
-    }
-    samples.sort_by(f64::total_cmp);
-    let rank = (q / 100.0 * samples.len() as f64).ceil() as usize;
-    samples[rank.clamp(1, samples.len()) - 1]
-}
-
 impl Report {
     /// Records a number; one that could not be measured (not finite) is left out.
     pub(crate) fn num(&mut self, key: &str, value: f64) {
-        if value.is_finite() {
-            self.entries.push((key.to_owned(), Value::Num(value)));
-        } else {
+        if !self.figures.num(key, value) {
             progress!("{key} could not be measured ({value}); left out");
         }
     }
 
     pub(crate) fn flag(&mut self, key: &str, value: bool) {
-        self.entries.push((key.to_owned(), Value::Bool(value)));
+        self.figures.flag(key, value);
     }
 
     fn get(&self, key: &str) -> Option<Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+        self.figures.get(key)
     }
 
     /// Prints the table, writes the JSON (for a full-size run only, so a quick run never
@@ -91,8 +75,8 @@ impl Report {
         println!(
             "console bench — one run; direct = the central listener, gateway = through the tunnel"
         );
-        for (key, value) in &self.entries {
-            println!("  {key:<36} {}", render(*value));
+        for (key, value) in self.figures.iter() {
+            println!("  {key:<36} {value}");
         }
         println!("  targets (reported, not enforced):");
         for (key, what) in TARGETS {
@@ -101,7 +85,7 @@ impl Report {
             }
         }
         if full_size {
-            let path = benchkit::write_result("console", &self.json())
+            let path = benchkit::write_result("console", &self.figures.json())
                 .context("writing target/bench/console.json")?;
             progress!("wrote {}", path.display());
         } else {
@@ -110,38 +94,11 @@ impl Report {
         let mut line = String::from("console:");
         for key in SUMMARY {
             if let Some(v) = self.get(key) {
-                let _ = write!(line, " {key}={}", render(v));
+                let _ = write!(line, " {key}={}", v);
             }
         }
         println!("{line}");
         Ok(())
-    }
-
-    fn json(&self) -> String {
-        let mut out = String::from("{\n");
-        for (i, (key, value)) in self.entries.iter().enumerate() {
-            let sep = if i + 1 == self.entries.len() { "" } else { "," };
-            let _ = writeln!(
-                out,
-                "  {}: {}{sep}",
-                serde_json::Value::from(key.as_str()),
-                render(*value)
-            );
-        }
-        out.push_str("}\n");
-        out
-    }
-}
-
-/// A value as JSON: numbers with up to 4 decimals, booleans as such.
-fn render(v: Value) -> String {
-    match v {
-        Value::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{n:.0}"),
-        Value::Num(n) => {
-            let s = format!("{n:.4}");
-            s.trim_end_matches('0').trim_end_matches('.').to_owned()
-        }
-        Value::Bool(b) => b.to_string(),
     }
 }
 
@@ -150,20 +107,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles_by_nearest_rank() {
-        let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-        assert_eq!(percentile(&mut v, 50.0), 50.0);
-        assert_eq!(percentile(&mut v, 99.0), 99.0);
-        assert!(percentile(&mut [], 50.0).is_nan());
-    }
-
-    #[test]
     fn the_json_is_one_flat_object() {
         let mut r = Report::default();
         r.num("cases", 1_000_000.0);
         r.num("p99_ms", 1.23456);
         r.flag("ok", true);
-        let v: serde_json::Value = serde_json::from_str(&r.json()).expect("valid JSON");
+        let v: serde_json::Value = serde_json::from_str(&r.figures.json()).expect("valid JSON");
         assert_eq!(v["cases"], 1_000_000);
         assert_eq!(v["p99_ms"], 1.2346);
         assert_eq!(v["ok"], true);

@@ -2,6 +2,10 @@
 //! target directory cargo uses, and `target/bench/NAME.json`, where a run's flat object of
 //! numbers and booleans goes.
 
+mod figures;
+
+pub use figures::{Figures, Value, percentile};
+
 use std::io;
 use std::path::{Path, PathBuf};
 
