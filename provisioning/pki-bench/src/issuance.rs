@@ -11,7 +11,9 @@ use pki::{ApplianceId, Ca};
 
 use crate::hsm::Backends;
 use crate::progress;
-use crate::report::{Report, percentile};
+use benchkit::percentile;
+
+use crate::report::Report;
 
 /// Certificates issued per backend, all timed.
 pub(crate) const ISSUANCES: usize = 500;

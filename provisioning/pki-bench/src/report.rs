@@ -5,19 +5,14 @@ use std::fmt::Write as _;
 
 use anyhow::{Context as _, Result};
 
-use crate::progress;
+use benchkit::{Figures, Value};
 
-/// One measured value.
-#[derive(Debug, Clone, Copy)]
-enum Value {
-    Num(f64),
-    Bool(bool),
-}
+use crate::progress;
 
 /// Every figure of the run, in the order measured.
 #[derive(Debug, Default)]
 pub(crate) struct Report {
-    entries: Vec<(String, Value)>,
+    figures: Figures,
 }
 
 /// A goal, reported and never enforced; `goal: None` is a figure shown without one.
@@ -72,34 +67,21 @@ const SUMMARY: &[&str] = &[
     "revoked_gateways_stayed_out",
 ];
 
-/// The `q`-th percentile of `samples` by nearest rank (so the p99 of 20 samples is the
-/// largest); sorts `samples`. `NaN` when there are none.
-pub(crate) fn percentile(samples: &mut [f64], q: f64) -> f64 {
-    if samples.is_empty() {
-        return f64::NAN;
-    }
-    samples.sort_by(f64::total_cmp);
-    let rank = (q / 100.0 * samples.len() as f64).ceil() as usize;
-    samples[rank.clamp(1, samples.len()) - 1]
-}
-
 impl Report {
     /// Records a number; one that could not be measured (not finite) is left out, so the JSON
     /// holds numbers and booleans only.
     pub(crate) fn num(&mut self, key: &str, value: f64) {
-        if value.is_finite() {
-            self.entries.push((key.to_owned(), Value::Num(value)));
-        } else {
+        if !self.figures.num(key, value) {
             progress!("{key} could not be measured ({value}); left out");
         }
     }
 
     pub(crate) fn flag(&mut self, key: &str, value: bool) {
-        self.entries.push((key.to_owned(), Value::Bool(value)));
+        self.figures.flag(key, value);
     }
 
     fn get(&self, key: &str) -> Option<Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+        self.figures.get(key)
     }
 
     fn has(&self, key: &str) -> bool {
@@ -133,7 +115,7 @@ impl Report {
         }
         self.print_table();
         if complete {
-            let path = benchkit::write_result("pki", &self.json())
+            let path = benchkit::write_result("pki", &self.figures.json())
                 .context("writing target/bench/pki.json")?;
             progress!("wrote {}", path.display());
         } else {
@@ -142,7 +124,7 @@ impl Report {
         let mut line = String::from("pki:");
         for key in SUMMARY {
             if let Some(v) = self.get(key) {
-                let _ = write!(line, " {key}={}", render(v));
+                let _ = write!(line, " {key}={}", v);
             }
         }
         println!("{line}");
@@ -241,32 +223,5 @@ impl Report {
                 t.what
             );
         }
-    }
-
-    fn json(&self) -> String {
-        let mut out = String::from("{\n");
-        for (i, (key, value)) in self.entries.iter().enumerate() {
-            let sep = if i + 1 == self.entries.len() { "" } else { "," };
-            let _ = writeln!(
-                out,
-                "  {}: {}{sep}",
-                serde_json::Value::from(key.as_str()),
-                render(*value)
-            );
-        }
-        out.push_str("}\n");
-        out
-    }
-}
-
-/// A value as JSON: numbers (all finite) with up to 4 decimals, booleans as such.
-fn render(v: Value) -> String {
-    match v {
-        Value::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{n:.0}"),
-        Value::Num(n) => {
-            let s = format!("{n:.4}");
-            s.trim_end_matches('0').trim_end_matches('.').to_owned()
-        }
-        Value::Bool(b) => b.to_string(),
     }
 }

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 
 use crate::progress;
-use crate::report::{Report, percentile};
+use benchkit::percentile;
+
+use crate::report::Report;
 use crate::system::{Binaries, GatewayFiles, Up, http_get, readyz};
 
 /// Appliances revoked.
