@@ -57,6 +57,8 @@ macro_rules! id {
         }
     };
 }
+// For the ids declared beside their records in the submodules.
+pub(crate) use id;
 
 id!(
     /// A case's internal id (the public name is its [`CaseNumber`]).

@@ -3,40 +3,15 @@
 
 use std::fmt;
 
+use super::id;
+use super::text::text;
 use crate::error::InvalidValue;
 
-/// Declares an opaque row identifier (like the case model's ids).
-macro_rules! row_id {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(i64);
-
-        impl $name {
-            /// The number behind the id, for logs and URLs.
-            pub fn get(self) -> i64 {
-                self.0
-            }
-
-            /// The id with number `n`; whether it names anything is for the store to say.
-            pub fn from_raw(n: i64) -> Self {
-                Self(n)
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    };
-}
-
-row_id!(
+id!(
     /// A break-glass grant.
     GrantId
 );
-row_id!(
+id!(
     /// A knowledge-base article in one language.
     ArticleId
 );
@@ -112,41 +87,6 @@ impl fmt::Debug for TotpSecret {
     }
 }
 
-/// Declares a validated `String` newtype.
-macro_rules! checked_text {
-    ($(#[$meta:meta])* $name:ident, $what:literal, $check:expr) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Checks `value`, naming what is wrong with it.
-            pub fn new(value: impl Into<String>) -> Result<Self, InvalidValue> {
-                let value = value.into();
-                let check: fn(&str) -> Result<(), &'static str> = $check;
-                check(&value).map_err(|reason| invalid($what, reason))?;
-                Ok(Self(value))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl AsRef<str> for $name {
-            fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-    };
-}
-
 /// Lowercase ASCII letters and digits in runs joined by single `sep` characters.
 fn lower_words(s: &str, max: usize, sep: u8) -> Result<(), &'static str> {
     if s.is_empty() {
@@ -167,21 +107,21 @@ fn lower_words(s: &str, max: usize, sep: u8) -> Result<(), &'static str> {
     Ok(())
 }
 
-checked_text!(
+text!(
     /// An article's name in URLs, shared by its translations, e.g. `passport-lost-abroad`.
     Slug,
     "article slug",
     |s| lower_words(s, 128, b'-')
 );
 
-checked_text!(
+text!(
     /// What an article is about, e.g. `passport` or `civil_status`.
     Topic,
     "article topic",
     |s| lower_words(s, 64, b'_')
 );
 
-checked_text!(
+text!(
     /// An article's title: one line of up to 200 characters.
     Title,
     "article title",

@@ -41,6 +41,8 @@ macro_rules! text {
         }
     };
 }
+// For the text values declared beside their records in the other model modules.
+pub(crate) use text;
 
 /// The longest message body, in bytes (a long e-mail; attachments travel separately).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
