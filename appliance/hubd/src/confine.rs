@@ -9,13 +9,12 @@
 //! the software store, PIN files and the configuration are read once, before.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use keys::KeyRef;
-use sandbox::{Enforcement, Profile, Sandbox};
-use tracing::{error, info, warn};
+use sandbox::{Profile, Sandbox};
+use tracing::warn;
 
 use crate::Config;
 
@@ -119,14 +118,10 @@ fn softhsm_paths(module: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
 
 /// Whether any upstream is named rather than addressed, so the resolver must stay readable.
 pub fn resolves_names(config: &Config) -> bool {
-    config.services.iter().any(|s| {
-        let host = s
-            .upstream
-            .rsplit_once(':')
-            .map_or(s.upstream.as_str(), |(h, _)| h);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        host.parse::<IpAddr>().is_err()
-    })
+    config
+        .services
+        .iter()
+        .any(|s| sandbox::names_host(&s.upstream))
 }
 
 /// Confines the process if `[sandbox]` is enabled, and logs what the kernel enforces.
@@ -146,16 +141,7 @@ pub fn confine(config: &Config) -> anyhow::Result<()> {
         .settings(settings)
         .apply()
         .context("confining hubd (docs/hardening.md; [sandbox] in the configuration)")?;
-    match report.landlock.enforcement {
-        Enforcement::Full => info!(%report, "sandbox applied"),
-        Enforcement::Partial => {
-            warn!(%report, "sandbox applied; this kernel enforces only part of landlock")
-        }
-        Enforcement::None => error!(
-            %report,
-            "sandbox applied WITHOUT landlock: the file system is not confined"
-        ),
-    }
+    report.log();
     Ok(())
 }
 

@@ -7,13 +7,12 @@
 //! configuration file itself is read once, before.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use sandbox::{Enforcement, Profile, Sandbox};
-use tracing::{error, info, warn};
+use sandbox::{Profile, Sandbox};
+use tracing::warn;
 
 use crate::Config;
 
@@ -50,11 +49,7 @@ pub fn writable_dirs(config: &Config) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Whether any hub is named rather than addressed, so the resolver must stay readable.
 pub fn resolves_names(config: &Config) -> bool {
-    config.hubs.iter().any(|hub| {
-        let host = hub.rsplit_once(':').map_or(hub.as_str(), |(h, _)| h);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        host.parse::<IpAddr>().is_err()
-    })
+    config.hubs.iter().any(|hub| sandbox::names_host(hub))
 }
 
 /// Confines the process if `[sandbox]` is enabled, and logs what the kernel enforces.
@@ -73,22 +68,8 @@ pub fn confine(config: &Config) -> anyhow::Result<()> {
         .settings(settings)
         .apply()
         .context("confining gatewayd (docs/hardening.md; [sandbox] in the configuration)")?;
-    log(&report);
+    report.log();
     Ok(())
-}
-
-/// Logs the report: a landlock that is not fully enforced is said loudly.
-pub(crate) fn log(report: &sandbox::Report) {
-    match report.landlock.enforcement {
-        Enforcement::Full => info!(%report, "sandbox applied"),
-        Enforcement::Partial => {
-            warn!(%report, "sandbox applied; this kernel enforces only part of landlock")
-        }
-        Enforcement::None => error!(
-            %report,
-            "sandbox applied WITHOUT landlock: the file system is not confined"
-        ),
-    }
 }
 
 #[cfg(test)]

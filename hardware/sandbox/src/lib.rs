@@ -306,6 +306,33 @@ pub enum Enforcement {
     None,
 }
 
+impl Report {
+    /// Logs what was applied; a landlock the kernel does not fully enforce is said loudly.
+    pub fn log(&self) {
+        match self.landlock.enforcement {
+            Enforcement::Full => tracing::info!(report = %self, "sandbox applied"),
+            Enforcement::Partial => tracing::warn!(
+                report = %self,
+                "sandbox applied; this kernel enforces only part of landlock"
+            ),
+            Enforcement::None => tracing::error!(
+                report = %self,
+                "sandbox applied WITHOUT landlock: the file system is not confined"
+            ),
+        }
+    }
+}
+
+/// Whether `host:port` names its host rather than giving an address: a daemon that dials or
+/// forwards to such a peer must keep the resolver's files readable.
+pub fn names_host(host_port: &str) -> bool {
+    let host = host_port
+        .rsplit_once(':')
+        .map_or(host_port, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.parse::<std::net::IpAddr>().is_err()
+}
+
 /// seccomp's part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeccompReport {
