@@ -95,10 +95,11 @@ pub(crate) fn scope_token(consulate: &str) -> String {
     token
 }
 
-/// The FTS5 query for typed `text`, restricted to one consulate's messages with `scope`, or
-/// `None` when the text has no words.
-pub(crate) fn fts_query(text: &str, scope: Option<&ConsulateId>) -> Option<String> {
-    let normalized = normalize(text);
+/// The words of normalised `text` as quoted FTS5 terms, so no character the person typed is
+/// FTS5 syntax: at most [`MAX_TERMS`] words of at most [`MAX_TERM_CHARS`] characters each. A
+/// word followed by `*` is a prefix, and so, with `prefix_from`, is every word at least that
+/// long.
+pub(crate) fn quoted_terms(normalized: &str, prefix_from: Option<usize>) -> Vec<String> {
     let mut terms = Vec::new();
     let mut chars = normalized.chars().peekable();
     while terms.len() < MAX_TERMS {
@@ -110,9 +111,17 @@ pub(crate) fn fts_query(text: &str, scope: Option<&ConsulateId>) -> Option<Strin
             break;
         }
         while chars.next_if(|c| c.is_alphanumeric()).is_some() {}
-        let prefix = chars.peek() == Some(&'*');
+        let prefix =
+            chars.peek() == Some(&'*') || prefix_from.is_some_and(|n| word.chars().count() >= n);
         terms.push(format!("\"{word}\"{}", if prefix { "*" } else { "" }));
     }
+    terms
+}
+
+/// The FTS5 query for typed `text`, restricted to one consulate's messages with `scope`, or
+/// `None` when the text has no words.
+pub(crate) fn fts_query(text: &str, scope: Option<&ConsulateId>) -> Option<String> {
+    let terms = quoted_terms(&normalize(text), None);
     if terms.is_empty() {
         return None;
     }

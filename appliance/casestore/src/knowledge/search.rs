@@ -13,17 +13,13 @@ use rusqlite::{Connection, params};
 use crate::error::{DbError, DbResult as _, ReadError};
 use crate::model::{ArticleId, Body, CountryCode, Language, Slug, Title, Topic};
 use crate::read::decode;
-use crate::search::normalize;
+use crate::search::{normalize, quoted_terms};
 use crate::store::Store;
 
 /// The most hits one search returns.
 pub const MAX_ARTICLE_HITS: u16 = 100;
 /// Typed text beyond this many characters is ignored.
 pub const MAX_ARTICLE_QUERY_CHARS: usize = 512;
-/// At most this many words of a query are used.
-const MAX_TERMS: usize = 16;
-/// A longer word is cut to this many characters.
-const MAX_TERM_CHARS: usize = 64;
 /// Words at least this long also match as prefixes.
 const PREFIX_MIN_CHARS: usize = 4;
 /// Where a snippet's matched words start and end. Private-use characters, removed from the
@@ -146,21 +142,7 @@ pub(super) fn unindex(conn: &Connection, id: i64) -> Result<(), DbError> {
 /// The FTS5 query for typed `text`: its words, quoted, any of them; `None` without words.
 pub(crate) fn fts_query(text: &str) -> Option<String> {
     let bounded: String = text.chars().take(MAX_ARTICLE_QUERY_CHARS).collect();
-    let normalized = normalize(&bounded);
-    let mut terms = Vec::new();
-    let mut chars = normalized.chars().peekable();
-    while terms.len() < MAX_TERMS {
-        while chars.next_if(|c| !c.is_alphanumeric()).is_some() {}
-        let word: String = std::iter::from_fn(|| chars.next_if(|c| c.is_alphanumeric()))
-            .take(MAX_TERM_CHARS)
-            .collect();
-        if word.is_empty() {
-            break;
-        }
-        while chars.next_if(|c| c.is_alphanumeric()).is_some() {}
-        let prefix = chars.peek() == Some(&'*') || word.chars().count() >= PREFIX_MIN_CHARS;
-        terms.push(format!("\"{word}\"{}", if prefix { "*" } else { "" }));
-    }
+    let terms = quoted_terms(&normalize(&bounded), Some(PREFIX_MIN_CHARS));
     (!terms.is_empty()).then(|| terms.join(" OR "))
 }
 
