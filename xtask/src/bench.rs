@@ -21,6 +21,13 @@ pub(crate) struct Args {
     args: Vec<String>,
 }
 
+impl Args {
+    /// The benchmark asked for, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
 /// A benchmark name and the package whose binary runs it.
 struct Bench {
     name: &'static str,

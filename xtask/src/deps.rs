@@ -39,6 +39,24 @@ const PACKAGES: &[&str] = &[
     "swaks",
     // aiosmtpd: the real SMTP server that stands in for the ministry's relay in the mail tests.
     "python3-aiosmtpd",
+    // The appliance image (`cargo xtask image`, docs/image.md), built without mounting anything:
+    // the root tree from Debian packages, …
+    "mmdebstrap",
+    // … made a read-only erofs, with its dm-verity hash tree computed from the file, …
+    "erofs-utils",
+    "cryptsetup-bin",
+    // … systemd-boot and the EFI stub of the unified kernel image, which objcopy assembles, …
+    "systemd-boot-efi",
+    "binutils",
+    // … the ESP as a FAT image filled by mtools, the GPT written by sfdisk.
+    "dosfstools",
+    "mtools",
+    "fdisk",
+    // `cargo xtask image --check` shows where two builds differ.
+    "diffoscope-minimal",
+    // The image boot test: UEFI firmware and the emulator.
+    "ovmf",
+    "qemu-system-x86",
 ];
 
 /// The browser tests' npm packages (Playwright, without a browser download), each installed

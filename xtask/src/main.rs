@@ -28,6 +28,7 @@ mod bench;
 mod cmd;
 mod deps;
 mod fuzz;
+mod image;
 mod metadata;
 mod pipeline;
 mod tidy;
@@ -62,6 +63,8 @@ enum Command {
     Fuzz(fuzz::Args),
     /// Run a benchmark program; it prints ratios against a baseline measured in the same run.
     Bench(bench::Args),
+    /// Build the appliance OS image into target/image (docs/image.md); `--check` builds twice.
+    Image(image::Args),
 }
 
 fn main() -> ExitCode {
@@ -86,7 +89,10 @@ fn run(command: Command) -> Result<()> {
         Command::Ci { keep_going } => pipeline::ci(&root, keep_going),
         Command::Tidy => tidy::run(&root),
         Command::Fuzz(args) => fuzz::run(&root, &args),
+        // The image benchmark is xtask's own: it builds images and runs a system test.
+        Command::Bench(args) if args.name() == Some("image") => image::bench(&root),
         Command::Bench(args) => bench::run(&args),
+        Command::Image(args) => image::run(&root, &args),
     }
 }
 
