@@ -32,6 +32,7 @@
 //!   its own transaction with `PRAGMA user_version`; a file from a newer build is refused.
 
 pub mod baseline;
+mod calls;
 mod counters;
 mod error;
 mod files;
@@ -58,6 +59,7 @@ mod tracking;
 mod update;
 mod write;
 
+pub use calls::{CallLegRecord, NewCall, PhoneCase, StoredCall};
 pub use counters::{CounterMismatch, QueueCounts, StatusCount};
 pub use error::{DbError, FileError, InvalidValue, MergeRefusal, OpenError, ReadError, WriteError};
 pub use files::{AttachmentStore, StoredFile};

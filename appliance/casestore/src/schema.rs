@@ -61,6 +61,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "status_sensitivity",
         sql: include_str!("../migrations/0007_status_sensitivity.sql"),
     },
+    Migration {
+        version: 8,
+        name: "calls",
+        sql: include_str!("../migrations/0008_calls.sql"),
+    },
 ];
 
 /// The schema version this build writes.
