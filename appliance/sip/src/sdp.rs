@@ -1,9 +1,12 @@
 //! Session descriptions, read through ezk-sdp-types into a summary the bridge can reason
-//! about. The B2BUA passes SDP through unchanged for now; the media relay will rewrite it.
+//! about, and [`anchor`]: the rewrite that makes media flow through the hub's relay.
 
 use std::net::IpAddr;
 
 use ezk_sdp_types::{SessionDescription, TaggedAddress};
+
+mod anchor;
+pub use anchor::anchor;
 
 /// One `m=` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
