@@ -12,8 +12,11 @@ use sip::{Key, Message, Method, NameAddr, Peer, Request, Response, Transport, Ur
 
 use tracing::debug;
 
+use crate::acd::Waiting;
 use crate::cdr::{Outcome, Side};
 use crate::engine::{ALLOW, Engine, TuTimer, peer_for, tagged};
+use crate::queueing::Held;
+use crate::registrar::Binding;
 
 /// Where a call stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,7 @@ pub(crate) struct Leg {
 /// A call through the bridge.
 #[derive(Debug)]
 pub(crate) struct Call {
+    pub(crate) id: u64,
     pub(crate) cdr: u64,
     pub(crate) state: CallState,
     /// The caller's INVITE and our tag towards the caller.
@@ -55,9 +59,22 @@ pub(crate) struct Call {
     /// A re-INVITE answered 2xx on one leg waits for its ACK: (the side that will ACK,
     /// its CSeq, the CSeq of our relayed INVITE on the other leg, the ACK once sent).
     reinvite_ack: Option<(Side, u32, u32, Option<SentAck>)>,
+    /// A queue call: the caller's place in the queue and the agent offered it.
+    pub(crate) queued: Option<(Waiting, String)>,
 }
 
 impl Call {
+    /// The caller as they were before any offer: to put back in a queue.
+    pub(crate) fn held(&self) -> Held {
+        Held {
+            key: self.caller_key.clone(),
+            invite: self.caller_invite.clone(),
+            transport: self.caller.transport,
+            cdr: self.cdr,
+            caller_tag: self.caller_tag.clone(),
+        }
+    }
+
     fn leg(&mut self, side: Side) -> &mut Leg {
         match side {
             Side::Caller => &mut self.caller,
@@ -117,9 +134,8 @@ impl Engine {
         let max_forwards = invite
             .headers
             .get("Max-Forwards")
-            .and_then(|m| m.trim().parse::<u32>().ok())
-            .unwrap_or(70);
-        if max_forwards == 0 {
+            .and_then(|m| m.trim().parse::<u32>().ok());
+        if max_forwards == Some(0) {
             self.respond(now, &key, tagged(invite.response(483), "x"));
             return;
         }
@@ -128,8 +144,21 @@ impl Engine {
         let cdr = self
             .cdrs
             .start(now, &e.call_id, &e.from.uri.to_string(), &called);
+        let held = Held {
+            key,
+            invite,
+            transport: from.transport,
+            cdr,
+            caller_tag: self.random_token(),
+        };
+        // A queue's name or number: the caller waits there for an agent (crate::queueing).
+        if let Some(queue) = self.acd.queue_for(&called) {
+            self.enqueue(now, held, queue, None);
+            return;
+        }
+        self.call_started(cdr, None, &held.invite);
         // Dialled an agent by name or extension: that agent. Anything else: the agent
-        // registered longest ago (queues and skills come with the ACD).
+        // registered longest ago.
         let binding = if self.registrar.is_agent(&called) {
             self.registrar.lookup(now, &called)
         } else {
@@ -141,12 +170,39 @@ impl Engine {
             peer_for(&b.contact, default).map(|peer| (b, peer))
         });
         let Some((binding, agent_peer)) = target else {
-            self.respond(now, &key, tagged(invite.response(480), "x"));
+            let unavailable = tagged(held.invite.response(480), &held.caller_tag);
+            self.respond(now, &held.key, unavailable);
             self.cdrs.ended(cdr, now, Outcome::NoAgent, None);
             return;
         };
-        self.cdrs.offered(cdr, &binding.username);
+        let ring_timeout = self.cfg.ring_timeout;
+        if let Err(held) = self.offer(now, held, &binding, agent_peer, None, ring_timeout) {
+            let failed = tagged(held.invite.response(500), &held.caller_tag);
+            self.respond(now, &held.key, failed);
+            self.cdrs.ended(cdr, now, Outcome::Unreachable, None);
+        }
+    }
 
+    /// Calls the agent of `binding` for the caller `held`; gives the caller back if the
+    /// INVITE cannot be sent. `queued` is the caller's place in a queue, for a queue call.
+    pub(crate) fn offer(
+        &mut self,
+        now: Instant,
+        held: Held,
+        binding: &Binding,
+        agent_peer: Peer,
+        queued: Option<(Waiting, String)>,
+        ring_timeout: std::time::Duration,
+    ) -> Result<u64, Box<Held>> {
+        let Ok(e) = held.invite.essentials() else {
+            return Err(Box::new(held));
+        };
+        let max_forwards = held
+            .invite
+            .headers
+            .get("Max-Forwards")
+            .and_then(|m| m.trim().parse::<u32>().ok())
+            .unwrap_or(70);
         let id = self.next_call_id();
         let agent_tag = self.random_token();
         let agent_call_id = format!("{}@legatura", self.random_token());
@@ -154,7 +210,7 @@ impl Engine {
         let mut agent_invite = Request::new(Method::Invite, binding.contact.clone());
         let h = &mut agent_invite.headers;
         h.push("Via", via.to_string());
-        h.push("Max-Forwards", (max_forwards - 1).to_string());
+        h.push("Max-Forwards", max_forwards.saturating_sub(1).to_string());
         // The caller's number and name stay visible to the agent (caller id).
         let mut from_addr =
             NameAddr::new(Uri::for_addr(e.from.uri.user.as_deref(), self.cfg.local));
@@ -169,39 +225,39 @@ impl Engine {
             format!("<{}>", self.contact(agent_peer.transport)),
         );
         h.push("Allow", ALLOW);
-        agent_invite.body = copy_body(&invite.headers, &invite.body, &mut agent_invite.headers);
-        let agent_key = match self
+        agent_invite.body = copy_body(
+            &held.invite.headers,
+            &held.invite.body,
+            &mut agent_invite.headers,
+        );
+        let Ok(agent_key) = self
             .txns
             .send_request(now, agent_invite.clone(), agent_peer)
-        {
-            Ok(k) => k,
-            Err(_) => {
-                self.respond(now, &key, tagged(invite.response(500), "x"));
-                self.cdrs.ended(cdr, now, Outcome::Unreachable, None);
-                return;
-            }
+        else {
+            return Err(Box::new(held));
         };
-        let caller_tag = self.random_token();
+        self.cdrs.offered(held.cdr, now, &binding.username);
         self.purposes
             .insert(agent_key.clone(), Purpose::AgentInvite(id));
         self.by_call_id
             .insert(e.call_id.clone(), (id, Side::Caller));
         self.by_call_id.insert(agent_call_id, (id, Side::Agent));
-        self.by_server_invite.insert(key.clone(), id);
+        self.by_server_invite.insert(held.key.clone(), id);
         self.calls.insert(
             id,
             Call {
-                cdr,
+                id,
+                cdr: held.cdr,
                 state: CallState::Ringing,
-                caller_invite: invite,
-                caller_key: key,
-                caller_tag,
+                caller_invite: held.invite,
+                caller_key: held.key,
+                caller_tag: held.caller_tag,
                 agent_invite,
                 agent_key,
                 agent_peer,
                 caller: Leg {
                     dialog: None,
-                    transport: from.transport,
+                    transport: held.transport,
                 },
                 agent: Leg {
                     dialog: None,
@@ -211,10 +267,12 @@ impl Engine {
                 cancel_pending: false,
                 agent_ack: None,
                 reinvite_ack: None,
+                queued,
             },
         );
         debug!(call = id, agent = %binding.username, "offering call");
-        self.arm(now + self.cfg.ring_timeout, TuTimer::Ring(id));
+        self.arm(now + ring_timeout, TuTimer::Ring(id));
+        Ok(id)
     }
 
     fn next_call_id(&mut self) -> u64 {
@@ -296,6 +354,7 @@ impl Engine {
                     call.agent.dialog = dialog;
                     call.state = CallState::Answered;
                     self.cdrs.answered(call.cdr, now);
+                    self.queue_call_answered(now, &call);
                     call.caller.dialog = Dialog::as_uas(&call.caller_invite, &call.caller_tag).ok();
                     let relayed = self.caller_response(&call, &response);
                     self.respond(now, &call.caller_key, relayed);
@@ -325,7 +384,10 @@ impl Engine {
                 }
             },
             code => {
-                if call.state == CallState::Ringing {
+                if call.state == CallState::Ringing && call.queued.is_some() {
+                    // A queue call the agent refused: the caller waits for the next agent.
+                    self.requeue(now, &mut call, Outcome::Rejected(code));
+                } else if call.state == CallState::Ringing {
                     // Redirections and the agent's own challenges mean nothing to the caller.
                     let relayed_code = match code {
                         300..=399 | 401 | 407 => 480,
@@ -348,8 +410,9 @@ impl Engine {
         self.calls.insert(id, call);
     }
 
-    /// Drops a call's indexes (its transactions finish on their own).
-    fn forget(&mut self, _id: u64, call: &Call) {
+    /// Drops a call's indexes (its transactions finish on their own). A re-queued caller's
+    /// Call-ID may already belong to the next offer, so only this call's entries go.
+    pub(crate) fn forget(&mut self, id: u64, call: &Call) {
         for leg_call_id in [
             call.caller_invite.headers.get("Call-ID"),
             call.agent_invite.headers.get("Call-ID"),
@@ -357,7 +420,13 @@ impl Engine {
         .into_iter()
         .flatten()
         {
-            self.by_call_id.remove(leg_call_id);
+            if self
+                .by_call_id
+                .get(leg_call_id)
+                .is_some_and(|(c, _)| *c == id)
+            {
+                self.by_call_id.remove(leg_call_id);
+            }
         }
     }
 
@@ -386,6 +455,9 @@ impl Engine {
 
     pub(crate) fn on_cancel(&mut self, now: Instant, key: &Key, cancel: &Request) {
         let invite_key = key.invite_of_cancel();
+        if self.cancel_waiting(now, key, cancel, &invite_key) {
+            return;
+        }
         let Some(id) = self.by_server_invite.get(&invite_key).copied() else {
             self.respond(now, key, tagged(cancel.response(481), "x"));
             return;
@@ -400,6 +472,7 @@ impl Engine {
             call.state = CallState::Cancelled;
             self.cdrs
                 .ended(call.cdr, now, Outcome::Cancelled, Some(Side::Caller));
+            self.queue_call_released(&call);
             if call.agent_ringing {
                 self.cancel_agent(now, &call, id);
             } else {
@@ -412,6 +485,10 @@ impl Engine {
 
     pub(crate) fn on_tu_timer(&mut self, now: Instant, timer: TuTimer) {
         let id = match timer {
+            TuTimer::Dispatch => {
+                self.dispatch(now);
+                return;
+            }
             TuTimer::Ring(id) => id,
             TuTimer::CancelGiveUp(id) => {
                 if let Some(call) = self.calls.remove(&id) {
@@ -429,7 +506,15 @@ impl Engine {
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
-        if call.state == CallState::Ringing {
+        if call.state == CallState::Ringing && call.queued.is_some() {
+            // Ring timeout on a queue call: the caller waits for the next agent.
+            self.requeue(now, &mut call, Outcome::NoAnswer);
+            if call.agent_ringing {
+                self.cancel_agent(now, &call, id);
+            } else {
+                call.cancel_pending = true;
+            }
+        } else if call.state == CallState::Ringing {
             let unavailable = tagged(call.caller_invite.response(480), &call.caller_tag);
             self.respond(now, &call.caller_key, unavailable);
             call.state = CallState::Cancelled;
@@ -446,10 +531,12 @@ impl Engine {
     pub(crate) fn on_client_timeout(&mut self, now: Instant, purpose: Purpose) {
         match purpose {
             Purpose::AgentInvite(id) => {
-                let Some(call) = self.calls.remove(&id) else {
+                let Some(mut call) = self.calls.remove(&id) else {
                     return;
                 };
-                if call.state == CallState::Ringing {
+                if call.state == CallState::Ringing && call.queued.is_some() {
+                    self.requeue(now, &mut call, Outcome::Unreachable);
+                } else if call.state == CallState::Ringing {
                     let timeout = tagged(call.caller_invite.response(408), &call.caller_tag);
                     self.respond(now, &call.caller_key, timeout);
                     self.cdrs.ended(call.cdr, now, Outcome::Unreachable, None);
@@ -628,7 +715,8 @@ impl Engine {
             self.send_cleanup(now, bye, peer);
         }
         self.cdrs.ended(call.cdr, now, outcome, Some(side));
-        self.forget(0, &call);
+        self.queue_call_ended(now, &call);
+        self.forget(call.id, &call);
     }
 
     fn relay(

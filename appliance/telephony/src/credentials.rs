@@ -8,6 +8,7 @@
 //! ha1_md5 = "…"
 //! ha1_sha256 = "…"   # optional, for RFC 8760 clients
 //! extension = "101"  # optional
+//! staff = "op.ionescu"  # optional: the console account that answers this phone
 //! ```
 //!
 //! An HA1 is not the password, but it is as good as the password *for this realm*: whoever
@@ -53,6 +54,7 @@ struct Entry {
     ha1_md5: String,
     ha1_sha256: Option<String>,
     extension: Option<String>,
+    staff: Option<String>,
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
@@ -127,6 +129,7 @@ pub fn parse(text: &str, realm: &str) -> Result<Vec<Account>, String> {
             ha1_md5: entry.ha1_md5,
             ha1_sha256: entry.ha1_sha256,
             extension: entry.extension,
+            staff: entry.staff,
         });
     }
     Ok(accounts)
@@ -138,6 +141,8 @@ pub struct NewAgent<'a> {
     pub username: &'a str,
     pub password: &'a str,
     pub extension: Option<&'a str>,
+    /// The console account that answers this phone.
+    pub staff: Option<&'a str>,
 }
 
 /// A fresh password for a demo or new account: 16 random hex digits.
@@ -161,6 +166,9 @@ pub fn render(realm: &str, agents: &[NewAgent<'_>]) -> String {
         if let Some(ext) = agent.extension {
             out.push_str(&format!("extension = \"{ext}\"\n"));
         }
+        if let Some(staff) = agent.staff {
+            out.push_str(&format!("staff = \"{staff}\"\n"));
+        }
     }
     out
 }
@@ -177,6 +185,7 @@ mod tests {
                 username: "agent1",
                 password: "pw",
                 extension: Some("101"),
+                staff: Some("op.ionescu"),
             }],
         );
         let accounts = parse(&text, "legatura").expect("parses");
@@ -185,6 +194,7 @@ mod tests {
             ha1(Algorithm::Md5, "agent1", "legatura", "pw")
         );
         assert_eq!(accounts[0].extension.as_deref(), Some("101"));
+        assert_eq!(accounts[0].staff.as_deref(), Some("op.ionescu"));
         assert!(!text.contains("pw\""), "the password is not written");
         assert!(
             parse(&text, "other")

@@ -18,8 +18,10 @@ use sip::{
 };
 use tracing::warn;
 
+use crate::acd::{Acd, QueueConfig};
 use crate::b2bua::{Call, Purpose};
 use crate::cdr::{CallRecord, CdrLog};
+use crate::queueing::{CallEvent, Held};
 use crate::registrar::{Account, Binding, Expiry, Registrar, Verdict};
 
 /// What the engine needs to know about itself and its agents.
@@ -37,6 +39,10 @@ pub struct EngineConfig {
     pub limits: Limits,
     pub max_transactions: usize,
     pub max_calls: usize,
+    /// The call queues; a call to a queue's name or number waits there for an agent.
+    pub queues: Vec<QueueConfig>,
+    /// Queue calls answered within this count towards the service level.
+    pub service_level: Duration,
 }
 
 impl EngineConfig {
@@ -51,6 +57,8 @@ impl EngineConfig {
             limits: Limits::default(),
             max_transactions: 20_000,
             max_calls: 5_000,
+            queues: Vec::new(),
+            service_level: Duration::from_secs(20),
         }
     }
 }
@@ -88,6 +96,8 @@ pub(crate) enum TuTimer {
     Ring(u64),
     /// 64·T1 after a CANCEL: a phone that sent no final response is given up (§9.1).
     CancelGiveUp(u64),
+    /// An agent's wrap-up ends: offer waiting calls again.
+    Dispatch,
 }
 
 const HOUSEKEEPING: Duration = Duration::from_secs(10);
@@ -112,6 +122,12 @@ pub struct Engine {
     tu_timers: BTreeMap<(Instant, u64), TuTimer>,
     tu_sequence: u64,
     pub(crate) next_call: u64,
+    pub(crate) acd: Acd,
+    /// Callers waiting in a queue, by call record id.
+    pub(crate) held: HashMap<u64, Held>,
+    pub(crate) events: VecDeque<CallEvent>,
+    /// Changes made through the agents' API (login, ready…), for [`Engine::generation`].
+    pub(crate) api_changes: u64,
     next_housekeeping: Instant,
     out: VecDeque<Transmit>,
     last_refusal_log: Option<Instant>,
@@ -138,6 +154,10 @@ impl Engine {
             tu_timers: BTreeMap::new(),
             tu_sequence: 0,
             next_call: 1,
+            acd: Acd::new(cfg.queues.clone(), cfg.service_level),
+            held: HashMap::new(),
+            events: VecDeque::new(),
+            api_changes: 0,
             next_housekeeping: now + HOUSEKEEPING,
             out: VecDeque::new(),
             last_refusal_log: None,
@@ -168,6 +188,9 @@ impl Engine {
         if now >= self.next_housekeeping {
             self.registrar.expire(now);
             self.next_housekeeping = now + HOUSEKEEPING;
+            // A phone whose registration lapsed and came back, or anything missed: try again.
+            self.dispatch(now);
+            self.pump(now);
         }
     }
 
@@ -246,7 +269,13 @@ impl Engine {
                 let (response, verdict) =
                     self.registrar.register(now, &request, from, &mut self.rng);
                 match verdict {
-                    Verdict::Registered | Verdict::Unregistered => self.stats.registrations += 1,
+                    Verdict::Registered | Verdict::Unregistered => {
+                        self.stats.registrations += 1;
+                        // A phone that registers may take a waiting call (after the 200).
+                        self.respond(now, &key, response);
+                        self.dispatch(now);
+                        return;
+                    }
                     Verdict::Refused | Verdict::RateLimited => {
                         self.stats.auth_failures += 1;
                         self.warn_refused(now, from, verdict);

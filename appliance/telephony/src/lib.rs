@@ -13,14 +13,18 @@
 //!   past a bound new work is refused (503) and work in progress keeps going.
 //! - No password is stored or logged: the registrar checks digests against HA1s.
 
+pub mod acd;
 pub mod b2bua;
 pub mod cdr;
 pub mod credentials;
 pub mod engine;
+pub mod queueing;
 pub mod registrar;
 pub mod server;
 
-pub use cdr::{CallRecord, Outcome, Side};
+pub use acd::{AgentState, IvrResult, QueueConfig, QueueStats};
+pub use cdr::{AgentLeg, CallRecord, Outcome, Side};
 pub use engine::{Engine, EngineConfig, Registration, Stats};
+pub use queueing::{AgentError, AgentView, CallEvent, QueueView, WaitingView};
 pub use registrar::{Account, Expiry};
 pub use server::{ServerConfig, StartError, Telephony};

@@ -18,6 +18,8 @@ pub struct Account {
     /// `SHA-256(username:realm:password)`, when the account also accepts RFC 8760 clients.
     pub ha1_sha256: Option<String>,
     pub extension: Option<String>,
+    /// The console account that answers this phone.
+    pub staff: Option<String>,
 }
 
 /// Registration lifetimes.
@@ -106,6 +108,19 @@ impl Registrar {
             nonce_order: VecDeque::new(),
             failures: HashMap::new(),
         }
+    }
+
+    /// The account of `username`.
+    pub fn account(&self, username: &str) -> Option<&Account> {
+        self.accounts.get(username)
+    }
+
+    /// The SIP username whose phone the console account `staff` answers.
+    pub fn agent_of_staff(&self, staff: &str) -> Option<&str> {
+        self.accounts
+            .values()
+            .find(|a| a.staff.as_deref() == Some(staff))
+            .map(|a| a.username.as_str())
     }
 
     pub fn realm(&self) -> &str {

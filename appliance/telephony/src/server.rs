@@ -11,12 +11,14 @@ use sip::parse::{Frame, frame};
 use sip::{Limits, Peer, Transport};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use crate::acd::IvrResult;
 use crate::cdr::CallRecord;
 use crate::engine::{Engine, EngineConfig, Registration, Stats};
+use crate::queueing::{AgentError, AgentView, CallEvent, QueueView};
 
 /// Where to listen and how to present ourselves.
 #[derive(Debug, Clone)]
@@ -51,6 +53,10 @@ pub struct Telephony {
     tcp: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// Wakes the I/O loop after an API call gave the engine something to send.
+    wake: Arc<Notify>,
+    events: broadcast::Sender<CallEvent>,
+    generation: watch::Receiver<u64>,
 }
 
 enum TcpEvent {
@@ -94,8 +100,14 @@ impl Telephony {
             SystemTime::now(),
         )));
         let (stop, stopped) = watch::channel(false);
+        let wake = Arc::new(Notify::new());
+        let (events, _) = broadcast::channel(1024);
+        let (generation_tx, generation) = watch::channel(0);
         let io = Io {
             engine: engine.clone(),
+            wake: wake.clone(),
+            events: events.clone(),
+            generation: generation_tx,
             udp: Arc::new(udp),
             listener,
             connections: HashMap::new(),
@@ -110,7 +122,68 @@ impl Telephony {
             tcp: tcp_addr,
             stop,
             task,
+            wake,
+            events,
+            generation,
         })
+    }
+
+    /// Call events (a call started: find its case; a call ended: store its record). A
+    /// receiver that falls more than 1,024 events behind loses the oldest.
+    pub fn events(&self) -> broadcast::Receiver<CallEvent> {
+        self.events.subscribe()
+    }
+
+    /// Changes whenever an agent's or a queue's state may have changed (for live views).
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.generation.clone()
+    }
+
+    /// Runs `f` on the engine at the present instant, then lets the I/O loop send what it
+    /// produced.
+    fn with_engine<T>(&self, f: impl FnOnce(&mut Engine, Instant) -> T) -> T {
+        let out = f(&mut lock(&self.engine), Instant::now());
+        self.wake.notify_one();
+        out
+    }
+
+    /// The agent logs in to the queues with the languages they speak, and is ready.
+    pub fn agent_login(&self, agent: &str, languages: &[String]) -> Result<(), AgentError> {
+        self.with_engine(|e, now| e.agent_login(now, agent, languages))
+    }
+
+    pub fn agent_logout(&self, agent: &str) -> Result<(), AgentError> {
+        self.with_engine(|e, _| e.agent_logout(agent))
+    }
+
+    pub fn agent_ready(&self, agent: &str, ready: bool) -> Result<(), AgentError> {
+        self.with_engine(|e, now| e.agent_ready(now, agent, ready))
+    }
+
+    /// Links a call to its case number (shown in the screen pop, stored with the record).
+    pub fn link_case(&self, call: u64, case: &str) -> bool {
+        self.with_engine(|e, _| e.link_case(call, case))
+    }
+
+    /// The IVR's hook: the caller of `call` joins `queue` with what they chose.
+    pub fn enqueue_after_ivr(&self, call: u64, queue: &str, ivr: IvrResult) {
+        self.with_engine(|e, now| e.enqueue_after_ivr(now, call, queue, ivr));
+    }
+
+    pub fn agent_of_staff(&self, staff: &str) -> Option<String> {
+        lock(&self.engine).agent_of_staff(staff)
+    }
+
+    pub fn agent(&self, agent: &str) -> Option<AgentView> {
+        lock(&self.engine).agent_view(Instant::now(), agent)
+    }
+
+    pub fn agents(&self) -> Vec<AgentView> {
+        lock(&self.engine).agent_views(Instant::now())
+    }
+
+    pub fn queues(&self) -> Vec<QueueView> {
+        lock(&self.engine).queue_views(Instant::now())
     }
 
     pub fn udp_addr(&self) -> SocketAddr {
@@ -147,6 +220,9 @@ impl Telephony {
 
 struct Io {
     engine: Arc<Mutex<Engine>>,
+    wake: Arc<Notify>,
+    events: broadcast::Sender<CallEvent>,
+    generation: watch::Sender<u64>,
     udp: Arc<UdpSocket>,
     listener: TcpListener,
     connections: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
@@ -195,12 +271,26 @@ impl Io {
                     TcpEvent::Closed(addr) => { self.connections.remove(&addr); }
                 },
                 () = sleep => lock(&self.engine).handle_timeout(Instant::now()),
+                () = self.wake.notified() => {}
             }
             self.flush(&events_tx).await;
         }
     }
 
     async fn flush(&mut self, events: &mpsc::Sender<TcpEvent>) {
+        {
+            let mut engine = lock(&self.engine);
+            while let Some(event) = engine.poll_event() {
+                // Nobody listening is fine: the records stay in memory.
+                let _ = self.events.send(event);
+            }
+            let generation = engine.generation();
+            self.generation.send_if_modified(|seen| {
+                let changed = *seen != generation;
+                *seen = generation;
+                changed
+            });
+        }
         loop {
             let Some(transmit) = lock(&self.engine).poll_transmit() else {
                 return;

@@ -43,11 +43,13 @@ async fn bridge() -> Telephony {
                 username: "agent1",
                 password: "secret1",
                 extension: Some("101"),
+                staff: Some("op.ionescu"),
             },
             NewAgent {
                 username: "agent2",
                 password: "secret2",
                 extension: Some("102"),
+                staff: None,
             },
         ],
     );

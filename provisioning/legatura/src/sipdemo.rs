@@ -24,11 +24,13 @@ pub(crate) fn provision(data: &Path) -> anyhow::Result<()> {
             username: "agent1",
             password: &passwords[0],
             extension: Some("101"),
+            staff: Some("op.ionescu"),
         },
         NewAgent {
             username: "agent2",
             password: &passwords[1],
             extension: Some("102"),
+            staff: Some("sup.georgescu"),
         },
     ];
     pki::write_private(&agents_file, render(REALM, &agents).as_bytes())

@@ -35,6 +35,7 @@ impl Lab {
             ha1_md5: ha1(Algorithm::Md5, "agent1", "test", "pw"),
             ha1_sha256: None,
             extension: Some("101".into()),
+            staff: None,
         }];
         let now = Instant::now();
         let cfg = EngineConfig::new(BRIDGE.parse().expect("addr"), "test", accounts);

@@ -16,6 +16,7 @@ fn registrar() -> Registrar {
             ha1_md5: ha1(Algorithm::Md5, "a1", "r", "pw"),
             ha1_sha256: Some(ha1(Algorithm::Sha256, "a1", "r", "pw")),
             extension: Some("101".into()),
+            staff: None,
         }],
         Expiry::default(),
     )
