@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use casestore as cs;
+use futures::StreamExt as _;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message};
 use ring::rand::SecureRandom as _;
@@ -42,6 +43,10 @@ pub struct WorkerSettings {
     pub lease: Duration,
     /// Events claimed at once.
     pub batch: usize,
+    /// Cases whose mail is in flight to the relay at once. Events of one case always go one
+    /// after the other, in outbox order, so an acknowledgement never overtakes nothing and a
+    /// reply never overtakes the acknowledgement.
+    pub parallel: usize,
     /// How often the outbox is polled when idle.
     pub poll: Duration,
     /// Acknowledgements one address may receive per hour.
@@ -71,7 +76,8 @@ impl WorkerSettings {
             backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(3600),
             lease: Duration::from_secs(120),
-            batch: 16,
+            batch: 32,
+            parallel: 8,
             poll: Duration::from_millis(500),
             acks_per_hour: 5,
             chat_presence: None,
@@ -125,6 +131,23 @@ pub struct Worker {
     pub settings: Arc<WorkerSettings>,
 }
 
+/// Groups claimed events by case, keeping the outbox order inside each case and the order
+/// in which cases first appear.
+fn by_case(events: Vec<cs::OutboxEvent>) -> Vec<Vec<cs::OutboxEvent>> {
+    let mut groups: Vec<Vec<cs::OutboxEvent>> = Vec::new();
+    let mut index: std::collections::HashMap<cs::CaseId, usize> = std::collections::HashMap::new();
+    for event in events {
+        match index.get(&event.case) {
+            Some(&i) => groups[i].push(event),
+            None => {
+                index.insert(event.case, groups.len());
+                groups.push(vec![event]);
+            }
+        }
+    }
+    groups
+}
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
@@ -162,8 +185,28 @@ impl Worker {
             claimed: claimed.len(),
             ..Pass::default()
         };
-        for event in claimed {
-            match self.handle(&event).await {
+        // An event handled after its lease ran out could be claimed again by another pass and
+        // sent twice; what is left when three quarters of the lease are gone waits for it to
+        // run out instead.
+        let deadline = tokio::time::Instant::now() + lease.mul_f32(0.75);
+        let outcomes: Vec<Result<bool, Failure>> = futures::stream::iter(by_case(claimed))
+            .map(|events| async move {
+                let mut outcomes = Vec::with_capacity(events.len());
+                for event in &events {
+                    if tokio::time::Instant::now() >= deadline {
+                        debug!(event = event.id.get(), "lease nearly spent; left for later");
+                        break;
+                    }
+                    outcomes.push(self.handle(event).await);
+                }
+                outcomes
+            })
+            .buffer_unordered(self.settings.parallel.max(1))
+            .flat_map(futures::stream::iter)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            match outcome {
                 Ok(true) => pass.sent += 1,
                 Ok(false) => {}
                 Err(Failure::Retry) => pass.retried += 1,
@@ -488,5 +531,24 @@ mod tests {
         assert_eq!(delays, vec![10, 20, 40, 60, 60, 60]);
         assert_eq!(s.backoff_after(200).as_secs(), 60);
         assert_eq!(s.portal_url, "http://p");
+    }
+
+    #[test]
+    fn a_batch_is_split_by_case_keeping_each_case_in_outbox_order() {
+        let event = |id: i64, case: i64| cs::OutboxEvent {
+            id: cs::OutboxId::from_raw(id),
+            kind: cs::EventKind::CaseCreated,
+            case: cs::CaseId::from_raw(case),
+            detail: Value::Null,
+            created_at: cs::Timestamp::from_unix_ms(id),
+            attempts: 0,
+            last_error: None,
+        };
+        let batch = vec![event(1, 7), event(2, 9), event(3, 7), event(4, 8), event(5, 9)];
+        let groups: Vec<Vec<i64>> = by_case(batch)
+            .iter()
+            .map(|g| g.iter().map(|e| e.id.get()).collect())
+            .collect();
+        assert_eq!(groups, vec![vec![1, 3], vec![2, 5], vec![4]]);
     }
 }
