@@ -37,6 +37,8 @@ const PACKAGES: &[&str] = &[
     "systemd",
     // swaks: the SMTP client the e-mail channel's tests send mail in with.
     "swaks",
+    // Net::SSLeay: swaks's STARTTLS, for the tests of mail coming in over TLS.
+    "libnet-ssleay-perl",
     // aiosmtpd: the real SMTP server that stands in for the ministry's relay in the mail tests.
     "python3-aiosmtpd",
     // The appliance image (`cargo xtask image`, docs/image.md), built without mounting anything:

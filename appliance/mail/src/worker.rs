@@ -544,7 +544,13 @@ mod tests {
             attempts: 0,
             last_error: None,
         };
-        let batch = vec![event(1, 7), event(2, 9), event(3, 7), event(4, 8), event(5, 9)];
+        let batch = vec![
+            event(1, 7),
+            event(2, 9),
+            event(3, 7),
+            event(4, 8),
+            event(5, 9),
+        ];
         let groups: Vec<Vec<i64>> = by_case(batch)
             .iter()
             .map(|g| g.iter().map(|e| e.id.get()).collect())

@@ -29,12 +29,23 @@ pub struct Relay {
 
 impl Relay {
     pub fn start(port: u16, dir: &Path) -> Relay {
+        Self::spawn(port, dir, None)
+    }
+
+    /// A relay that offers STARTTLS with this certificate and key and refuses mail in clear.
+    pub fn start_tls(port: u16, dir: &Path, cert: &Path, key: &Path) -> Relay {
+        Self::spawn(port, dir, Some((cert, key)))
+    }
+
+    fn spawn(port: u16, dir: &Path, tls: Option<(&Path, &Path)>) -> Relay {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/relay.py");
         // Debian's python3, where python3-aiosmtpd lives (not a pyenv shim).
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg(port.to_string())
-            .arg(dir)
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script).arg(port.to_string()).arg(dir);
+        if let Some((cert, key)) = tls {
+            cmd.arg(cert).arg(key);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
