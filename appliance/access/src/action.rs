@@ -95,5 +95,11 @@ actions! {
         /// Ask for break-glass access to a case (checked per case by
         /// [`crate::Policy::may_break_glass`]).
         BreakGlass = "break_glass",
+        /// Answer calls from the phone queues: log in and out, ready and not ready, the
+        /// screen pop (whose case still needs [`CaseAction::Read`]).
+        UsePhone = "use_phone",
+        /// See the phone queues, their waiting callers and every agent's phone state
+        /// (narrowed by [`crate::Policy::dashboard_scope`]).
+        SuperviseCalls = "supervise_calls",
     }
 }

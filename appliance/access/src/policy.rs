@@ -140,6 +140,8 @@ impl Policy {
             A::EditKnowledge => &[R::Consul, R::Supervisor, R::Administrator],
             A::ReadKnowledge => R::ALL,
             A::BreakGlass => &[R::Consul],
+            A::UsePhone => &[R::Operator, R::Officer, R::Consul, R::Supervisor],
+            A::SuperviseCalls => &[R::Consul, R::Supervisor],
         };
         roles.contains(&staff.role)
     }

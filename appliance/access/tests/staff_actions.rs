@@ -28,6 +28,8 @@ fn expected(action: StaffAction) -> [bool; 5] {
         StaffAction::EditKnowledge => [false, false, true, true, true],
         StaffAction::ReadKnowledge => [true, true, true, true, true],
         StaffAction::BreakGlass => [false, false, true, false, false],
+        StaffAction::UsePhone => [true, true, true, true, false],
+        StaffAction::SuperviseCalls => [false, false, true, true, false],
     }
 }
 
@@ -49,7 +51,7 @@ fn every_role_and_console_action_agrees_with_the_table() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 8 * 5);
+    assert_eq!(checked, 10 * 5);
 }
 
 #[test]
@@ -67,6 +69,12 @@ fn the_dashboard_covers_the_consuls_consulate_or_everything_for_a_supervisor() {
         assert_eq!(
             policy.dashboard_scope(&staff(role)).is_some(),
             policy.may(&staff(role), StaffAction::ViewDashboard),
+            "{role}"
+        );
+        // The phone queues' supervision is narrowed by the same scope.
+        assert_eq!(
+            policy.dashboard_scope(&staff(role)).is_some(),
+            policy.may(&staff(role), StaffAction::SuperviseCalls),
             "{role}"
         );
     }
