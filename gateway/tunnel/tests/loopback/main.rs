@@ -227,15 +227,9 @@ async fn hundred_mebibytes_arrive_byte_exact() {
 
     let mut s = TcpStream::connect(addr).await.expect("connect");
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut block = vec![0u8; 1 << 20];
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let (mut block, mut state) = (vec![0u8; 1 << 20], 0x9e37_79b9_7f4a_7c15);
     for _ in 0..100 {
-        for chunk in block.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-        }
+        pattern(&mut block, &mut state);
         ctx.update(&block);
         s.write_all(&block).await.expect("write");
     }
@@ -248,6 +242,50 @@ async fn hundred_mebibytes_arrive_byte_exact() {
             &metrics,
             "legatura_tunnel_bytes_total{service=\"bulk\",direction=\"to_hub\"}"
         ) == 100.0 * 1048576.0)
+        .await
+    );
+}
+
+/// The other direction, to a client that reads in small pieces and pauses now and then, so
+/// the gateway's writes to it are often cut short: every byte arrives once and in order, and
+/// the upstream's end of data reaches the client as end of data.
+#[tokio::test]
+async fn bulk_from_the_hub_side_arrives_byte_exact_at_a_slow_reader() {
+    const MIB: usize = 32;
+    let fleet = fleet();
+    let source = pattern_source(MIB).await;
+    let (hub, _) = start_hub(&fleet, vec![service("feed", Protocol::Tcp, source, &["*"])]);
+    let creds = appliance_credentials(&fleet, &fleet.ca().cert_pem(), "paris", "PAR-01");
+    let (gw, metrics) = start_gateway(gateway_config(&[hub.local_addr().expect("addr")], creds));
+    let addr = listen_tcp(&gw, "feed").await;
+    assert!(gw.wait_ready(5 * SECOND).await);
+
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let (mut expected, mut state) = (vec![0u8; 1 << 20], 0x9e37_79b9_7f4a_7c15);
+    let mut got = vec![0u8; 1 << 20];
+    for mib in 0..MIB {
+        pattern(&mut expected, &mut state);
+        let mut filled = 0;
+        while filled < got.len() {
+            let end = (filled + 3000).min(got.len());
+            let n = s.read(&mut got[filled..end]).await.expect("read");
+            assert!(n > 0, "stream ended after {mib} MiB and {filled} bytes");
+            filled += n;
+            if filled % 7 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        assert!(got == expected, "MiB {mib} changed in transit");
+    }
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).await.expect("end of data");
+    assert!(rest.is_empty(), "{} bytes past the end", rest.len());
+    s.shutdown().await.expect("half-close");
+    assert!(
+        eventually(SECOND, || metric(
+            &metrics,
+            "legatura_tunnel_bytes_total{service=\"feed\",direction=\"from_hub\"}"
+        ) == (MIB << 20) as f64)
         .await
     );
 }

@@ -165,6 +165,39 @@ pub(crate) async fn digest_sink() -> SocketAddr {
     addr
 }
 
+/// Fills `block` with the next bytes of a xorshift stream whose position is `state`.
+pub(crate) fn pattern(block: &mut [u8], state: &mut u64) {
+    for chunk in block.chunks_mut(8) {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+    }
+}
+
+/// An upstream that sends `mebibytes` MiB of [`pattern`] bytes to every connection, then
+/// half-closes and waits for the other side to close.
+pub(crate) async fn pattern_source(mebibytes: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut block, mut state) = (vec![0u8; 1 << 20], 0x9e37_79b9_7f4a_7c15);
+                for _ in 0..mebibytes {
+                    pattern(&mut block, &mut state);
+                    if s.write_all(&block).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = s.shutdown().await;
+                let _ = s.read_to_end(&mut Vec::new()).await;
+            });
+        }
+    });
+    addr
+}
+
 /// A UDP upstream that echoes each datagram back to its sender, prefixed with `tag`.
 pub(crate) async fn udp_echo(tag: &'static [u8]) -> SocketAddr {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
