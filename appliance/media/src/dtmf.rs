@@ -64,14 +64,14 @@ pub fn digit(event: u8) -> Option<char> {
 
 /// Turns the telephone-event packets of one RTP stream into key presses, once each.
 ///
-/// All packets of one event carry the same RTP timestamp (§2.5.1.2), so the timestamp
-/// identifies the key press. A press is reported at its first end packet; its repeated end
+/// All packets of one event carry the same RTP timestamp (§2.5.1.2), so the timestamp and
+/// the event code identify the key press. A press is reported at its first end packet; its repeated end
 /// packets are ignored. A press whose end packets were all lost is reported when the next
 /// event begins (§2.5.2.2: a new event ends the previous one).
 #[derive(Debug, Default, Clone)]
 pub struct Receiver {
-    /// The event in progress: (timestamp, key, already reported).
-    current: Option<(u32, Option<char>, bool)>,
+    /// The event in progress: (timestamp, event code, key, already reported).
+    current: Option<(u32, u8, Option<char>, bool)>,
 }
 
 impl Receiver {
@@ -87,15 +87,15 @@ impl Receiver {
         };
         let mut keys = [None, None];
         match self.current {
-            Some((ts, _, _)) if ts == timestamp => {}
+            Some((ts, code, _, _)) if ts == timestamp && code == event.event => {}
             previous => {
-                if let Some((_, key, false)) = previous {
+                if let Some((_, _, key, false)) = previous {
                     keys[0] = key;
                 }
-                self.current = Some((timestamp, event.digit(), false));
+                self.current = Some((timestamp, event.event, event.digit(), false));
             }
         }
-        if let Some((_, key, reported)) = self.current.as_mut()
+        if let Some((_, _, key, reported)) = self.current.as_mut()
             && event.end
             && !*reported
         {

@@ -1,0 +1,316 @@
+//! Media anchored at the hub (`media` crate): every call's audio flows through the relay, so
+//! the hub can play the menu, read the caller's keys and record.
+//!
+//! A call to a queue first hears the menu as **early media**: the caller's INVITE stays
+//! unanswered, a 183 Session Progress carries the hub's SDP, the prompt plays and the keys
+//! arrive as RFC 4733 telephone-events. The menu's outcome becomes the ACD's
+//! [`acd::IvrResult`](crate::acd::IvrResult) and the caller joins the queue
+//! ([`Engine::enqueue`]). When an agent is offered the call, the agent's INVITE carries the
+//! hub's SDP for the agent's leg; when the agent answers, the caller's 200 carries the same
+//! hub SDP the 183 did, and the relay bridges the legs (recording them if the queue is in
+//! `record_queues`). Calls straight to an agent skip the menu but are anchored the same way.
+//!
+//! A body the relay cannot carry (no SDP, no G.711) passes through unchanged, as without
+//! media: the call still connects, without menu or recording.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use media::{Codec, Leg, Media, MediaConfig, MediaEvent};
+use sip::sdp::Sdp;
+use sip::{Request, Response};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::acd;
+use crate::engine::{Engine, tagged};
+use crate::queueing::Held;
+
+/// `[telephony.media]`: the relay and which queues record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaSettings {
+    pub relay: MediaConfig,
+    /// Queues whose calls are recorded (both legs, into `relay.recordings`).
+    pub record_queues: Vec<String>,
+}
+
+/// One anchored call.
+#[derive(Debug)]
+struct Anchored {
+    /// The caller's offer, rewritten for each leg.
+    offer: Bytes,
+    /// Payload types relayed: the caller's G.711 law and its telephone-event type.
+    keep: Vec<u8>,
+    /// The SDP the caller gets (183 and 200).
+    caller_sdp: Bytes,
+    agent_leg: Option<SocketAddr>,
+}
+
+/// The engine's media state.
+#[derive(Debug)]
+pub(crate) struct Anchor {
+    media: Media,
+    record_queues: Vec<String>,
+    /// Anchored calls by call record id.
+    calls: HashMap<u64, Anchored>,
+    /// Callers in the menu: call record id → the queue they join after it.
+    in_menu: HashMap<u64, usize>,
+}
+
+impl Anchor {
+    pub(crate) fn new(media: Media, record_queues: Vec<String>) -> Anchor {
+        Anchor {
+            media,
+            record_queues,
+            calls: HashMap::new(),
+            in_menu: HashMap::new(),
+        }
+    }
+}
+
+/// The next media event, or never without media.
+pub(crate) async fn next_event(events: &mut Option<mpsc::Receiver<MediaEvent>>) -> MediaEvent {
+    match events {
+        Some(rx) => match rx.recv().await {
+            Some(event) => event,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// The menu's outcome as the ACD reads it.
+fn for_acd(result: &media::IvrResult) -> acd::IvrResult {
+    acd::IvrResult {
+        language: Some(
+            match result.language {
+                media::Language::Ro => "ro",
+                media::Language::En => "en",
+            }
+            .to_owned(),
+        ),
+        emergency: result.emergency,
+        digits: result.digits.clone(),
+    }
+}
+
+/// The codec, telephone-event type and RTP address of the first audio stream of `body`.
+fn choose(body: &[u8]) -> Option<(Codec, Option<u8>, Option<SocketAddr>)> {
+    let sdp = Sdp::parse(body).ok()?;
+    let audio = sdp
+        .media
+        .iter()
+        .find(|m| m.kind == "audio" && m.port != 0)?;
+    let codec = audio
+        .formats
+        .iter()
+        .find_map(|pt| Codec::from_payload_type(*pt))?;
+    let telephone_event = audio
+        .encodings
+        .iter()
+        .find(|(pt, name)| {
+            name.eq_ignore_ascii_case("telephone-event") && audio.formats.contains(pt)
+        })
+        .map(|(pt, _)| *pt);
+    let remote = audio
+        .address
+        .or(sdp.address)
+        .filter(|ip| !ip.is_unspecified())
+        .map(|ip| SocketAddr::new(ip, audio.port));
+    Some((codec, telephone_event, remote))
+}
+
+fn set_sdp(headers: &mut sip::Headers, body: &mut Bytes, sdp: Bytes) {
+    headers.set("Content-Type", "application/sdp");
+    *body = sdp;
+}
+
+impl Engine {
+    /// Opens the caller's leg of call record `cdr` from its offer; the hub's SDP for the
+    /// caller, or `None` if the relay cannot carry the call.
+    fn anchor_caller(&mut self, cdr: u64, invite: &Request) -> Option<Bytes> {
+        let anchor = self.anchor.as_mut()?;
+        if let Some(call) = anchor.calls.get(&cdr) {
+            return Some(call.caller_sdp.clone());
+        }
+        let Some((codec, telephone_event, remote)) = choose(&invite.body) else {
+            debug!(cdr, "offer without G.711 audio; media not anchored");
+            return None;
+        };
+        let local = match anchor.media.open(cdr, codec, telephone_event, remote) {
+            Ok(local) => local,
+            Err(error) => {
+                warn!(cdr, %error, "media not anchored");
+                return None;
+            }
+        };
+        let keep: Vec<u8> = [Some(codec.payload_type()), telephone_event]
+            .into_iter()
+            .flatten()
+            .collect();
+        let Ok(sdp) = sip::sdp::anchor(&invite.body, local.ip(), local.port(), &keep) else {
+            anchor.media.close(cdr);
+            return None;
+        };
+        let caller_sdp = Bytes::from(sdp);
+        anchor.calls.insert(
+            cdr,
+            Anchored {
+                offer: invite.body.clone(),
+                keep,
+                caller_sdp: caller_sdp.clone(),
+                agent_leg: None,
+            },
+        );
+        Some(caller_sdp)
+    }
+
+    /// A caller for queue `queue` hears the menu first (early media), then joins the queue.
+    /// Without media, or when the relay cannot carry the call, the caller joins at once.
+    pub(crate) fn start_menu(&mut self, now: Instant, held: Held, queue: usize) {
+        let Some(sdp) = self.anchor_caller(held.cdr, &held.invite) else {
+            self.enqueue(now, held, queue, None);
+            return;
+        };
+        let Some(anchor) = self.anchor.as_mut() else {
+            return;
+        };
+        if anchor.media.start_ivr(held.cdr).is_err() {
+            self.enqueue(now, held, queue, None);
+            return;
+        }
+        anchor.in_menu.insert(held.cdr, queue);
+        let mut progress = tagged(held.invite.response(183), &held.caller_tag);
+        progress
+            .headers
+            .push("Contact", format!("<{}>", self.contact(held.transport)));
+        set_sdp(&mut progress.headers, &mut progress.body, sdp);
+        self.respond(now, &held.key, progress);
+        debug!(cdr = held.cdr, "caller in the menu");
+        self.held.insert(held.cdr, held);
+    }
+
+    /// The agent's INVITE for call record `cdr` offers the hub's agent leg instead of the
+    /// caller's own address.
+    pub(crate) fn anchor_offer(
+        &mut self,
+        cdr: u64,
+        caller_invite: &Request,
+        agent_invite: &mut Request,
+    ) {
+        if self.anchor.is_none() || self.anchor_caller(cdr, caller_invite).is_none() {
+            return;
+        }
+        let Some(anchor) = self.anchor.as_mut() else {
+            return;
+        };
+        let Some(call) = anchor.calls.get_mut(&cdr) else {
+            return;
+        };
+        let local = match call.agent_leg {
+            Some(local) => local,
+            None => match anchor.media.open_agent(cdr) {
+                Ok(local) => {
+                    call.agent_leg = Some(local);
+                    local
+                }
+                Err(error) => {
+                    warn!(cdr, %error, "agent leg not anchored");
+                    return;
+                }
+            },
+        };
+        if let Ok(sdp) = sip::sdp::anchor(&call.offer, local.ip(), local.port(), &call.keep) {
+            set_sdp(
+                &mut agent_invite.headers,
+                &mut agent_invite.body,
+                Bytes::from(sdp),
+            );
+        }
+    }
+
+    /// A response of the agent's INVITE on its way to the caller: the agent's SDP tells the
+    /// relay where the agent receives; the caller gets the hub's SDP; a 2xx bridges the legs.
+    pub(crate) fn anchor_response(
+        &mut self,
+        cdr: u64,
+        from_agent: &Response,
+        relayed: &mut Response,
+    ) {
+        let queue = self.cdrs.get(cdr).and_then(|r| r.queue.clone());
+        let Some(anchor) = self.anchor.as_mut() else {
+            return;
+        };
+        let Some(call) = anchor.calls.get(&cdr) else {
+            return;
+        };
+        if let Some((_, _, Some(remote))) = choose(&from_agent.body) {
+            let _ = anchor.media.set_remote(cdr, Leg::Agent, remote);
+        }
+        if !relayed.body.is_empty() || from_agent.is_success() {
+            set_sdp(
+                &mut relayed.headers,
+                &mut relayed.body,
+                call.caller_sdp.clone(),
+            );
+        }
+        if from_agent.is_success() {
+            let record = queue.is_some_and(|q| anchor.record_queues.contains(&q));
+            match anchor.media.bridge(cdr, record) {
+                Ok(Some(recording)) => self.cdrs.recording(cdr, recording),
+                Ok(None) => {}
+                Err(error) => warn!(cdr, %error, "media not bridged"),
+            }
+        }
+    }
+
+    /// What the relay reports: a finished menu sends the caller to its queue.
+    pub fn on_media_event(&mut self, now: Instant, event: MediaEvent) {
+        let Some(anchor) = self.anchor.as_mut() else {
+            return;
+        };
+        match event {
+            MediaEvent::Ivr { call, result } => {
+                let Some(queue) = anchor.in_menu.remove(&call) else {
+                    return;
+                };
+                debug!(cdr = call, ?result, "menu done");
+                // A caller who hung up during the menu is no longer held.
+                if let Some(held) = self.held.remove(&call) {
+                    self.enqueue(now, held, queue, Some(for_acd(&result)));
+                }
+            }
+            MediaEvent::Idle { call } => {
+                debug!(cdr = call, "media idle; relay closed");
+                anchor.calls.remove(&call);
+                anchor.in_menu.remove(&call);
+            }
+        }
+    }
+
+    /// Closes the media of calls whose record has ended (run with the housekeeping).
+    pub(crate) fn anchor_housekeeping(&mut self) {
+        let Some(anchor) = self.anchor.as_mut() else {
+            return;
+        };
+        let cdrs = &self.cdrs;
+        let ended: Vec<u64> = anchor
+            .calls
+            .keys()
+            .copied()
+            .filter(|cdr| cdrs.get(*cdr).is_none_or(|r| r.ended_ms.is_some()))
+            .collect();
+        for cdr in ended {
+            anchor.media.close(cdr);
+            anchor.calls.remove(&cdr);
+            anchor.in_menu.remove(&cdr);
+        }
+    }
+
+    /// The relay's counters, if media is anchored.
+    pub fn media_stats(&self) -> Option<media::StatsSnapshot> {
+        self.anchor.as_ref().map(|a| a.media.stats())
+    }
+}
