@@ -153,7 +153,12 @@ impl Engine {
         };
         // A queue's name or number: the caller waits there for an agent (crate::queueing).
         if let Some(queue) = self.acd.queue_for(&called) {
-            self.enqueue(now, held, queue, None);
+            // With media anchored the caller hears the menu first (crate::anchor).
+            if self.anchor.is_some() {
+                self.start_menu(now, held, queue);
+            } else {
+                self.enqueue(now, held, queue, None);
+            }
             return;
         }
         self.call_started(cdr, None, &held.invite);
@@ -230,6 +235,7 @@ impl Engine {
             &held.invite.body,
             &mut agent_invite.headers,
         );
+        self.anchor_offer(held.cdr, &held.invite, &mut agent_invite);
         let Ok(agent_key) = self
             .txns
             .send_request(now, agent_invite.clone(), agent_peer)
@@ -336,7 +342,8 @@ impl Engine {
                     call.cancel_pending = false;
                     self.cancel_agent(now, &call, id);
                 } else if call.state == CallState::Ringing {
-                    let relayed = self.caller_response(&call, &response);
+                    let mut relayed = self.caller_response(&call, &response);
+                    self.anchor_response(call.cdr, &response, &mut relayed);
                     self.respond(now, &call.caller_key, relayed);
                 }
             }
@@ -356,7 +363,8 @@ impl Engine {
                     self.cdrs.answered(call.cdr, now);
                     self.queue_call_answered(now, &call);
                     call.caller.dialog = Dialog::as_uas(&call.caller_invite, &call.caller_tag).ok();
-                    let relayed = self.caller_response(&call, &response);
+                    let mut relayed = self.caller_response(&call, &response);
+                    self.anchor_response(call.cdr, &response, &mut relayed);
                     self.respond(now, &call.caller_key, relayed);
                 }
                 // The 2xx again: our ACK was lost.

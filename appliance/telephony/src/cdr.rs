@@ -96,6 +96,8 @@ pub struct CallRecord {
     pub case: Option<String>,
     /// Every offer to an agent, in order.
     pub legs: Vec<AgentLeg>,
+    /// Both legs' audio, when the call's queue records.
+    pub recording: Option<media::Recording>,
 }
 
 impl CallRecord {
@@ -181,6 +183,7 @@ impl CdrLog {
             digits: String::new(),
             case: None,
             legs: Vec::new(),
+            recording: None,
         });
         id
     }
@@ -191,6 +194,12 @@ impl CdrLog {
             r.queue = Some(queue.to_owned());
             r.language = language.map(str::to_owned);
             r.emergency = emergency;
+        }
+    }
+
+    pub fn recording(&mut self, id: u64, recording: media::Recording) {
+        if let Some(r) = self.get_mut(id) {
+            r.recording = Some(recording);
         }
     }
 

@@ -41,6 +41,8 @@ pub struct EngineConfig {
     pub max_calls: usize,
     /// The call queues; a call to a queue's name or number waits there for an agent.
     pub queues: Vec<QueueConfig>,
+    /// Media anchored at the hub: the relay, the menu, recording (`None`: SDP passes through).
+    pub media: Option<crate::anchor::MediaSettings>,
     /// Queue calls answered within this count towards the service level.
     pub service_level: Duration,
 }
@@ -58,6 +60,7 @@ impl EngineConfig {
             max_transactions: 20_000,
             max_calls: 5_000,
             queues: Vec::new(),
+            media: None,
             service_level: Duration::from_secs(20),
         }
     }
@@ -125,6 +128,8 @@ pub struct Engine {
     pub(crate) acd: Acd,
     /// Callers waiting in a queue, by call record id.
     pub(crate) held: HashMap<u64, Held>,
+    /// The media relay, when media is anchored (set by the server, which owns its events).
+    pub(crate) anchor: Option<crate::anchor::Anchor>,
     pub(crate) events: VecDeque<CallEvent>,
     /// Changes made through the agents' API (login, ready…), for [`Engine::generation`].
     pub(crate) api_changes: u64,
@@ -156,6 +161,7 @@ impl Engine {
             next_call: 1,
             acd: Acd::new(cfg.queues.clone(), cfg.service_level),
             held: HashMap::new(),
+            anchor: None,
             events: VecDeque::new(),
             api_changes: 0,
             next_housekeeping: now + HOUSEKEEPING,
@@ -188,6 +194,7 @@ impl Engine {
         if now >= self.next_housekeeping {
             self.registrar.expire(now);
             self.next_housekeeping = now + HOUSEKEEPING;
+            self.anchor_housekeeping();
             // A phone whose registration lapsed and came back, or anything missed: try again.
             self.dispatch(now);
             self.pump(now);

@@ -14,6 +14,7 @@
 //! - No password is stored or logged: the registrar checks digests against HA1s.
 
 pub mod acd;
+pub mod anchor;
 pub mod b2bua;
 pub mod cdr;
 pub mod credentials;
@@ -23,6 +24,7 @@ pub mod registrar;
 pub mod server;
 
 pub use acd::{AgentState, IvrResult, QueueConfig, QueueStats};
+pub use anchor::MediaSettings;
 pub use cdr::{AgentLeg, CallRecord, Outcome, Side};
 pub use engine::{Engine, EngineConfig, Registration, Stats};
 pub use queueing::{AgentError, AgentView, CallEvent, QueueView, WaitingView};

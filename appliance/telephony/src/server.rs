@@ -43,6 +43,8 @@ pub enum StartError {
     },
     #[error("listening on {0} needs `advertise`: Via and Contact need a concrete address")]
     NeedsAdvertise(SocketAddr),
+    #[error("cannot start the media relay")]
+    Media(#[from] media::MediaError),
 }
 
 /// A running bridge.
@@ -94,11 +96,18 @@ impl Telephony {
         let mut engine_config = config.engine;
         engine_config.local = local;
         let limits = engine_config.limits;
-        let engine = Arc::new(Mutex::new(Engine::new(
-            engine_config,
-            Instant::now(),
-            SystemTime::now(),
-        )));
+        let media = engine_config.media.clone();
+        let mut engine = Engine::new(engine_config, Instant::now(), SystemTime::now());
+        // The relay's events (menus done, idle calls) come back through the I/O loop.
+        let media_events = match media {
+            Some(settings) => {
+                let (relay, events) = media::Media::new(settings.relay)?;
+                engine.anchor = Some(crate::anchor::Anchor::new(relay, settings.record_queues));
+                Some(events)
+            }
+            None => None,
+        };
+        let engine = Arc::new(Mutex::new(engine));
         let (stop, stopped) = watch::channel(false);
         let wake = Arc::new(Notify::new());
         let (events, _) = broadcast::channel(1024);
@@ -113,6 +122,7 @@ impl Telephony {
             connections: HashMap::new(),
             max_connections: config.max_connections,
             limits,
+            media_events,
         };
         let task = tokio::spawn(io.run(stopped));
         info!(udp = %udp_addr, tcp = %tcp_addr, advertised = %local, "SIP listening");
@@ -211,6 +221,11 @@ impl Telephony {
         lock(&self.engine).stats
     }
 
+    /// The media relay's counters (`None` without `media`).
+    pub fn media_stats(&self) -> Option<media::StatsSnapshot> {
+        lock(&self.engine).media_stats()
+    }
+
     /// Stops listening; calls in progress are dropped without BYE (later: drain).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -228,6 +243,7 @@ struct Io {
     connections: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
     max_connections: usize,
     limits: Limits,
+    media_events: Option<mpsc::Receiver<media::MediaEvent>>,
 }
 
 impl Io {
@@ -271,6 +287,9 @@ impl Io {
                     TcpEvent::Closed(addr) => { self.connections.remove(&addr); }
                 },
                 () = sleep => lock(&self.engine).handle_timeout(Instant::now()),
+                event = crate::anchor::next_event(&mut self.media_events) => {
+                    lock(&self.engine).on_media_event(Instant::now(), event);
+                }
                 () = self.wake.notified() => {}
             }
             self.flush(&events_tx).await;
