@@ -14,6 +14,9 @@
 //! - `GET /kb`, `GET /kb/{id}`, `POST /kb`: the knowledge base.
 //! - `GET /chats`, `GET /chats/{number}` and its actions: the live chat (see `chats`), live
 //!   when a [`chat::Hub`] is attached ([`Console::attach_chat`]).
+//! - `GET /phone` (state, controls, screen pop) and `GET /phone/queues` (supervisors): the
+//!   phone queues (see `phone`), when a telephony bridge is attached
+//!   ([`Console::attach_phones`]).
 //!
 //! Invariants:
 //! - **One place decides.** Every read and change asks [`access::Policy`]; a case the agent may
@@ -38,6 +41,7 @@ mod knowledge;
 mod live;
 mod login;
 mod outbox;
+mod phone;
 mod queues;
 mod render;
 mod session;
@@ -101,6 +105,7 @@ pub struct Console {
     pages: render::Pages,
     live: live::Live,
     chat: std::sync::OnceLock<Arc<chat::Hub>>,
+    phones: std::sync::OnceLock<Arc<telephony::Telephony>>,
 }
 
 impl std::fmt::Debug for Console {
@@ -124,6 +129,7 @@ impl Console {
             pages: render::Pages::new()?,
             live: live::Live::new(store.clone(), settings.live_poll),
             chat: std::sync::OnceLock::new(),
+            phones: std::sync::OnceLock::new(),
             store,
             audit,
             settings,
@@ -134,6 +140,13 @@ impl Console {
     pub fn attach_chat(&self, hub: Arc<chat::Hub>) {
         if self.chat.set(hub).is_err() {
             tracing::warn!("a chat hub was already attached; keeping the first");
+        }
+    }
+
+    /// Connects the console's phone pages to the telephony bridge; once.
+    pub fn attach_phones(&self, bridge: Arc<telephony::Telephony>) {
+        if self.phones.set(bridge).is_err() {
+            tracing::warn!("a telephony bridge was already attached; keeping the first");
         }
     }
 
@@ -168,6 +181,12 @@ impl Console {
             .route("/chats/{number}/pickup", post(chats::pickup))
             .route("/chats/{number}/send", post(chats::send))
             .route("/chats/{number}/typing", post(chats::typing))
+            .route("/phone", get(phone::page))
+            .route("/phone/panel", get(phone::panel))
+            .route("/phone/events", get(phone::events))
+            .route("/phone/queues", get(phone::queues))
+            .route("/phone/{action}", post(phone::act))
+            .route("/static/phone.js", get(phone::script))
             .route("/static/chat.js", get(chats::script))
             .route("/static/console.js", get(render::script))
             .route("/static/console.css", get(render::style))

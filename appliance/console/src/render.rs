@@ -33,6 +33,15 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/chat_rows.html"),
     ),
     ("chat.html", include_str!("../templates/chat.html")),
+    ("phone.html", include_str!("../templates/phone.html")),
+    (
+        "phone_panel.html",
+        include_str!("../templates/phone_panel.html"),
+    ),
+    (
+        "phone_queues.html",
+        include_str!("../templates/phone_queues.html"),
+    ),
 ];
 
 /// The page templates, parsed once.

@@ -104,6 +104,8 @@ impl Case {
 /// One console with its store and audit log in a temporary directory.
 pub(crate) struct Env {
     pub(crate) store: Arc<Store>,
+    /// The console itself (to attach a telephony bridge).
+    pub(crate) console: Arc<Console>,
     /// The live chat hub the console's chat pages use.
     pub(crate) hub: Arc<chat::Hub>,
     audit_path: PathBuf,
@@ -150,10 +152,11 @@ impl Env {
         let tunnel_addr = tunnel.local_addr();
         let tasks = vec![
             tokio::spawn(console.clone().serve_central(central)).abort_handle(),
-            tokio::spawn(console.serve_tunnel(tunnel)).abort_handle(),
+            tokio::spawn(console.clone().serve_tunnel(tunnel)).abort_handle(),
         ];
         Self {
             store,
+            console,
             hub,
             audit_path,
             central: central_addr,
