@@ -152,16 +152,27 @@ pub async fn start(
     if let Some(section) = &config.portal {
         portal::start(section, stores.open(&section.database)?, chat_hub.clone()).await?;
     }
+    let mut agents_console = None;
     if let (Some(section), Some((_, audit))) = (&config.console, &fleet) {
-        console::start(section, stores.open(&section.database)?, audit.clone())
-            .await?
-            .attach_chat(chat_hub.clone());
+        let console =
+            console::start(section, stores.open(&section.database)?, audit.clone()).await?;
+        console.attach_chat(chat_hub.clone());
+        agents_console = Some(console);
     }
     if let Some(section) = &config.mail {
         mail::start(section, stores.open(&section.database)?, chat_hub.clone()).await?;
     }
     if let Some(section) = &config.telephony {
-        voice::start(section).await?;
+        // Calls join cases in the telephony section's store, or else the console's.
+        let database = section
+            .database
+            .as_ref()
+            .or(config.console.as_ref().map(|c| &c.database));
+        let store = database.map(|db| stores.open(db)).transpose()?;
+        let bridge = voice::start(section, store).await?;
+        if let Some(console) = &agents_console {
+            console.attach_phones(bridge);
+        }
     }
 
     if let Some(page) = &config.status_page {

@@ -1,4 +1,4 @@
-//! `[telephony]`: the SIP bridge (registrar and B2BUA; docs/telephony.md).
+//! `[telephony]`: the SIP bridge (registrar, B2BUA, queues; docs/telephony.md).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,83 @@ pub struct TelephonySection {
     /// cancelled.
     #[serde(default = "default_ring", with = "humantime_serde")]
     pub ring_timeout: Duration,
+    /// The case store calls are linked to and stored in; `console.database` when absent.
+    pub database: Option<PathBuf>,
+    /// Queue calls answered within this count towards the service level.
+    #[serde(default = "default_service_level", with = "humantime_serde")]
+    pub service_level: Duration,
+    /// `[[telephony.queue]]`: the call queues.
+    #[serde(default, rename = "queue")]
+    pub queues: Vec<QueueSection>,
+}
+
+/// `[[telephony.queue]]`: calls to `name` or one of `numbers` wait here for an agent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSection {
+    pub name: String,
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    /// The language an agent must speak (`ro`, `en`…); any agent when absent.
+    pub language: Option<String>,
+    /// The consulate whose cases its calls open (a consulate id of the taxonomy).
+    pub consulate: Option<String>,
+    #[serde(default)]
+    pub emergency: bool,
+    #[serde(default = "default_queue_ring", with = "humantime_serde")]
+    pub ring_timeout: Duration,
+    #[serde(default = "default_wrap_up", with = "humantime_serde")]
+    pub wrap_up: Duration,
+    #[serde(default = "default_max_missed")]
+    pub max_missed: u32,
+    #[serde(default = "default_capacity")]
+    pub capacity: usize,
+    /// The prompt a waiting caller hears (a file name for the media engine).
+    pub message: Option<String>,
+}
+
+impl QueueSection {
+    pub fn to_config(&self) -> telephony::QueueConfig {
+        let mut q = telephony::QueueConfig::new(&self.name);
+        q.numbers = self.numbers.clone();
+        q.language = self.language.clone();
+        q.consulate = self.consulate.clone();
+        q.emergency = self.emergency;
+        q.ring_timeout = self.ring_timeout;
+        q.wrap_up = self.wrap_up;
+        q.max_missed = self.max_missed;
+        q.capacity = self.capacity;
+        q.message = self.message.clone();
+        q
+    }
+}
+
+fn default_service_level() -> Duration {
+    Duration::from_secs(20)
+}
+
+fn default_queue_ring() -> Duration {
+    Duration::from_secs(20)
+}
+
+fn default_wrap_up() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_max_missed() -> u32 {
+    3
+}
+
+fn default_capacity() -> usize {
+    50
+}
+
+/// A dialled number or queue name: what a request URI's user part can hold.
+fn is_number(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.+*#".contains(&b))
 }
 
 fn default_realm() -> String {
@@ -60,11 +137,62 @@ impl TelephonySection {
                 "must not be zero",
             ));
         }
+        let mut seen = std::collections::HashSet::new();
+        for (i, q) in self.queues.iter().enumerate() {
+            let key = |field: &str| format!("telephony.queue[{i}].{field}");
+            for number in std::iter::once(&q.name).chain(&q.numbers) {
+                if !is_number(number) {
+                    return Err(ConfigError::invalid(
+                        origin,
+                        &key(if *number == q.name { "name" } else { "numbers" }),
+                        "must be 1-64 of [A-Za-z0-9-_.+*#]",
+                    ));
+                }
+                if !seen.insert(number.clone()) {
+                    return Err(ConfigError::invalid(
+                        origin,
+                        &key("numbers"),
+                        format!("{number:?} already reaches another queue"),
+                    ));
+                }
+            }
+            if q.language.as_deref().is_some_and(|l| !is_number(l)) {
+                return Err(ConfigError::invalid(
+                    origin,
+                    &key("language"),
+                    "must be a language code",
+                ));
+            }
+            if q.ring_timeout.is_zero() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    &key("ring_timeout"),
+                    "must not be zero",
+                ));
+            }
+            if q.max_missed == 0 {
+                return Err(ConfigError::invalid(
+                    origin,
+                    &key("max_missed"),
+                    "must be at least 1",
+                ));
+            }
+            if q.capacity == 0 {
+                return Err(ConfigError::invalid(
+                    origin,
+                    &key("capacity"),
+                    "must be at least 1",
+                ));
+            }
+        }
         Ok(())
     }
 
     pub(super) fn resolve(&mut self, config: &Path) {
         self.agents = daemon::config::relative_to(config, &self.agents);
+        if let Some(db) = &mut self.database {
+            *db = daemon::config::relative_to(config, db);
+        }
     }
 }
 
@@ -116,5 +244,52 @@ mod tests {
         let wildcard =
             "listen = \"0.0.0.0:5060\"\nadvertise = \"192.0.2.1:5060\"\nagents = \"a\"\n";
         assert!(parse(wildcard).is_ok());
+    }
+
+    const SIP: &str = "listen = \"127.0.0.1:5060\"\nagents = \"a\"\n";
+
+    #[test]
+    fn queues_parse_with_defaults() {
+        let c = parse(&format!(
+            "{SIP}[[telephony.queue]]\nname = \"ro\"\nnumbers = [\"200\"]\nlanguage = \"ro\"\n\
+             [[telephony.queue]]\nname = \"sos\"\nemergency = true\nwrap_up = \"5s\"\n"
+        ))
+        .expect("valid");
+        let t = c.telephony.expect("section");
+        assert_eq!(t.queues.len(), 2);
+        let ro = t.queues[0].to_config();
+        assert_eq!(ro.numbers, ["200"]);
+        assert_eq!(ro.ring_timeout, std::time::Duration::from_secs(20));
+        assert_eq!((ro.max_missed, ro.capacity), (3, 50));
+        let sos = t.queues[1].to_config();
+        assert!(sos.emergency);
+        assert_eq!(sos.wrap_up, std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn queue_mistakes_name_their_key() {
+        for (queue, key) in [
+            ("name = \"a b\"\n", "telephony.queue[0].name"),
+            (
+                "name = \"ro\"\nnumbers = [\"ro\"]\n",
+                "telephony.queue[0].numbers",
+            ),
+            (
+                "name = \"ro\"\nmax_missed = 0\n",
+                "telephony.queue[0].max_missed",
+            ),
+            (
+                "name = \"ro\"\ncapacity = 0\n",
+                "telephony.queue[0].capacity",
+            ),
+            (
+                "name = \"ro\"\nring_timeout = \"0s\"\n",
+                "telephony.queue[0].ring_timeout",
+            ),
+            ("name = \"ro\"\nlanguge = \"ro\"\n", "languge"),
+        ] {
+            let error = parse(&format!("{SIP}[[telephony.queue]]\n{queue}")).expect_err(queue);
+            assert!(error.contains(key), "{queue}: {error}");
+        }
     }
 }
