@@ -65,6 +65,8 @@ pub(crate) fn banner(data: &Path, sip: u16) -> anyhow::Result<String> {
     Ok(format!(
         "\nTelephony (SIP, UDP and TCP): 127.0.0.1:{sip}. Register a softphone as\n\
          sip:agent1@127.0.0.1:{sip} with the password below, then call sip:101@127.0.0.1:{sip}\n\
-         from another softphone or SIPp (docs/telephony.md).\n{accounts}"
+         from another softphone or SIPp (docs/telephony.md). agent1 is op.ionescu's phone and\n\
+         agent2 sup.georgescu's: signed in to the console, Phone > Log in to the queues, then\n\
+         call sip:200@… (Romanian), 201 (English) or 209 (emergency).\n{accounts}"
     ))
 }

@@ -291,10 +291,33 @@ trust_sender = true
 address = "{mail_address}"
 
 # The telephony bridge: agents' phones register (digest; only HA1s in sip-agents.toml, mode
-# 0600; the passwords are in ../sip-accounts.txt) and every call is offered to one of them.
+# 0600; the passwords are in ../sip-accounts.txt). A call to 200 (Romanian), 201 (English) or
+# 209 (emergency) waits in that queue for an agent logged in from the console's Phone page.
 [telephony]
 listen = "127.0.0.1:{sip}"
 agents = "sip-agents.toml"
+
+[[telephony.queue]]
+name = "ro"
+numbers = ["200"]
+language = "ro"
+consulate = "ro-ccscrs"
+wrap_up = "10s"
+
+[[telephony.queue]]
+name = "en"
+numbers = ["201"]
+language = "en"
+consulate = "ro-ccscrs"
+wrap_up = "10s"
+
+[[telephony.queue]]
+name = "emergency"
+numbers = ["209"]
+language = "ro"
+consulate = "ro-ccscrs"
+emergency = true
+wrap_up = "10s"
 
 # The NOC API: operator certificates only.
 [noc]
