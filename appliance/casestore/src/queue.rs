@@ -3,11 +3,12 @@
 //! what page 1 costs).
 //!
 //! Pages read `queue_entries`, which holds a row per (queue, case) maintained with the case
-//! (counters.rs). Its primary key is the urgency order and `queue_entries_age` the age order;
-//! both begin with (queue, consulate, agent); `queue_entries_all` and `queue_entries_all_age`
-//! are the same orders without the consulate. All carry the filter columns, the case's
-//! sensitivity among them, so a page is one index range scan plus a primary-key look-up per
-//! case shown.
+//! (counters.rs). Its primary key is the urgency order (priority, then age) beginning with
+//! (queue, consulate, agent); `queue_entries_all` is the same order without the consulate.
+//! Both carry the filter columns, the case's sensitivity among them, so a page in urgency
+//! order is one index range scan plus a primary-key look-up per case shown. A page in age
+//! order merges the five per-priority ranges of the same index (each already in age order),
+//! reading at most a page from each: no age-order index has to be written by every intake.
 
 use std::fmt;
 use std::str::FromStr;
@@ -196,6 +197,17 @@ pub(crate) fn sensitivity_condition(
     format!(" AND {column} IN ({})", places.join(", "))
 }
 
+/// The arms of a compound SELECT, one per priority: `arm` gets the condition that keeps its
+/// priority's rows (` AND q.priority = N`). Ordered by age, SQLite merges them (each is a range
+/// of an index in urgency order, so already in age order) instead of sorting.
+pub(crate) fn per_priority(arm: impl Fn(&str) -> String) -> String {
+    Priority::ALL
+        .iter()
+        .map(|p| arm(&format!(" AND q.priority = {}", p.rank())))
+        .collect::<Vec<_>>()
+        .join("\n UNION ALL ")
+}
+
 /// The statement and arguments for one page.
 pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadError> {
     let agent = match (query.queue, &query.agent) {
@@ -220,51 +232,48 @@ pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadE
         Value::Text(query.queue.code().to_owned()),
         Value::Text(agent),
     ];
-    let mut sql = format!(
-        "SELECT {CASE_COLUMNS}, q.priority, q.created_at FROM queue_entries q
-             CROSS JOIN cases c ON c.id = q.case_id
-             WHERE q.queue = ?1 AND q.agent = ?2"
-    );
+    // The conditions every arm shares, after `WHERE`; numbered parameters, so arms repeat them.
+    let mut cond = "q.queue = ?1 AND q.agent = ?2".to_owned();
     if let Some(consulate) = &query.consulate {
         args.push(Value::Text(consulate.as_str().to_owned()));
-        sql.push_str(" AND q.consulate = ?3");
+        cond.push_str(" AND q.consulate = ?3");
     }
     if !query.sensitivities.is_all() {
-        sql.push_str(&sensitivity_condition(
+        cond.push_str(&sensitivity_condition(
             "q.sensitivity",
             query.sensitivities,
             &mut args,
         ));
     }
-    let mut bind = |sql: &mut String, condition: &str, value: Value| {
+    let mut bind = |cond: &mut String, condition: &str, value: Value| {
         args.push(value);
-        sql.push_str(&condition.replace('?', &format!("?{}", args.len())));
+        cond.push_str(&condition.replace('?', &format!("?{}", args.len())));
     };
     let f = &query.filter;
     if let Some(p) = f.priority {
         bind(
-            &mut sql,
+            &mut cond,
             " AND q.priority = ?",
             Value::Integer(p.rank().into()),
         );
     }
     if let Some(t) = &f.case_type {
         bind(
-            &mut sql,
+            &mut cond,
             " AND q.type_code = ?",
             Value::Text(t.as_str().to_owned()),
         );
     }
     if let Some(l) = &f.language {
         bind(
-            &mut sql,
+            &mut cond,
             " AND q.language = ?",
             Value::Text(l.as_str().to_owned()),
         );
     }
     if let Some(c) = f.channel {
         bind(
-            &mut sql,
+            &mut cond,
             " AND q.channel = ?",
             Value::Text(c.code().to_owned()),
         );
@@ -281,42 +290,55 @@ pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadE
         match query.sort {
             QueueSort::Urgency => {
                 bind(
-                    &mut sql,
+                    &mut cond,
                     " AND (q.priority, q.created_at, q.case_id) > (?",
                     Value::Integer(p),
                 );
-                bind(&mut sql, ", ?", Value::Integer(at));
-                bind(&mut sql, ", ?)", Value::Integer(id));
+                bind(&mut cond, ", ?", Value::Integer(at));
+                bind(&mut cond, ", ?)", Value::Integer(id));
             }
             QueueSort::Oldest => {
                 bind(
-                    &mut sql,
+                    &mut cond,
                     " AND (q.created_at, q.case_id) > (?",
                     Value::Integer(at),
                 );
-                bind(&mut sql, ", ?)", Value::Integer(id));
+                bind(&mut cond, ", ?)", Value::Integer(id));
             }
             QueueSort::Newest => {
                 bind(
-                    &mut sql,
+                    &mut cond,
                     " AND (q.created_at, q.case_id) < (?",
                     Value::Integer(at),
                 );
-                bind(&mut sql, ", ?)", Value::Integer(id));
+                bind(&mut cond, ", ?)", Value::Integer(id));
             }
         }
     }
+    let arm = |extra: &str| {
+        format!(
+            "SELECT {CASE_COLUMNS}, q.priority AS q_priority, q.created_at AS q_created_at,
+                    q.case_id AS q_case_id
+             FROM queue_entries q CROSS JOIN cases c ON c.id = q.case_id
+             WHERE {cond}{extra}"
+        )
+    };
+    // The rows are kept in urgency order only (priority, then age): each extra order is one
+    // more index for every intake to write. A page in age order is therefore the merge of the
+    // priorities' runs, each already in age order; SQLite merges the arms of a compound
+    // SELECT without sorting and stops at the LIMIT.
+    let mut sql = match (query.sort, f.priority) {
+        (QueueSort::Urgency, _) | (_, Some(_)) => arm(""),
+        _ => per_priority(arm),
+    };
     sql.push_str(match query.sort {
-        QueueSort::Urgency => " ORDER BY q.priority, q.created_at, q.case_id",
-        QueueSort::Oldest => " ORDER BY q.created_at, q.case_id",
-        QueueSort::Newest => " ORDER BY q.created_at DESC, q.case_id DESC",
+        QueueSort::Urgency => " ORDER BY q_priority, q_created_at, q_case_id",
+        QueueSort::Oldest => " ORDER BY q_created_at, q_case_id",
+        QueueSort::Newest => " ORDER BY q_created_at DESC, q_case_id DESC",
     });
     // One row more than the page tells whether there is a next page.
-    bind(
-        &mut sql,
-        " LIMIT ?",
-        Value::Integer(i64::from(query.page_size.get()) + 1),
-    );
+    args.push(Value::Integer(i64::from(query.page_size.get()) + 1));
+    sql.push_str(&format!(" LIMIT ?{}", args.len()));
     Ok((sql, args))
 }
 

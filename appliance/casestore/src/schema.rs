@@ -66,6 +66,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "calls",
         sql: include_str!("../migrations/0008_calls.sql"),
     },
+    Migration {
+        version: 9,
+        name: "queue_orders",
+        sql: include_str!("../migrations/0009_queue_orders.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -14,7 +14,7 @@ use crate::error::{DbResult as _, ReadError};
 use crate::model::{
     CaseId, CaseNumber, ConsulateId, QueueKind, Sensitivities, StatMetric, Stats, Timestamp,
 };
-use crate::queue::sensitivity_condition;
+use crate::queue::{per_priority, sensitivity_condition};
 use crate::read::decode;
 use crate::store::Store;
 
@@ -194,29 +194,34 @@ impl Store {
     }
 }
 
-/// The first row of the `open` queue in age order, through `queue_entries_age` (one
-/// consulate) or `queue_entries_all_age` (all).
+/// The first row of the `open` queue in age order: the oldest of the first rows of its
+/// per-priority runs in the urgency order (the primary key for one consulate,
+/// `queue_entries_all` for all of them).
 pub(crate) fn oldest_open_sql(
     consulate: Option<&ConsulateId>,
     sensitivities: Sensitivities,
 ) -> (String, Vec<Value>) {
     let mut args = vec![Value::Text(QueueKind::Open.code().to_owned())];
-    let mut sql = "SELECT c.id, c.year, c.seq, q.created_at FROM queue_entries q
-                   CROSS JOIN cases c ON c.id = q.case_id
-                   WHERE q.queue = ?1 AND q.agent = ''"
-        .to_owned();
+    let mut cond = "q.queue = ?1 AND q.agent = ''".to_owned();
     if let Some(consulate) = consulate {
         args.push(Value::Text(consulate.as_str().to_owned()));
-        sql.push_str(" AND q.consulate = ?2");
+        cond.push_str(" AND q.consulate = ?2");
     }
     if !sensitivities.is_all() {
-        sql.push_str(&sensitivity_condition(
+        cond.push_str(&sensitivity_condition(
             "q.sensitivity",
             sensitivities,
             &mut args,
         ));
     }
-    sql.push_str(" ORDER BY q.created_at, q.case_id LIMIT 1");
+    let mut sql = per_priority(|priority| {
+        format!(
+            "SELECT c.id, c.year, c.seq, q.created_at AS q_created_at, q.case_id AS q_case_id
+             FROM queue_entries q CROSS JOIN cases c ON c.id = q.case_id
+             WHERE {cond}{priority}"
+        )
+    });
+    sql.push_str(" ORDER BY q_created_at, q_case_id LIMIT 1");
     (sql, args)
 }
 

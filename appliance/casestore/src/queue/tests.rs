@@ -308,6 +308,17 @@ fn page_plans_use_an_index_range_and_never_sort() {
                     if consulate.is_none() {
                         assert!(plan.contains("queue_entries_all"), "{sort:?}\n{plan}");
                     }
+                    // Age orders merge the per-priority runs of the urgency order, one
+                    // range per priority; the age-order indexes are gone (migration 9).
+                    let merged = sort != QueueSort::Urgency && filter.priority.is_none();
+                    assert_eq!(
+                        plan.contains("MERGE (UNION ALL)"),
+                        merged,
+                        "{sort:?}\n{plan}"
+                    );
+                    let ranges = plan.matches("SEARCH q USING").count();
+                    assert_eq!(ranges, if merged { 5 } else { 1 }, "{sort:?}\n{plan}");
+                    assert!(!plan.contains("_age"), "{sort:?}\n{plan}");
                 }
             }
         }

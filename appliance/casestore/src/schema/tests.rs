@@ -5,8 +5,8 @@ use rusqlite::Connection;
 use super::*;
 use crate::testkit::{self, T0};
 use crate::{
-    CaseId, ConsulateId, MatchedOn, Options, Priority, QueueKind, SearchQuery, Sensitivities,
-    Sensitivity, StatMetric, Status, Store, Timestamp,
+    CaseId, ConsulateId, MatchedOn, Options, Priority, QueueKind, QueueQuery, QueueSort,
+    SearchQuery, Sensitivities, Sensitivity, StatMetric, Status, Store, Timestamp,
 };
 
 fn raw(path: &Path) -> Connection {
@@ -310,6 +310,44 @@ fn every_earlier_version_migrates_to_the_latest_with_its_data() {
     }
 }
 
+/// Version 9 keeps queue rows in urgency order only: a store migrated from version 8 loses
+/// the two age-order indexes and still pages its queues oldest and newest first.
+#[test]
+fn queue_rows_keep_only_the_urgency_orders_from_version_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let mut conn = raw(&path);
+    migrate_to(&mut conn, &path, 8).unwrap();
+    seed(&conn, 8);
+    drop(conn);
+    let store = Store::open(&path, testkit::options()).unwrap();
+    let indexes: Vec<String> = raw(&path)
+        .prepare(
+            "SELECT name FROM sqlite_schema
+             WHERE type = 'index' AND tbl_name = 'queue_entries' AND sql IS NOT NULL",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(indexes, ["queue_entries_all"]);
+    // Case 1 is P3 and came in first, case 2 is P1 and came in a millisecond later.
+    for consulate in [Some(ConsulateId::new("RO-PAR").unwrap()), None] {
+        let page = |sort| {
+            let query = QueueQuery {
+                sort,
+                ..QueueQuery::first(consulate.clone(), QueueKind::Open)
+            };
+            let page = store.queue(&query).unwrap();
+            page.cases.iter().map(|c| c.id.get()).collect::<Vec<_>>()
+        };
+        assert_eq!(page(QueueSort::Urgency), [2, 1], "{consulate:?}");
+        assert_eq!(page(QueueSort::Oldest), [1, 2], "{consulate:?}");
+        assert_eq!(page(QueueSort::Newest), [2, 1], "{consulate:?}");
+    }
+}
+
 #[test]
 fn a_failed_migration_leaves_the_previous_version() {
     let dir = tempfile::tempdir().unwrap();
@@ -373,6 +411,13 @@ fn connections_are_durable_checked_and_readers_cannot_write() {
     assert_eq!(t.store.maintain(|c| pragma(c, "synchronous")).unwrap(), 2);
     assert_eq!(t.store.maintain(|c| pragma(c, "foreign_keys")).unwrap(), 1);
     assert_eq!(t.store.read(|c| pragma(c, "synchronous")).unwrap(), 2);
+    // The writer checkpoints every 8192 WAL pages, not SQLite's default 1000.
+    assert_eq!(
+        t.store
+            .maintain(|c| pragma(c, "wal_autocheckpoint"))
+            .unwrap(),
+        8192
+    );
     let refused = t
         .store
         .read(|c| Ok::<_, crate::DbError>(c.execute("DELETE FROM cases", []).is_err()));
