@@ -15,14 +15,14 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use casestore::{CaseId, Sensitivity, Store};
-use hyper::StatusCode;
+use console_client::StatusCode;
 
 use crate::casestore_bench::corpus::Rng;
-use crate::http::{Client, Page, excerpt};
+use console_client::{Account, Client, Page, excerpt};
 use benchkit::percentile;
 
 use crate::report::Report;
-use crate::stack::{Account, MISSION};
+use crate::stack::MISSION;
 use crate::{Args, progress};
 
 /// Rounds the measured work is cut into.

@@ -58,7 +58,6 @@ mod casestore_bench {
 }
 
 mod dataset;
-mod http;
 mod load;
 mod report;
 mod stack;

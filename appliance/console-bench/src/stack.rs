@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use console_client::Account;
 use anyhow::{Context as _, Result, bail};
 use casestore::{
     AgentId, ConsulateId, Language, Name, NewStaff, Options, PasswordHash, StaffRole, Store,
@@ -30,14 +31,7 @@ const APPLIANCE: &str = "PAR-01";
 const CENTRAL: &str = "ro-ccscrs";
 const SERVICE: &str = "console";
 
-/// A staff account the load signs in with. Both live only in the benchmark's store.
-#[derive(Debug, Clone)]
-pub(crate) struct Account {
-    pub(crate) id: String,
-    pub(crate) password: String,
-    pub(crate) totp: staffauth::TotpSecret,
-}
-
+/// The staff accounts the load signs in with, which live only in the benchmark's store:
 /// (id, role, consulate, password, TOTP secret).
 const ACCOUNTS: [(&str, StaffRole, &str, &str, &[u8; staffauth::SECRET_LEN]); 2] = [
     (
