@@ -40,6 +40,7 @@ mod net;
 mod noc;
 mod probe;
 mod upstream;
+mod vm;
 
 pub use apps::{AppsSpec, ConsoleSpec, PortalSpec};
 pub use bins::{Bin, bin_path, require_namespaces};
@@ -56,6 +57,7 @@ pub use noc::{
 };
 pub use probe::{LoopReport, RequestLoop, http_get, request_line, status, wait_ready};
 pub use upstream::{Upstream, pattern};
+pub use vm::{Credential, Vm, appliance_image, machine_lock};
 
 use std::time::{Duration, Instant};
 

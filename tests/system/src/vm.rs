@@ -1,0 +1,233 @@
+//! The appliance image under qemu: [`appliance_image`] builds it (or reuses the last build of
+//! the same inputs) with `cargo xtask image`, and [`Vm`] boots a disk under OVMF with boot
+//! credentials as SMBIOS strings, the serial console in a file, and qemu's user network inside
+//! a namespace of the test, where the guest reaches that namespace's loopback as `10.0.2.2`.
+//!
+//! The emulator is TCG unless `LEGATURA_QEMU_ACCEL=kvm` says otherwise: a `/dev/kvm` that opens
+//! is no proof that it runs guests (nested, paravirtual KVM does not).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// One emulated machine at a time: two TCG guests on a 2-core machine would each take twice as
+/// long, and the build of the image must not run twice at once either.
+static MACHINE: Mutex<()> = Mutex::new(());
+
+/// Holds the machine lock for as long as a test boots guests.
+pub fn machine_lock() -> MutexGuard<'static, ()> {
+    MACHINE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The workspace root.
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `target/image/gateway/disk.raw`, built by `cargo xtask image` unless its inputs are
+/// unchanged since the last build. Needs root and the Debian archive for a build.
+pub fn appliance_image() -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["xtask", "image", "--role", "gateway"])
+        .current_dir(workspace())
+        .status()
+        .context("running `cargo xtask image`")?;
+    if !status.success() {
+        bail!("`cargo xtask image` failed ({status}); its output is above");
+    }
+    let disk = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), |d| workspace().join(d))
+        .join("image/gateway/disk.raw");
+    if !disk.is_file() {
+        bail!("`cargo xtask image` left no {}", disk.display());
+    }
+    Ok(disk)
+}
+
+/// A boot credential: a systemd credential handed to the guest as an SMBIOS type 11 string.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub name: String,
+    pub value: String,
+    /// `value` is base64 (`io.systemd.credential.binary:`), for values with line breaks.
+    pub binary: bool,
+}
+
+impl Credential {
+    pub fn new(name: &str, value: impl Into<String>) -> Credential {
+        Credential {
+            name: name.to_owned(),
+            value: value.into(),
+            binary: false,
+        }
+    }
+
+    /// A credential whose `base64` value systemd decodes.
+    pub fn binary(name: &str, base64: impl Into<String>) -> Credential {
+        Credential {
+            binary: true,
+            ..Credential::new(name, base64)
+        }
+    }
+}
+
+/// A running qemu; killed by PID when dropped.
+#[derive(Debug)]
+pub struct Vm {
+    child: Child,
+    serial: PathBuf,
+    started: Instant,
+    /// Whether the guest runs under KVM (else TCG).
+    pub kvm: bool,
+}
+
+impl Vm {
+    /// Boots `disk` (never written: qemu keeps the guest's writes in a temporary overlay) in
+    /// namespace `ns`, with `credentials`, the serial console to `<dir>/<label>.serial`.
+    pub fn boot(
+        ns: &str,
+        disk: &Path,
+        dir: &Path,
+        label: &str,
+        credentials: &[Credential],
+    ) -> Result<Vm> {
+        let kvm = std::env::var("LEGATURA_QEMU_ACCEL").is_ok_and(|a| a == "kvm");
+        let vars = dir.join(format!("{label}.OVMF_VARS.fd"));
+        std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
+            .context("OVMF firmware missing: `cargo xtask deps` installs ovmf")?;
+        let serial = dir.join(format!("{label}.serial"));
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, "qemu-system-x86_64"])
+            .arg("-machine")
+            .arg(if kvm {
+                "q35,accel=kvm"
+            } else {
+                "q35,accel=tcg"
+            })
+            .args(["-cpu", "max", "-smp", "2", "-m", "1024"])
+            .args(["-display", "none", "-no-reboot", "-nodefaults"])
+            .arg("-drive")
+            .arg("if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd")
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,file={}", vars.display()))
+            .arg("-drive")
+            .arg(format!(
+                "if=virtio,format=raw,snapshot=on,file={}",
+                disk.display()
+            ))
+            .args(["-nic", "user,model=virtio-net-pci"])
+            .arg("-serial")
+            .arg(format!("file:{}", serial.display()));
+        for (i, credential) in credentials.iter().enumerate() {
+            // A file holds the string, so PEM newlines and commas need no escaping.
+            let file = dir.join(format!("{label}.cred{i}"));
+            std::fs::write(
+                &file,
+                format!(
+                    "io.systemd.credential{}:{}={}",
+                    if credential.binary { ".binary" } else { "" },
+                    credential.name,
+                    credential.value
+                ),
+            )?;
+            cmd.arg("-smbios")
+                .arg(format!("type=11,path={}", file.display()));
+        }
+        let stderr = std::fs::File::create(dir.join(format!("{label}.qemu.stderr")))?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .context("starting qemu-system-x86_64 (`cargo xtask deps` installs it)")?;
+        Ok(Vm {
+            child,
+            serial,
+            started: Instant::now(),
+            kvm,
+        })
+    }
+
+    /// Time since qemu started (power-on).
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The serial console so far, escape sequences and carriage returns removed.
+    pub fn console(&self) -> String {
+        let raw = std::fs::read(&self.serial).unwrap_or_default();
+        let text = String::from_utf8_lossy(&raw);
+        let mut clean = String::with_capacity(text.len());
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\u{1b}' => {
+                    // CSI: ESC [ parameters final-byte
+                    if chars.peek() == Some(&'[') {
+                        chars.next();
+                        for f in chars.by_ref() {
+                            if f.is_ascii_alphabetic() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                '\r' => {}
+                c => clean.push(c),
+            }
+        }
+        clean
+    }
+
+    /// Fails if qemu has exited.
+    pub fn check_running(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("qemu exited ({status}); console:\n{}", self.tail(40));
+        }
+        Ok(())
+    }
+
+    /// Waits until `check` holds on the console, qemu exits, or `timeout` passes.
+    pub fn wait_console(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        check: impl Fn(&str) -> bool,
+    ) -> Result<Duration> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if check(&self.console()) {
+                return Ok(self.uptime());
+            }
+            self.check_running()?;
+            if Instant::now() >= deadline {
+                bail!(
+                    "no {what} on the console within {timeout:?}; its end:\n{}",
+                    self.tail(40)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// The last `n` lines of the console.
+    pub fn tail(&self, n: usize) -> String {
+        let text = self.console();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        // `ip netns exec` execs qemu, so the child's PID is qemu's.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
