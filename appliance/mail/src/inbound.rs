@@ -15,15 +15,14 @@ use std::sync::Arc;
 
 use casestore as cs;
 use intake::{Intake, Request};
+use scan::documents::Refusal;
 use tracing::{info, warn};
 
 use crate::parse::{self, NoAutoAnswer, Parsed};
 use crate::session::{Envelope, Reply};
 
-/// Largest single attachment (the portal's limit).
-pub const MAX_FILE: usize = 10 << 20;
-/// Largest sum of attachments in one message.
-pub const MAX_TOTAL: usize = 25 << 20;
+/// Attachments are held to the portal's rules: the largest single one and the largest sum.
+pub use scan::documents::{MAX_FILE, MAX_TOTAL};
 
 /// An accepted recipient address and where its mail is routed (the circumscription table's
 /// country and city, as a web form would give them).
@@ -179,24 +178,27 @@ impl Inbound {
                 name: name.clone(),
                 why,
             };
-            if a.bytes.len() > MAX_FILE {
-                refused.push(refuse(format!("larger than {} MiB", MAX_FILE >> 20)));
-                continue;
-            }
-            if total + a.bytes.len() > MAX_TOTAL {
-                refused.push(refuse(format!(
-                    "the attachments together exceed {} MiB",
-                    MAX_TOTAL >> 20
-                )));
-                continue;
-            }
-            let Some(real) = sniff(&a.bytes) else {
-                let seen = infer::get(&a.bytes).map_or("unknown", |t| t.mime_type());
-                refused.push(refuse(format!(
-                    "type not accepted: declared {}, the content is {seen} (PDF, JPEG or PNG only)",
-                    a.declared
-                )));
-                continue;
+            let real = match scan::documents::check(&a.bytes, total) {
+                Ok(real) => real,
+                Err(Refusal::Size) => {
+                    refused.push(refuse(format!("larger than {} MiB", MAX_FILE >> 20)));
+                    continue;
+                }
+                Err(Refusal::Total) => {
+                    refused.push(refuse(format!(
+                        "the attachments together exceed {} MiB",
+                        MAX_TOTAL >> 20
+                    )));
+                    continue;
+                }
+                Err(Refusal::Type) => {
+                    refused.push(refuse(format!(
+                        "type not accepted: declared {}, the content is {} (PDF, JPEG or PNG only)",
+                        a.declared,
+                        scan::documents::seen_type(&a.bytes)
+                    )));
+                    continue;
+                }
             };
             let Some(clamd) = &self.clamd else {
                 return Err(Reply::new(
@@ -235,7 +237,7 @@ impl Inbound {
             kept.push(cs::NewAttachment {
                 sha256: stored.sha256,
                 size: a.bytes.len() as u64,
-                media_type: cs::MediaType::new(real)
+                media_type: cs::MediaType::new(real.media_type())
                     .map_err(|_| Reply::new(451, "4.3.0 internal error, try again later"))?,
                 file_name: cs::FileName::sanitize(&a.name),
                 verdict: cs::ScanVerdict::Clean,
@@ -486,16 +488,6 @@ pub fn token(subject: &str) -> Option<cs::CaseNumber> {
         rest = after;
     }
     None
-}
-
-/// The portal's accepted types, from the bytes.
-fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    match infer::get(bytes)?.mime_type() {
-        "application/pdf" => Some("application/pdf"),
-        "image/jpeg" => Some("image/jpeg"),
-        "image/png" => Some("image/png"),
-        _ => None,
-    }
 }
 
 fn truncate(s: &str, max_chars: usize) -> String {

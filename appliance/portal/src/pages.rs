@@ -278,17 +278,17 @@ pub(crate) async fn submit(
             }
             continue;
         };
-        let kind = match upload::check(bytes, total) {
+        let kind = match scan::documents::check(bytes, total) {
             Ok(kind) => kind,
-            Err(e) => {
-                errors.insert(field, e.message_key());
+            Err(refusal) => {
+                errors.insert(field, upload::message_key(refusal));
                 continue;
             }
         };
         total += bytes.len();
         match portal.scanner.scan_bytes(bytes).await {
             Ok(scan::Verdict::Clean) => clean.push(CleanDocument {
-                name: upload::safe_name(claimed, kind),
+                name: scan::documents::safe_name(claimed, kind),
                 media_type: kind.media_type(),
                 bytes: bytes.clone(),
             }),

@@ -4,6 +4,8 @@
 //! the document is streamed in length-prefixed chunks, so it never has to be written where
 //! clamd can read it, and the answer is a [`Verdict`] or a [`ScanError`]. `PING` and `VERSION`
 //! serve health checks. [`protocol`] holds the framing and reply parsing without I/O.
+//! [`documents`] says what a document must be (type from its bytes, size limits, a safe name)
+//! before it is scanned, for every channel that takes documents.
 //!
 //! Invariants: a document counts as clean only on clamd's explicit `stream: OK`, never by
 //! default (every failure is an error, so the caller keeps the file quarantined); every network
@@ -16,6 +18,7 @@ use std::io;
 use std::time::Duration;
 
 mod client;
+pub mod documents;
 pub mod local;
 pub mod protocol;
 
