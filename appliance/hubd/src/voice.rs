@@ -29,6 +29,10 @@ pub async fn start(
     engine.ring_timeout = section.ring_timeout;
     engine.service_level = section.service_level;
     engine.queues = section.queues.iter().map(|q| q.to_config()).collect();
+    engine.media = section
+        .media_settings()
+        .context("reading [telephony.media]")?;
+    let media = engine.media.as_ref().map(|m| m.relay.advertise);
     let bridge = Arc::new(
         Telephony::start(telephony::ServerConfig {
             listen: section.listen,
@@ -40,7 +44,7 @@ pub async fn start(
         .context("starting the telephony bridge")?,
     );
     let addr: SocketAddr = bridge.udp_addr();
-    info!(sip = %addr, agents, queues = section.queues.len(), realm = %section.realm, "telephony bridge listening");
+    info!(sip = %addr, agents, queues = section.queues.len(), realm = %section.realm, media = ?media, "telephony bridge listening");
     if let Some(store) = store {
         tokio::spawn(link_cases(bridge.clone(), store));
     }

@@ -253,6 +253,12 @@ impl Media {
         self.order(call, Command::StartIvr(settings))
     }
 
+    /// Plays `prompt` to the caller, repeated, until the call is bridged (a queue's message
+    /// as early media while the caller waits).
+    pub fn play_looped(&mut self, call: u64, prompt: Prompt) -> Result<(), MediaError> {
+        self.order(call, Command::Loop(prompt))
+    }
+
     /// Relays between the legs from now on; with `record`, and a recordings directory
     /// configured, writes both legs and returns their paths.
     pub fn bridge(&mut self, call: u64, record: bool) -> Result<Option<Recording>, MediaError> {

@@ -32,6 +32,8 @@ pub(crate) enum Command {
     AddAgent(Sockets),
     Remote(Leg, SocketAddr),
     StartIvr(IvrSettings),
+    /// Play this prompt to the caller over and over until the call is bridged.
+    Loop(Prompt),
     Bridge(Option<(WavWriter, WavWriter)>),
     Close,
 }
@@ -106,6 +108,13 @@ impl LegMedia {
     }
 
     fn set_remote(&mut self, rtp: SocketAddr) {
+        // A peer that moved (a new address in a re-INVITE, a transfer's target) is latched
+        // afresh; the same address again (a hold, a refresh) keeps the latch, which may be
+        // a NAT's or the tunnel's address rather than the one in the SDP.
+        if self.rtp.expected.is_some_and(|old| old != rtp) {
+            self.rtp.latched = None;
+            self.rtcp.latched = None;
+        }
         self.rtp.expected = Some(rtp);
         self.rtcp.expected = Some(SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1)));
     }
@@ -122,6 +131,8 @@ enum Mode {
     /// Nothing is played or relayed (before the IVR, or between the IVR and the answer).
     Idle,
     Ivr(Box<(Ivr, Player, dtmf::Receiver)>),
+    /// A waiting caller hears the queue message, repeated, as early media.
+    Looping(Box<(Player, Prompt)>),
     Bridged(Option<Box<(WavWriter, WavWriter)>>),
 }
 
@@ -203,7 +214,11 @@ impl Session {
                 Mode::Ivr(ivr) => ivr.0.poll_timeout().map(Instant::from_std),
                 _ => None,
             };
-            let playing = matches!(&self.mode, Mode::Ivr(ivr) if ivr.1.is_playing());
+            let playing = match &self.mode {
+                Mode::Ivr(ivr) => ivr.1.is_playing(),
+                Mode::Looping(_) => true,
+                _ => false,
+            };
             let idle_at = self.last_packet + self.idle_timeout;
             tokio::select! {
                 command = commands.recv() => match command {
@@ -258,6 +273,15 @@ impl Session {
                 )));
                 return true;
             }
+            Command::Loop(prompt) => {
+                // One stream for the whole wait: its sequence and timestamps run on across
+                // repeats, as a phone expects of one source.
+                let mut player =
+                    Player::new(self.codec, rand::random(), rand::random(), rand::random());
+                player.play(&prompt);
+                self.mode = Mode::Looping(Box::new((player, prompt)));
+                return true;
+            }
             Command::Bridge(recorder) => {
                 self.finish_recording();
                 self.mode = Mode::Bridged(recorder.map(Box::new));
@@ -269,6 +293,16 @@ impl Session {
 
     /// One 20 ms step of the prompt.
     fn play(&mut self) {
+        if let Mode::Looping(looping) = &mut self.mode {
+            let (player, prompt) = &mut **looping;
+            if !player.is_playing() {
+                player.play(prompt);
+            }
+            if let Some(n) = player.tick(&mut self.out[..]) {
+                self.caller.rtp.send(&self.out[..n]);
+            }
+            return;
+        }
         let Mode::Ivr(ivr) = &mut self.mode else {
             return;
         };
@@ -329,7 +363,7 @@ impl Session {
         }
         self.last_packet = Instant::now();
         match &mut self.mode {
-            Mode::Idle => {}
+            Mode::Idle | Mode::Looping(_) => {}
             Mode::Ivr(ivr) => {
                 let (menu, player, receiver) = &mut **ivr;
                 if let (Leg::Caller, Some(p)) = (leg, packet)

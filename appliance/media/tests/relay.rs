@@ -300,3 +300,50 @@ async fn refuses_calls_past_the_port_range() {
     ports_back(&media, 2).await;
     media.open(2, Codec::Pcma, None, None).unwrap();
 }
+
+#[tokio::test]
+async fn a_waiting_caller_hears_the_message_repeated_until_bridged() {
+    let (mut media, _events) = Media::new(config(42_300)).unwrap();
+    let caller = phone().await;
+    let agent = phone().await;
+    media
+        .open(8, Codec::Pcma, None, Some(caller.local_addr().unwrap()))
+        .unwrap();
+    // Three packets' worth of samples (the last one padded): the message repeats after it.
+    let message = media::Prompt::from_alaw(&[0x11; 400]);
+    media.play_looped(8, message).unwrap();
+    let mut headers = Vec::new();
+    for _ in 0..7 {
+        let (bytes, _) = receive(&caller).await;
+        let p = rtp::parse(&bytes).unwrap();
+        assert_eq!(p.header.payload_type, 8);
+        assert_eq!(p.payload[0], 0x11, "the message's samples");
+        headers.push(p.header);
+    }
+    // Repeats are marked as a new talk spurt but stay one stream.
+    let marks: Vec<bool> = headers.iter().map(|h| h.marker).collect();
+    assert_eq!(marks, [true, false, false, true, false, false, true]);
+    for pair in headers.windows(2) {
+        assert_eq!(pair[1].sequence, pair[0].sequence.wrapping_add(1));
+        assert_eq!(pair[1].ssrc, pair[0].ssrc);
+    }
+
+    // The agent answers: the message stops and the legs are relayed.
+    let agent_leg = media.open_agent(8).unwrap();
+    media
+        .set_remote(8, Leg::Agent, agent.local_addr().unwrap())
+        .unwrap();
+    media.bridge(8, false).unwrap();
+    // Drain what was in flight, then only relayed audio arrives.
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let mut buf = [0u8; 2048];
+    while caller.try_recv_from(&mut buf).is_ok() {}
+    assert!(nothing(&caller).await, "the message stopped");
+    agent
+        .send_to(&packet(8, 1, 160, &[0x55; 160]), agent_leg)
+        .await
+        .unwrap();
+    let (bytes, _) = receive(&caller).await;
+    assert_eq!(rtp::parse(&bytes).unwrap().payload[0], 0x55);
+    media.close(8);
+}

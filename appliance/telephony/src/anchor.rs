@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use media::{Codec, Leg, Media, MediaConfig, MediaEvent};
+use media::{Codec, Leg, Media, MediaConfig, MediaEvent, Prompt};
 use sip::sdp::Sdp;
 use sip::{Request, Response};
 use tokio::sync::mpsc;
@@ -28,12 +28,27 @@ use crate::acd;
 use crate::engine::{Engine, tagged};
 use crate::queueing::Held;
 
-/// `[telephony.media]`: the relay and which queues record.
+/// `[telephony.media]`: the relay, which queues record, and whether queue callers hear the
+/// menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaSettings {
     pub relay: MediaConfig,
     /// Queues whose calls are recorded (both legs, into `relay.recordings`).
     pub record_queues: Vec<String>,
+    /// Queue callers hear the menu before joining the queue; without it they join at once
+    /// (and still hear their queue's `message` while they wait).
+    pub ivr: bool,
+}
+
+impl MediaSettings {
+    /// The relay with the menu on and no recording.
+    pub fn new(relay: MediaConfig) -> MediaSettings {
+        MediaSettings {
+            relay,
+            record_queues: Vec::new(),
+            ivr: true,
+        }
+    }
 }
 
 /// One anchored call.
@@ -45,6 +60,8 @@ struct Anchored {
     keep: Vec<u8>,
     /// The SDP the caller gets (183 and 200).
     caller_sdp: Bytes,
+    /// The hub's addresses facing each leg's peer.
+    caller_leg: SocketAddr,
     agent_leg: Option<SocketAddr>,
 }
 
@@ -53,6 +70,9 @@ struct Anchored {
 pub(crate) struct Anchor {
     media: Media,
     record_queues: Vec<String>,
+    ivr: bool,
+    /// Each queue's message (by queue index), loaded once at start.
+    messages: HashMap<usize, Prompt>,
     /// Anchored calls by call record id.
     calls: HashMap<u64, Anchored>,
     /// Callers in the menu: call record id → the queue they join after it.
@@ -60,10 +80,16 @@ pub(crate) struct Anchor {
 }
 
 impl Anchor {
-    pub(crate) fn new(media: Media, record_queues: Vec<String>) -> Anchor {
+    pub(crate) fn new(
+        media: Media,
+        settings: &MediaSettings,
+        messages: HashMap<usize, Prompt>,
+    ) -> Anchor {
         Anchor {
             media,
-            record_queues,
+            record_queues: settings.record_queues.clone(),
+            ivr: settings.ivr,
+            messages,
             calls: HashMap::new(),
             in_menu: HashMap::new(),
         }
@@ -161,6 +187,7 @@ impl Engine {
                 offer: invite.body.clone(),
                 keep,
                 caller_sdp: caller_sdp.clone(),
+                caller_leg: local,
                 agent_leg: None,
             },
         );
@@ -170,26 +197,63 @@ impl Engine {
     /// A caller for queue `queue` hears the menu first (early media), then joins the queue.
     /// Without media, or when the relay cannot carry the call, the caller joins at once.
     pub(crate) fn start_menu(&mut self, now: Instant, held: Held, queue: usize) {
+        let (ivr, message) = match &self.anchor {
+            Some(a) => (a.ivr, a.messages.contains_key(&queue)),
+            None => (false, false),
+        };
+        // Early media only when there is something to hear: the menu or the queue message.
+        if !ivr && !message {
+            self.enqueue(now, held, queue, None);
+            return;
+        }
         let Some(sdp) = self.anchor_caller(held.cdr, &held.invite) else {
             self.enqueue(now, held, queue, None);
             return;
         };
-        let Some(anchor) = self.anchor.as_mut() else {
-            return;
-        };
-        if anchor.media.start_ivr(held.cdr).is_err() {
-            self.enqueue(now, held, queue, None);
-            return;
-        }
-        anchor.in_menu.insert(held.cdr, queue);
         let mut progress = tagged(held.invite.response(183), &held.caller_tag);
         progress
             .headers
             .push("Contact", format!("<{}>", self.contact(held.transport)));
         set_sdp(&mut progress.headers, &mut progress.body, sdp);
+        let Some(anchor) = self.anchor.as_mut() else {
+            return;
+        };
+        if !ivr || anchor.media.start_ivr(held.cdr).is_err() {
+            self.respond(now, &held.key, progress);
+            self.enqueue_with_message(now, held, queue, None);
+            return;
+        }
+        anchor.in_menu.insert(held.cdr, queue);
         self.respond(now, &held.key, progress);
         debug!(cdr = held.cdr, "caller in the menu");
         self.held.insert(held.cdr, held);
+    }
+
+    /// Queues the caller; one left waiting (no agent took the call at once) hears the
+    /// queue's message, repeated, until an agent answers.
+    fn enqueue_with_message(
+        &mut self,
+        now: Instant,
+        held: Held,
+        queue: usize,
+        ivr: Option<acd::IvrResult>,
+    ) {
+        let cdr = held.cdr;
+        self.enqueue(now, held, queue, ivr);
+        if !self.held.contains_key(&cdr) {
+            return;
+        }
+        let Some(anchor) = self.anchor.as_mut() else {
+            return;
+        };
+        if let Some(message) = anchor.messages.get(&queue).cloned()
+            && anchor.calls.contains_key(&cdr)
+        {
+            debug!(cdr, "caller waits; playing the queue message");
+            if let Err(error) = anchor.media.play_looped(cdr, message) {
+                warn!(cdr, %error, "queue message not played");
+            }
+        }
     }
 
     /// The agent's INVITE for call record `cdr` offers the hub's agent leg instead of the
@@ -266,6 +330,63 @@ impl Engine {
         }
     }
 
+    /// A session description crossing an answered call (a re-INVITE or UPDATE, or its
+    /// answer) from `from`'s peer: the relay learns where that peer now receives, and the
+    /// other leg's peer is given the hub's address facing it, so a hold, a resume or a
+    /// phone that moved keeps its audio through the relay.
+    pub(crate) fn anchor_mid_dialog(
+        &mut self,
+        cdr: u64,
+        from: crate::cdr::Side,
+        headers: &mut sip::Headers,
+        body: &mut Bytes,
+    ) {
+        let Some(anchor) = self.anchor.as_mut() else {
+            return;
+        };
+        let Some(call) = anchor.calls.get(&cdr) else {
+            return;
+        };
+        if body.is_empty() {
+            return;
+        }
+        let (leg, facing_other) = match from {
+            crate::cdr::Side::Caller => (Leg::Caller, call.agent_leg),
+            crate::cdr::Side::Agent => (Leg::Agent, Some(call.caller_leg)),
+        };
+        let Some(local) = facing_other else {
+            return;
+        };
+        // On hold a phone may name no address (c=0.0.0.0): the relay keeps the one it has.
+        if let Some((_, _, Some(remote))) = choose(body) {
+            let _ = anchor.media.set_remote(cdr, leg, remote);
+        }
+        match sip::sdp::anchor(body, local.ip(), local.port(), &call.keep) {
+            Ok(sdp) => set_sdp(headers, body, Bytes::from(sdp)),
+            Err(_) => warn!(
+                cdr,
+                "mid-call SDP without the call's codec; relayed unchanged"
+            ),
+        }
+    }
+
+    /// The relay sends the agent leg's audio to `rtp` from now on (a transfer's target).
+    pub(crate) fn anchor_new_agent(&mut self, cdr: u64, answer: &[u8]) {
+        let Some(anchor) = self.anchor.as_mut() else {
+            return;
+        };
+        if let Some((_, _, Some(remote))) = choose(answer) {
+            let _ = anchor.media.set_remote(cdr, Leg::Agent, remote);
+        }
+    }
+
+    /// Whether call record `cdr`'s media goes through the relay.
+    pub(crate) fn is_anchored(&self, cdr: u64) -> bool {
+        self.anchor
+            .as_ref()
+            .is_some_and(|a| a.calls.get(&cdr).is_some_and(|c| c.agent_leg.is_some()))
+    }
+
     /// What the relay reports: a finished menu sends the caller to its queue.
     pub fn on_media_event(&mut self, now: Instant, event: MediaEvent) {
         let Some(anchor) = self.anchor.as_mut() else {
@@ -279,7 +400,7 @@ impl Engine {
                 debug!(cdr = call, ?result, "menu done");
                 // A caller who hung up during the menu is no longer held.
                 if let Some(held) = self.held.remove(&call) {
-                    self.enqueue(now, held, queue, Some(for_acd(&result)));
+                    self.enqueue_with_message(now, held, queue, Some(for_acd(&result)));
                 }
             }
             MediaEvent::Idle { call } => {

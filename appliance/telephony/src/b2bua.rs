@@ -43,24 +43,26 @@ pub(crate) struct Call {
     pub(crate) cdr: u64,
     pub(crate) state: CallState,
     /// The caller's INVITE and our tag towards the caller.
-    caller_invite: Request,
-    caller_key: Key,
-    caller_tag: String,
+    pub(crate) caller_invite: Request,
+    pub(crate) caller_key: Key,
+    pub(crate) caller_tag: String,
     /// The INVITE we sent the agent.
-    agent_invite: Request,
-    agent_key: Key,
-    agent_peer: Peer,
-    caller: Leg,
-    agent: Leg,
-    agent_ringing: bool,
-    cancel_pending: bool,
+    pub(crate) agent_invite: Request,
+    pub(crate) agent_key: Key,
+    pub(crate) agent_peer: Peer,
+    pub(crate) caller: Leg,
+    pub(crate) agent: Leg,
+    pub(crate) agent_ringing: bool,
+    pub(crate) cancel_pending: bool,
     /// The ACK we sent for the agent's 2xx, to repeat if the 2xx comes again.
-    agent_ack: Option<SentAck>,
+    pub(crate) agent_ack: Option<SentAck>,
     /// A re-INVITE answered 2xx on one leg waits for its ACK: (the side that will ACK,
     /// its CSeq, the CSeq of our relayed INVITE on the other leg, the ACK once sent).
     reinvite_ack: Option<(Side, u32, u32, Option<SentAck>)>,
     /// A queue call: the caller's place in the queue and the agent offered it.
     pub(crate) queued: Option<(Waiting, String)>,
+    /// A blind transfer the agent asked for (REFER), while its target rings.
+    pub(crate) transfer: Option<crate::transfer::Transfer>,
 }
 
 impl Call {
@@ -75,7 +77,7 @@ impl Call {
         }
     }
 
-    fn leg(&mut self, side: Side) -> &mut Leg {
+    pub(crate) fn leg(&mut self, side: Side) -> &mut Leg {
         match side {
             Side::Caller => &mut self.caller,
             Side::Agent => &mut self.agent,
@@ -84,13 +86,15 @@ impl Call {
 }
 
 /// An ACK we sent and where, to send again when its 2xx comes again.
-type SentAck = (Request, Peer);
+pub(crate) type SentAck = (Request, Peer);
 
 /// Why we sent a client transaction.
 #[derive(Debug, Clone)]
 pub(crate) enum Purpose {
     /// The INVITE to the agent.
     AgentInvite(u64),
+    /// The INVITE to the target of a blind transfer.
+    TransferInvite(u64),
     /// A CANCEL or BYE whose answer does not matter.
     Cleanup,
     /// A request relayed from `from`'s leg; its answer goes back on `server`.
@@ -102,7 +106,7 @@ pub(crate) enum Purpose {
     },
 }
 
-fn other(side: Side) -> Side {
+pub(crate) fn other(side: Side) -> Side {
     match side {
         Side::Caller => Side::Agent,
         Side::Agent => Side::Caller,
@@ -110,7 +114,7 @@ fn other(side: Side) -> Side {
 }
 
 /// Copies the body and its Content-Type.
-fn copy_body(from_headers: &sip::Headers, body: &Bytes, to: &mut sip::Headers) -> Bytes {
+pub(crate) fn copy_body(from_headers: &sip::Headers, body: &Bytes, to: &mut sip::Headers) -> Bytes {
     if let Some(ct) = from_headers.get("Content-Type") {
         to.set("Content-Type", ct);
     }
@@ -202,39 +206,9 @@ impl Engine {
         let Ok(e) = held.invite.essentials() else {
             return Err(Box::new(held));
         };
-        let max_forwards = held
-            .invite
-            .headers
-            .get("Max-Forwards")
-            .and_then(|m| m.trim().parse::<u32>().ok())
-            .unwrap_or(70);
         let id = self.next_call_id();
-        let agent_tag = self.random_token();
-        let agent_call_id = format!("{}@legatura", self.random_token());
-        let via = self.via(agent_peer.transport);
-        let mut agent_invite = Request::new(Method::Invite, binding.contact.clone());
-        let h = &mut agent_invite.headers;
-        h.push("Via", via.to_string());
-        h.push("Max-Forwards", max_forwards.saturating_sub(1).to_string());
-        // The caller's number and name stay visible to the agent (caller id).
-        let mut from_addr =
-            NameAddr::new(Uri::for_addr(e.from.uri.user.as_deref(), self.cfg.local));
-        from_addr.display = e.from.display.clone();
-        h.push("From", from_addr.with_tag(&agent_tag).to_string());
-        let to = NameAddr::new(Uri::for_addr(Some(&binding.username), self.cfg.local));
-        h.push("To", to.to_string());
-        h.push("Call-ID", agent_call_id.as_str());
-        h.push("CSeq", "1 INVITE");
-        h.push(
-            "Contact",
-            format!("<{}>", self.contact(agent_peer.transport)),
-        );
-        h.push("Allow", ALLOW);
-        agent_invite.body = copy_body(
-            &held.invite.headers,
-            &held.invite.body,
-            &mut agent_invite.headers,
-        );
+        let (mut agent_invite, agent_call_id) =
+            self.agent_invite(&held.invite, binding, agent_peer.transport);
         self.anchor_offer(held.cdr, &held.invite, &mut agent_invite);
         let Ok(agent_key) = self
             .txns
@@ -274,11 +248,54 @@ impl Engine {
                 agent_ack: None,
                 reinvite_ack: None,
                 queued,
+                transfer: None,
             },
         );
         debug!(call = id, agent = %binding.username, "offering call");
         self.arm(now + ring_timeout, TuTimer::Ring(id));
         Ok(id)
+    }
+
+    /// A new dialog's INVITE to the phone of `binding`, carrying the caller's number, name
+    /// and offer (SDP unchanged; the anchor rewrites it when media is anchored).
+    pub(crate) fn agent_invite(
+        &mut self,
+        caller_invite: &Request,
+        binding: &Binding,
+        transport: Transport,
+    ) -> (Request, String) {
+        let max_forwards = caller_invite
+            .headers
+            .get("Max-Forwards")
+            .and_then(|m| m.trim().parse::<u32>().ok())
+            .unwrap_or(70);
+        let agent_tag = self.random_token();
+        let agent_call_id = format!("{}@legatura", self.random_token());
+        let via = self.via(transport);
+        let mut agent_invite = Request::new(Method::Invite, binding.contact.clone());
+        let h = &mut agent_invite.headers;
+        h.push("Via", via.to_string());
+        h.push("Max-Forwards", max_forwards.saturating_sub(1).to_string());
+        // The caller's number and name stay visible to the agent (caller id).
+        let from = caller_invite.essentials().ok().map(|e| e.from);
+        let mut from_addr = NameAddr::new(Uri::for_addr(
+            from.as_ref().and_then(|f| f.uri.user.as_deref()),
+            self.cfg.local,
+        ));
+        from_addr.display = from.and_then(|f| f.display);
+        h.push("From", from_addr.with_tag(&agent_tag).to_string());
+        let to = NameAddr::new(Uri::for_addr(Some(&binding.username), self.cfg.local));
+        h.push("To", to.to_string());
+        h.push("Call-ID", agent_call_id.as_str());
+        h.push("CSeq", "1 INVITE");
+        h.push("Contact", format!("<{}>", self.contact(transport)));
+        h.push("Allow", ALLOW);
+        agent_invite.body = copy_body(
+            &caller_invite.headers,
+            &caller_invite.body,
+            &mut agent_invite.headers,
+        );
+        (agent_invite, agent_call_id)
     }
 
     fn next_call_id(&mut self) -> u64 {
@@ -311,6 +328,7 @@ impl Engine {
         };
         match purpose {
             Purpose::AgentInvite(id) => self.on_agent_invite_response(now, id, response),
+            Purpose::TransferInvite(id) => self.on_transfer_response(now, id, response),
             Purpose::Cleanup => {}
             Purpose::Relay {
                 call,
@@ -556,6 +574,7 @@ impl Engine {
             } => {
                 self.respond(now, &server, tagged(original.response(408), "x"));
             }
+            Purpose::TransferInvite(id) => self.transfer_failed(now, id, 408),
             Purpose::Cleanup => {}
         }
     }
@@ -706,12 +725,18 @@ impl Engine {
             self.hang_up(now, call, side, Outcome::Completed);
             return;
         }
+        if request.method == Method::Refer {
+            self.on_refer(now, &mut call, side, &key, &request);
+            self.calls.insert(id, call);
+            return;
+        }
         self.relay(now, &mut call, id, side, key, request);
         self.calls.insert(id, call);
     }
 
     /// `side` hung up: BYE the other leg, close the record, forget the call.
     fn hang_up(&mut self, now: Instant, mut call: Call, side: Side, outcome: Outcome) {
+        self.cancel_transfer(now, &mut call);
         let target = other(side);
         let transport = call.leg(target).transport;
         if let Some(dialog) = call.leg(target).dialog.as_mut()
@@ -750,6 +775,9 @@ impl Engine {
         let contact = self.contact(peer.transport);
         let mut relayed = dialog.request(request.method.clone(), &via, &contact);
         relayed.body = copy_body(&request.headers, &request.body, &mut relayed.headers);
+        if matches!(request.method, Method::Invite | Method::Update) {
+            self.anchor_mid_dialog(call.cdr, side, &mut relayed.headers, &mut relayed.body);
+        }
         for name in [
             "Event",
             "Subscription-State",
@@ -788,12 +816,19 @@ impl Engine {
         if response.code == 100 {
             return;
         }
-        let Some(call) = self.calls.get_mut(&id) else {
+        let Some(cdr) = self.calls.get(&id).map(|c| c.cdr) else {
             return;
         };
         let mut relayed = original.response(response.code);
         relayed.reason = response.reason.clone();
         relayed.body = copy_body(&response.headers, &response.body, &mut relayed.headers);
+        if matches!(original.method, Method::Invite | Method::Update) && response.code < 300 {
+            // The answer comes from the other leg's peer.
+            self.anchor_mid_dialog(cdr, other(from), &mut relayed.headers, &mut relayed.body);
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let transport = call.leg(from).transport;
         if original.method == Method::Invite && response.is_success() {
             let seq = original

@@ -38,6 +38,8 @@ pub enum Outcome {
     Unreachable,
     /// The queue was full (486).
     QueueFull,
+    /// An agent's leg only: the agent handed the call on (blind transfer).
+    Transferred,
 }
 
 impl Outcome {
@@ -52,6 +54,7 @@ impl Outcome {
             Outcome::Rejected(_) => "rejected",
             Outcome::Unreachable => "unreachable",
             Outcome::QueueFull => "queue_full",
+            Outcome::Transferred => "transferred",
         }
     }
 }
@@ -255,6 +258,28 @@ impl CdrLog {
                 agent: agent.to_owned(),
                 offered_ms: ms,
                 answered_ms: None,
+                ended_ms: None,
+                outcome: Outcome::InProgress,
+            });
+        }
+    }
+
+    /// The agent's leg handed the call to `target`, called at `offered` and answering at
+    /// `at`: the agent's leg ends `transferred` and the target's leg carries the call on.
+    pub fn transferred(&mut self, id: u64, offered: Instant, at: Instant, target: &str) {
+        let (offered_ms, ms) = (self.wall_ms(offered), self.wall_ms(at));
+        if let Some(r) = self.get_mut(id) {
+            if let Some(leg) = r.legs.last_mut()
+                && leg.ended_ms.is_none()
+            {
+                leg.ended_ms = Some(ms);
+                leg.outcome = Outcome::Transferred;
+            }
+            r.agent = Some(target.to_owned());
+            r.legs.push(AgentLeg {
+                agent: target.to_owned(),
+                offered_ms,
+                answered_ms: Some(ms),
                 ended_ms: None,
                 outcome: Outcome::InProgress,
             });

@@ -106,7 +106,8 @@ pub(crate) enum TuTimer {
 const HOUSEKEEPING: Duration = Duration::from_secs(10);
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Methods we answer or relay, for Allow.
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
+pub(crate) const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, NOTIFY";
 
 #[derive(Debug)]
 pub struct Engine {

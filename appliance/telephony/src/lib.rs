@@ -22,6 +22,7 @@ pub mod engine;
 pub mod queueing;
 pub mod registrar;
 pub mod server;
+mod transfer;
 
 pub use acd::{AgentState, IvrResult, QueueConfig, QueueStats};
 pub use anchor::MediaSettings;

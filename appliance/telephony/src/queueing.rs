@@ -34,6 +34,8 @@ pub enum CallEvent {
     /// [`crate::Telephony::link_case`].
     Started {
         call: u64,
+        /// The caller's leg's SIP Call-ID (with `call`, a reference unique across restarts).
+        call_id: String,
         /// The caller's number (their From URI's user part).
         caller: String,
         /// Their display name, if the trunk sent one.
@@ -168,6 +170,7 @@ impl Engine {
             .and_then(|e| e.from.display.clone());
         self.events.push_back(CallEvent::Started {
             call: cdr,
+            call_id: record.call_id.clone(),
             caller: record.caller_number().to_owned(),
             display,
             queue: record.queue.clone(),

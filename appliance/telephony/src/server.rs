@@ -45,6 +45,11 @@ pub enum StartError {
     NeedsAdvertise(SocketAddr),
     #[error("cannot start the media relay")]
     Media(#[from] media::MediaError),
+    #[error("queue {queue}: its message")]
+    Message {
+        queue: String,
+        source: media::PromptError,
+    },
 }
 
 /// A running bridge.
@@ -101,8 +106,22 @@ impl Telephony {
         // The relay's events (menus done, idle calls) come back through the I/O loop.
         let media_events = match media {
             Some(settings) => {
-                let (relay, events) = media::Media::new(settings.relay)?;
-                engine.anchor = Some(crate::anchor::Anchor::new(relay, settings.record_queues));
+                // Every queue message is read now: a missing file stops the start, not a call.
+                let mut messages = HashMap::new();
+                for (index, queue) in engine.cfg.queues.iter().enumerate() {
+                    if let Some(file) = &queue.message {
+                        let prompt =
+                            media::Prompt::load(std::path::Path::new(file)).map_err(|source| {
+                                StartError::Message {
+                                    queue: queue.name.clone(),
+                                    source,
+                                }
+                            })?;
+                        messages.insert(index, prompt);
+                    }
+                }
+                let (relay, events) = media::Media::new(settings.relay.clone())?;
+                engine.anchor = Some(crate::anchor::Anchor::new(relay, &settings, messages));
                 Some(events)
             }
             None => None,

@@ -46,6 +46,7 @@ async fn bridge(media_ports: u16, recordings: &Path) -> Telephony {
     engine.media = Some(MediaSettings {
         relay,
         record_queues: vec!["consular".to_owned()],
+        ivr: true,
     });
     Telephony::start(ServerConfig {
         listen: placeholder,

@@ -1,6 +1,6 @@
 //! `[telephony]`: the SIP bridge (registrar, B2BUA, queues; docs/telephony.md).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -35,6 +35,58 @@ pub struct TelephonySection {
     /// `[[telephony.queue]]`: the call queues.
     #[serde(default, rename = "queue")]
     pub queues: Vec<QueueSection>,
+    /// `[telephony.media]`: audio anchored at the hub (relay, menu, queue messages,
+    /// recording); SDP passes through untouched without it.
+    pub media: Option<MediaSection>,
+}
+
+/// `[telephony.media]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSection {
+    /// RTP/RTCP ports, `"FIRST-LAST"`: each leg of a call takes an even/odd pair.
+    #[serde(default = "default_ports")]
+    pub ports: String,
+    /// The address the relay binds; `telephony.listen`'s address when absent.
+    pub bind: Option<IpAddr>,
+    /// The address written in SDP; `telephony.advertise`'s (or `bind`) when absent.
+    pub advertise: Option<IpAddr>,
+    /// A call with no packet on either leg for this long is closed.
+    #[serde(default = "default_media_idle", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Queue callers hear the menu (language, emergency) before joining the queue.
+    #[serde(default = "default_true")]
+    pub ivr: bool,
+    /// The menu prompt: raw 8 kHz A-law; the built-in one when absent.
+    pub menu: Option<PathBuf>,
+    /// Where recordings are written; needed when `record_queues` names any queue.
+    pub recordings: Option<PathBuf>,
+    /// Queues whose calls are recorded, both legs.
+    #[serde(default)]
+    pub record_queues: Vec<String>,
+}
+
+impl MediaSection {
+    /// The port range, checked by [`TelephonySection::check`].
+    pub fn port_range(&self) -> Option<media::PortRange> {
+        let (first, last) = self.ports.split_once('-')?;
+        let first: u16 = first.trim().parse().ok()?;
+        let last: u16 = last.trim().parse().ok()?;
+        // At least one even/odd pair, never a privileged port.
+        (first >= 1024 && last > first).then_some(media::PortRange { first, last })
+    }
+}
+
+fn default_ports() -> String {
+    "20000-20999".to_owned()
+}
+
+fn default_media_idle() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `[[telephony.queue]]`: calls to `name` or one of `numbers` wait here for an agent.
@@ -58,7 +110,8 @@ pub struct QueueSection {
     pub max_missed: u32,
     #[serde(default = "default_capacity")]
     pub capacity: usize,
-    /// The prompt a waiting caller hears (a file name for the media engine).
+    /// The prompt a waiting caller hears, repeated, with `[telephony.media]`: raw 8 kHz
+    /// A-law, relative to hubd.toml.
     pub message: Option<String>,
 }
 
@@ -185,13 +238,111 @@ impl TelephonySection {
                 ));
             }
         }
+        if let Some(media) = &self.media {
+            self.check_media(origin, media)?;
+        }
         Ok(())
+    }
+
+    fn check_media(&self, origin: &str, media: &MediaSection) -> Result<(), ConfigError> {
+        if media.port_range().is_none() {
+            return Err(ConfigError::invalid(
+                origin,
+                "telephony.media.ports",
+                "must be \"FIRST-LAST\" with 1024 <= FIRST < LAST <= 65535",
+            ));
+        }
+        if media.idle_timeout.is_zero() {
+            return Err(ConfigError::invalid(
+                origin,
+                "telephony.media.idle_timeout",
+                "must not be zero",
+            ));
+        }
+        if self.media_advertise().is_none_or(|ip| ip.is_unspecified()) {
+            return Err(ConfigError::invalid(
+                origin,
+                "telephony.media.advertise",
+                "is needed when the relay binds a wildcard: SDP needs an address",
+            ));
+        }
+        for queue in &media.record_queues {
+            if !self.queues.iter().any(|q| &q.name == queue) {
+                return Err(ConfigError::invalid(
+                    origin,
+                    "telephony.media.record_queues",
+                    format!("{queue:?} is not a telephony.queue name"),
+                ));
+            }
+        }
+        if !media.record_queues.is_empty() && media.recordings.is_none() {
+            return Err(ConfigError::invalid(
+                origin,
+                "telephony.media.recordings",
+                "is needed when record_queues names a queue",
+            ));
+        }
+        Ok(())
+    }
+
+    fn media_bind(&self) -> IpAddr {
+        self.media
+            .as_ref()
+            .and_then(|m| m.bind)
+            .unwrap_or(self.listen.ip())
+    }
+
+    /// The address in SDP: `media.advertise`, else SIP's advertised address, else the bind.
+    fn media_advertise(&self) -> Option<IpAddr> {
+        let media = self.media.as_ref()?;
+        Some(
+            media
+                .advertise
+                .or(self.advertise.map(|a| a.ip()))
+                .unwrap_or(self.media_bind()),
+        )
+    }
+
+    /// `[telephony.media]` as the bridge takes it; the menu prompt is read here.
+    pub fn media_settings(&self) -> anyhow::Result<Option<telephony::MediaSettings>> {
+        let Some(section) = &self.media else {
+            return Ok(None);
+        };
+        let bind = self.media_bind();
+        let mut relay = media::MediaConfig::new(bind);
+        relay.advertise = self.media_advertise().unwrap_or(bind);
+        if let Some(ports) = section.port_range() {
+            relay.ports = ports;
+        }
+        relay.idle_timeout = section.idle_timeout;
+        relay.recordings = section.recordings.clone();
+        if let Some(menu) = &section.menu {
+            relay.menu = Some(media::Prompt::load(menu)?);
+        }
+        let mut settings = telephony::MediaSettings::new(relay);
+        settings.ivr = section.ivr;
+        settings.record_queues = section.record_queues.clone();
+        Ok(Some(settings))
     }
 
     pub(super) fn resolve(&mut self, config: &Path) {
         self.agents = daemon::config::relative_to(config, &self.agents);
         if let Some(db) = &mut self.database {
             *db = daemon::config::relative_to(config, db);
+        }
+        for queue in &mut self.queues {
+            if let Some(message) = &mut queue.message {
+                let path = daemon::config::relative_to(config, Path::new(message.as_str()));
+                *message = path.to_string_lossy().into_owned();
+            }
+        }
+        if let Some(media) = &mut self.media {
+            for path in [&mut media.menu, &mut media.recordings]
+                .into_iter()
+                .flatten()
+            {
+                *path = daemon::config::relative_to(config, path);
+            }
         }
     }
 }
@@ -290,6 +441,87 @@ mod tests {
         ] {
             let error = parse(&format!("{SIP}[[telephony.queue]]\n{queue}")).expect_err(queue);
             assert!(error.contains(key), "{queue}: {error}");
+        }
+    }
+
+    #[test]
+    fn media_parses_with_defaults_and_paths_beside_the_config() {
+        let dir = std::env::temp_dir().join(format!("hubd-media-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("hubd.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "{BASE}[telephony]\n{SIP}[[telephony.queue]]\nname = \"ro\"\n\
+                 message = \"queue-ro.alaw\"\n[telephony.media]\nrecordings = \"rec\"\n\
+                 record_queues = [\"ro\"]\nivr = false\nports = \"30000-30099\"\n"
+            ),
+        )
+        .expect("write");
+        let c = Config::load(&file).expect("valid");
+        let t = c.telephony.expect("section");
+        let m = t.media.as_ref().expect("media");
+        assert_eq!(
+            m.port_range(),
+            Some(media::PortRange {
+                first: 30_000,
+                last: 30_099
+            })
+        );
+        assert_eq!(m.recordings, Some(dir.join("rec")));
+        assert_eq!(
+            t.queues[0].message.as_deref().map(std::path::Path::new),
+            Some(dir.join("queue-ro.alaw").as_path())
+        );
+        let settings = t.media_settings().expect("loads").expect("some");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!settings.ivr);
+        assert_eq!(settings.record_queues, ["ro"]);
+        assert_eq!(settings.relay.advertise.to_string(), "127.0.0.1");
+        assert_eq!(
+            settings.relay.idle_timeout,
+            std::time::Duration::from_secs(60)
+        );
+
+        // Defaults: the menu on, the SIP address advertised in SDP.
+        let c = parse(&format!("{SIP}[telephony.media]\n")).expect("valid");
+        let settings = c.telephony.expect("section").media_settings().expect("ok");
+        let settings = settings.expect("some");
+        assert!(settings.ivr);
+        assert_eq!(settings.relay.ports.first, 20_000);
+    }
+
+    #[test]
+    fn media_mistakes_name_their_key() {
+        let wildcard =
+            "listen = \"0.0.0.0:5060\"\nadvertise = \"192.0.2.1:5060\"\nagents = \"a\"\n";
+        assert!(parse(&format!("{wildcard}[telephony.media]\n")).is_ok());
+        for (sip, media, key) in [
+            (SIP, "ports = \"20000\"\n", "telephony.media.ports"),
+            (SIP, "ports = \"80-90\"\n", "telephony.media.ports"),
+            (SIP, "ports = \"20010-20000\"\n", "telephony.media.ports"),
+            (
+                SIP,
+                "idle_timeout = \"0s\"\n",
+                "telephony.media.idle_timeout",
+            ),
+            (SIP, "bind = \"0.0.0.0\"\n", "telephony.media.advertise"),
+            (
+                SIP,
+                "record_queues = [\"nope\"]\nrecordings = \"r\"\n",
+                "telephony.media.record_queues",
+            ),
+            (
+                SIP,
+                "record_queues = [\"ro\"]\n",
+                "telephony.media.recordings",
+            ),
+            (SIP, "recordnigs = \"r\"\n", "recordnigs"),
+        ] {
+            let text =
+                format!("{sip}[[telephony.queue]]\nname = \"ro\"\n[telephony.media]\n{media}");
+            let error = parse(&text).expect_err(media);
+            assert!(error.contains(key), "{media}: {error}");
         }
     }
 }
