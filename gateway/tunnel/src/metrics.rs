@@ -53,6 +53,7 @@ pub struct Metrics {
     pub streams_refused: Family<RefusedLabels, Counter>,
     pub bytes: Family<ByteLabels, Counter>,
     pub rtt_seconds: Family<PeerLabel, Gauge<f64, AtomicU64>>,
+    pub path_mtu_bytes: Family<PeerLabel, Gauge>,
     pub lost_packets: Counter,
     pub datagrams: Family<ResultLabel, Counter>,
 }
@@ -69,6 +70,7 @@ impl Default for Metrics {
             streams_refused: Family::default(),
             bytes: Family::default(),
             rtt_seconds: Family::default(),
+            path_mtu_bytes: Family::default(),
             lost_packets: Counter::default(),
             datagrams: Family::default(),
         }
@@ -125,11 +127,23 @@ impl Metrics {
             self.rtt_seconds.clone(),
         );
         r.register(
+            "path_mtu_bytes",
+            "Largest UDP payload path MTU discovery has found per peer",
+            self.path_mtu_bytes.clone(),
+        );
+        r.register(
             "lost_packets",
             "QUIC packets declared lost",
             self.lost_packets.clone(),
         );
         r.register("datagrams", "UDP datagrams by fate", self.datagrams.clone());
+    }
+
+    /// Drops the per-peer gauges of a connection that has ended.
+    pub(crate) fn forget_peer(&self, peer: String) {
+        let label = PeerLabel { peer };
+        let _ = self.rtt_seconds.remove(&label);
+        let _ = self.path_mtu_bytes.remove(&label);
     }
 
     pub(crate) fn refused(&self, service: &str, code: tunnel_proto::ErrorCode) {
@@ -179,12 +193,17 @@ pub(crate) async fn sample_forever(metrics: &Metrics, peer: &str, conn: &quinn::
 /// Samples a connection's path statistics into the metrics; returns the new lost-packet total.
 fn sample_path(metrics: &Metrics, peer: &str, conn: &quinn::Connection, lost_before: u64) -> u64 {
     let stats = conn.stats();
+    let label = PeerLabel {
+        peer: peer.to_owned(),
+    };
     metrics
         .rtt_seconds
-        .get_or_create(&PeerLabel {
-            peer: peer.to_owned(),
-        })
+        .get_or_create(&label)
         .set(stats.path.rtt.as_secs_f64());
+    metrics
+        .path_mtu_bytes
+        .get_or_create(&label)
+        .set(i64::from(stats.path.current_mtu));
     let lost = stats.path.lost_packets;
     metrics
         .lost_packets

@@ -232,10 +232,7 @@ async fn run(
         _ = crate::metrics::sample_forever(&shared.metrics, &peer, &link.conn) => {}
         _ = link.conn.closed() => {}
     }
-    let _ = shared
-        .metrics
-        .rtt_seconds
-        .remove(&crate::metrics::PeerLabel { peer });
+    shared.metrics.forget_peer(peer);
     shared.clear_link(link.id);
     let _ = events.try_send(LinkEvent::Lost);
 }

@@ -209,10 +209,7 @@ async fn serve(
     lock(&shared.conns).remove(&id);
     shared.metrics.connections.dec();
     shared.hooks.disconnected(&appliance);
-    let _ = shared
-        .metrics
-        .rtt_seconds
-        .remove(&crate::metrics::PeerLabel { peer });
+    shared.metrics.forget_peer(peer);
     shared.conn_closed.notify_waiters();
     info!(%appliance, conn_id = id, reason = ?conn.close_reason(), "appliance disconnected");
 }
