@@ -2,7 +2,7 @@
 //! with its baselines in one invocation, so that every figure is a ratio against something that
 //! ran on the same machine a few seconds earlier. With no arguments the program re-executes
 //! itself inside a fresh network namespace (`unshare -n`) whose loopback has MTU 1500, so that
-//! plain TCP does not enjoy loopback's 64 KiB MTU while QUIC is capped at 1452-byte datagrams.
+//! plain TCP does not enjoy loopback's 64 KiB MTU while QUIC is capped at 1472-byte datagrams.
 //! There it measures bulk throughput and added latency through our tunnel (an in-process
 //! `tunnel::Hub` and `tunnel::Gateway`), through a stunnel4 pair (TLS 1.3, ECDSA P-256 from the
 //! same fixture PKI, client certificates required) and over direct TCP; full mutual-TLS
@@ -12,8 +12,9 @@
 //! `tunnel: key=value …` line. Targets are reported, never enforced: this is a benchmark, not a
 //! timed test.
 //!
-//! Roles, identical for every path measured: the load generator (clients, sink and echo
-//! servers) is a child process (`tunnel-bench loadgen`), so it cannot steal the tunnel's tokio
+//! Roles, identical for every path measured: the in-process hub and gateway each have their own
+//! tokio runtime, as the two daemons do; the load generator (clients, sink and echo servers) is
+//! a child process (`tunnel-bench loadgen`), so it cannot steal the tunnel's tokio
 //! workers; the hub whose memory is measured is a child process (`tunnel-bench hub`), so its
 //! RSS is its own.
 
@@ -154,10 +155,22 @@ fn bench(parts: &[&str]) -> Result<()> {
         .build()
         .context("cannot start the tokio runtime")?;
     let _rt = rt.enter();
+    // The in-process hub gets a runtime of its own, as `hubd` and `gatewayd` each have one: on
+    // the real deployment the two ends never share worker threads.
+    let hub_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("hub-worker")
+        .build()
+        .context("cannot start the hub's tokio runtime")?;
 
     if run("throughput") || run("latency") || run("handshake") {
         let mut load = LoadGen::spawn()?;
-        let ours = rt.block_on(pair::TunnelPair::start(&fleet_pki, load.sink, load.echo))?;
+        let ours = rt.block_on(pair::TunnelPair::start(
+            &fleet_pki,
+            hub_rt.handle(),
+            load.sink,
+            load.echo,
+        ))?;
         let theirs = stunnel::StunnelPair::start(&files, dir.path(), load.sink, load.echo)?;
         if run("throughput") {
             throughput(&mut load, &ours, &theirs, &mut report)?;

@@ -1,6 +1,6 @@
-//! Our tunnel, in this process: a `tunnel::Hub` and a `tunnel::Gateway` on the multi-thread
-//! runtime, the gateway listening for the `sink` and `echo` services whose upstreams are the
-//! load generator's servers; and the handshake measurement against that hub.
+//! Our tunnel, in this process: a `tunnel::Hub` and a `tunnel::Gateway`, each on a multi-thread
+//! runtime of its own, the gateway listening for the `sink` and `echo` services whose upstreams
+//! are the load generator's servers; and the handshake measurement against that hub.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -61,7 +61,13 @@ pub(crate) fn connections() -> usize {
 }
 
 impl TunnelPair {
-    pub(crate) async fn start(fleet: &Fleet, sink: SocketAddr, echo: SocketAddr) -> Result<Self> {
+    /// Starts the hub on `hub_runtime` and the gateway on the current runtime.
+    pub(crate) async fn start(
+        fleet: &Fleet,
+        hub_runtime: &tokio::runtime::Handle,
+        sink: SocketAddr,
+        echo: SocketAddr,
+    ) -> Result<Self> {
         let services = ServiceTable::new([service("sink", sink)?, service("echo", echo)?])
             .context("service table")?;
         let config = HubConfig::new(
@@ -69,7 +75,10 @@ impl TunnelPair {
             certs::hub_credentials(fleet)?,
             services,
         );
-        let hub = Hub::bind(config, Metrics::default()).context("cannot start the hub")?;
+        let hub = {
+            let _hub_runtime = hub_runtime.enter();
+            Hub::bind(config, Metrics::default()).context("cannot start the hub")?
+        };
         let hub_addr = hub.local_addr()?;
         let creds = certs::appliance(fleet, certs::LOAD_APPLIANCE)?;
         let gateway_metrics = Metrics::default();
