@@ -67,6 +67,8 @@ pub(crate) fn banner(data: &Path, sip: u16) -> anyhow::Result<String> {
          sip:agent1@127.0.0.1:{sip} with the password below, then call sip:101@127.0.0.1:{sip}\n\
          from another softphone or SIPp (docs/telephony.md). agent1 is op.ionescu's phone and\n\
          agent2 sup.georgescu's: signed in to the console, Phone > Log in to the queues, then\n\
-         call sip:200@… (Romanian), 201 (English) or 209 (emergency).\n{accounts}"
+         dial sip:200@127.0.0.1:{sip} (Romanian), 201 (English) or 209 (emergency): the menu\n\
+         answers first (press 1 for Romanian, 2 for English, 9 for an emergency), then the\n\
+         call waits for a ready agent.\n{accounts}"
     ))
 }

@@ -319,6 +319,11 @@ consulate = "ro-ccscrs"
 emergency = true
 wrap_up = "10s"
 
+# Media through the hub: a caller to a queue first hears the menu (1 Romanian, 2 English,
+# 9 emergency) as early media, and the relay carries the call's audio.
+[telephony.media]
+ivr = true
+
 # The NOC API: operator certificates only.
 [noc]
 listen = "127.0.0.1:{noc}"

@@ -62,6 +62,12 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
     }
     assert!(printed.contains("Legătura is up."), "{printed}");
     assert!(printed.contains(&console), "{printed}");
+    // What a person dials, and that the menu answers it.
+    assert!(
+        printed.contains(&format!("dial sip:200@127.0.0.1:{}", base + 11))
+            && printed.contains("press 1 for Romanian"),
+        "{printed}"
+    );
 
     // The citizens' portal answers in the language the browser asks for.
     let portal = get(base + 6, "/").expect("portal");
