@@ -186,12 +186,12 @@ pub fn worker(config: &MailConfig, store: Arc<casestore::Store>) -> Result<Worke
     settings.max_backoff = config.max_backoff;
     settings.acks_per_hour = config.acks_per_hour;
     settings.chat_presence = config.chat_presence.clone();
-    Ok(Worker {
+    Ok(Worker::new(
         store,
         relay,
-        templates: Arc::new(templates),
-        settings: Arc::new(settings),
-    })
+        Arc::new(templates),
+        Arc::new(settings),
+    ))
 }
 
 /// Binds the SMTP listener and starts it and the outbox worker.

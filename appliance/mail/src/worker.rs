@@ -129,6 +129,33 @@ pub struct Worker {
     pub relay: Relay,
     pub templates: Arc<Templates>,
     pub settings: Arc<WorkerSettings>,
+    in_flight: Arc<InFlight>,
+}
+
+/// Acknowledgements being sent but not yet recorded, per address. The hourly limit counts
+/// them with the recorded ones, so cases of one address handled side by side cannot all pass
+/// the check before any of them is recorded.
+#[derive(Debug, Default)]
+struct InFlight(std::sync::Mutex<std::collections::HashMap<String, u64>>);
+
+/// One acknowledgement counted in [`InFlight`] until it is dropped: after its sending was
+/// recorded, or it failed.
+#[derive(Debug)]
+struct Reservation {
+    address: String,
+    in_flight: Arc<InFlight>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut map = self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.address) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.address);
+            }
+        }
+    }
 }
 
 /// Groups claimed events by case, keeping the outbox order inside each case and the order
@@ -158,6 +185,21 @@ pub struct Pass {
 }
 
 impl Worker {
+    pub fn new(
+        store: Arc<cs::Store>,
+        relay: Relay,
+        templates: Arc<Templates>,
+        settings: Arc<WorkerSettings>,
+    ) -> Self {
+        Self {
+            store,
+            relay,
+            templates,
+            settings,
+            in_flight: Arc::default(),
+        }
+    }
+
     /// Runs until the task is dropped.
     pub async fn run(self) {
         loop {
@@ -230,7 +272,7 @@ impl Worker {
                 return Err(self.failed(event, &error, false).await);
             }
         };
-        let Some((message, mail_id, automatic_to)) = prepared else {
+        let Some((message, mail_id, reservation)) = prepared else {
             return Ok(false);
         };
         let name = format!("{}-{}", event.case.get(), event.id.get());
@@ -243,12 +285,13 @@ impl Worker {
                 let store = self.store.clone();
                 let (id, case) = (event.id, event.case);
                 let done = tokio::task::spawn_blocking(move || {
+                    // The reservation ends with this closure, after the commit.
                     store.mail_sent(
                         id,
                         case,
                         Some(&cs::SentMail {
                             mail_id: &mail_id,
-                            automatic_to: automatic_to.as_deref(),
+                            automatic_to: reservation.as_ref().map(|r| r.address.as_str()),
                         }),
                     )
                 })
@@ -312,12 +355,9 @@ impl Worker {
 
     /// Blocking: reads what the event needs and builds the mail, or finishes an event with
     /// nothing to send. `None` when finished.
-    fn prepare(
-        &self,
-        event: &cs::OutboxEvent,
-    ) -> Result<Option<(Message, cs::MailId, Option<String>)>, String> {
+    fn prepare(&self, event: &cs::OutboxEvent) -> Result<Option<Prepared>, String> {
         let store = &self.store;
-        let nothing = |why: &str| -> Result<Option<(Message, cs::MailId, Option<String>)>, String> {
+        let nothing = |why: &str| -> Result<Option<Prepared>, String> {
             debug!(event = event.id.get(), why, "nothing to send");
             store
                 .mail_sent(event.id, event.case, None)
@@ -343,6 +383,7 @@ impl Worker {
             return nothing("no deliverable e-mail address");
         };
         let mut tracking_code = String::new();
+        let mut reservation = None;
         if kind == Kind::Acknowledgement {
             match store.mail_ack_code(case.id).map_err(|e| e.to_string())? {
                 Some(code) => tracking_code = code,
@@ -351,13 +392,23 @@ impl Worker {
                 }
             }
             let since = cs::Timestamp::from_unix_ms(now_ms() - 3_600_000);
+            // Held across the count and the reservation, so the check and the count move
+            // together for every case of this address.
+            let mut in_flight = self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner());
             let recent = store
                 .auto_replies_since(&to.address, since)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                + in_flight.get(&to.address).copied().unwrap_or(0);
             if recent >= self.settings.acks_per_hour {
+                drop(in_flight);
                 info!(case = %case.case_no, "acknowledgement suppressed: the address had enough this hour");
                 return nothing("automatic answers to this address are rate-limited");
             }
+            *in_flight.entry(to.address.clone()).or_default() += 1;
+            reservation = Some(Reservation {
+                address: to.address.clone(),
+                in_flight: self.in_flight.clone(),
+            });
         }
         let reply_text = match reply {
             Some(id) => {
@@ -433,10 +484,12 @@ impl Worker {
         let message = builder
             .body(rendered.body)
             .map_err(|e| format!("building the mail: {e}"))?;
-        let automatic_to = (kind == Kind::Acknowledgement).then(|| to.address.clone());
-        Ok(Some((message, mail_id, automatic_to)))
+        Ok(Some((message, mail_id, reservation)))
     }
 }
+
+/// A mail ready for the relay: the message, its id, and the acknowledgement's reservation.
+type Prepared = (Message, cs::MailId, Option<Reservation>);
 
 enum Failure {
     Retry,
