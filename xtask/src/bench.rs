@@ -58,6 +58,11 @@ const BENCHES: &[Bench] = &[
         about: "mail in over SMTP, the outbox to an aiosmtpd relay, 200 live chats to the agent",
     },
     Bench {
+        name: "telephony",
+        package: "telephony-bench",
+        about: "SIP calls through the bridge against Kamailio (ramp knee, 100/s), RTP relay, memory",
+    },
+    Bench {
         name: "pki",
         package: "pki-bench",
         about: "issuance and signing in SoftHSM2 vs the key store; enrollment; revocation",

@@ -30,6 +30,8 @@ const PACKAGES: &[&str] = &[
     "clamav-daemon",
     // SIPp: the telephony tests' trunk and agent phones (appliance/telephony/tests/sipp.rs).
     "sip-tester",
+    // Kamailio: the stateful SIP relay the telephony bench measures the bridge against.
+    "kamailio",
     // sipsak: the OPTIONS health check of the SIP bridge (appliance/telephony/tests/calls.rs).
     "sipsak",
     // Headless Chromium: the browser tests (the portal's, and the console's system test) drive
