@@ -36,7 +36,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         ramps(args, &mut report, &mut notes)?;
     }
     if wanted("rtp") {
-        relay(args, &mut report)?;
+        relay(args, &mut report, &mut notes)?;
     }
     report.num("load_at_end", procs::loadavg());
     report.num("total_s", crate::elapsed_s());
@@ -64,6 +64,13 @@ fn ramps(args: &Args, report: &mut Report, notes: &mut Vec<String>) -> Result<()
             "a ramp reached {} calls/s without a failure: that knee is at least what is shown \
              (SIPp itself tops out near 2000–2500 calls/s on 2 cores)",
             args.ramp_max
+        ));
+    }
+    if ours.server_errors > 0 {
+        notes.push(format!(
+            "our engine answered {} calls of its ramp with 5xx: it refused work (a table full, \
+             see docs/telephony.md, Benchmark) rather than running out of CPU",
+            ours.server_errors
         ));
     }
     let (load_kam, load_ours) = (kam.load_before, ours.load_before);
@@ -250,11 +257,20 @@ fn report_knee(report: &mut Report, prefix: &str, knee: &Knee) {
         knee.cpu_ms_per_call,
     );
     report.num(&format!("{prefix}load_before_ramp"), knee.load_before);
+    report.num(&format!("{prefix}ramp_5xx"), knee.server_errors as f64);
+    report.num(
+        &format!("{prefix}ramp_udp_rcvbuf_errors"),
+        knee.rcvbuf_errors as f64,
+    );
+    report.num(
+        &format!("{prefix}ramp_drops_at_relay_socket"),
+        knee.relay_drops as f64,
+    );
 }
 
 /// `rtp_relay_calls`: steps of concurrent calls, each with a fresh engine and phone, until
 /// one loses a packet.
-fn relay(args: &Args, report: &mut Report) -> Result<()> {
+fn relay(args: &Args, report: &mut Report, notes: &mut Vec<String>) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -269,8 +285,22 @@ fn relay(args: &Args, report: &mut Report) -> Result<()> {
             Some(MEDIA_PORTS),
             &["-mi", "127.0.0.1", "-mp", &echo, "-rtp_echo"],
         )?;
+        let rcvbuf_before = procs::udp_rcvbuf_errors();
         let relayed = runtime.block_on(rtp::run(engine.addr, calls, args.rtp_seconds))?;
+        let rcvbuf = procs::udp_rcvbuf_errors().saturating_sub(rcvbuf_before);
         let dropped = engine.stats()?.media_dropped;
+        // Whose socket overflowed: the relay's, the echoing phone's, or the callers'.
+        let echo_port: u16 = echo.parse()?;
+        let (mut relay_drops, mut phone_drops, mut other_drops) = (0, 0, 0);
+        for (port, drops) in procs::udp_drops_by_port() {
+            if (MEDIA_PORTS.0..=MEDIA_PORTS.1).contains(&port) {
+                relay_drops += drops;
+            } else if port == echo_port {
+                phone_drops += drops;
+            } else {
+                other_drops += drops;
+            }
+        }
         let lost = relayed.sent.saturating_sub(relayed.received);
         progress!(
             "RTP: {}/{calls} calls up, {} packets sent, {lost} lost ({} calls lossy), {dropped} dropped by the relay",
@@ -284,8 +314,29 @@ fn relay(args: &Args, report: &mut Report) -> Result<()> {
         );
         report.num(&format!("rtp_{calls}_packets_sent"), relayed.sent as f64);
         report.num(&format!("rtp_{calls}_packets_lost"), lost as f64);
+        report.num(
+            &format!("rtp_{calls}_calls_lossy"),
+            relayed.lossy_calls as f64,
+        );
+        report.num(&format!("rtp_{calls}_udp_rcvbuf_errors"), rcvbuf as f64);
+        report.num(
+            &format!("rtp_{calls}_drops_relay_sockets"),
+            relay_drops as f64,
+        );
+        report.num(&format!("rtp_{calls}_drops_phone_echo"), phone_drops as f64);
+        report.num(
+            &format!("rtp_{calls}_drops_other_open_sockets"),
+            other_drops as f64,
+        );
         let clean = relayed.established == calls && lost == 0 && relayed.sent > 0;
         if !clean {
+            notes.push(format!(
+                "RTP with {calls} calls: {lost} packets lost in {} calls; the kernel dropped {rcvbuf} \
+                 UDP datagrams on full receive buffers meanwhile (a receiver short of CPU; 1-minute \
+                 load {:.1})",
+                relayed.lossy_calls,
+                procs::loadavg()
+            ));
             break;
         }
         best = calls;

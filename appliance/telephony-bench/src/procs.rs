@@ -58,6 +58,38 @@ pub(crate) fn loadavg() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// The kernel's count of UDP datagrams dropped because a socket's receive buffer was full
+/// (`RcvbufErrors` in /proc/net/snmp): a receiver starved of CPU shows here first.
+pub(crate) fn udp_rcvbuf_errors() -> u64 {
+    let text = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut udp = text.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Datagrams dropped by each open UDP socket on loopback so far, as (local port, drops),
+/// from the last column of /proc/net/udp: who was too slow to read.
+pub(crate) fn udp_drops_by_port() -> Vec<(u16, u64)> {
+    let text = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port = fields.get(1)?.split(':').nth(1)?;
+            let port = u16::from_str_radix(port, 16).ok()?;
+            let drops = fields.last()?.parse().ok()?;
+            Some((port, drops))
+        })
+        .collect()
+}
+
 /// Asks `child` to stop (SIGTERM, so SIPp and Kamailio finish their files and reap their
 /// workers), then kills it after `grace`.
 pub(crate) fn stop(child: &mut Child, grace: Duration) {

@@ -35,6 +35,12 @@ pub(crate) struct Knee {
     pub(crate) cpu_ms_per_call: f64,
     pub(crate) calls: u64,
     pub(crate) load_before: f64,
+    /// Calls the relay refused with 5xx (e.g. 503 with its tables full).
+    pub(crate) server_errors: u64,
+    /// UDP datagrams the kernel dropped on full receive buffers during the ramp.
+    pub(crate) rcvbuf_errors: u64,
+    /// Of those, dropped at the relay's own SIP socket.
+    pub(crate) relay_drops: u64,
 }
 
 /// The knee in SIPp's periods: `bad` is when the first period with a failed call or a
@@ -93,6 +99,7 @@ pub(crate) fn run(
         &limit,
     ];
     let cpu_before = procs::cpu_ms_with_children(relay_pid);
+    let rcvbuf_before = procs::udp_rcvbuf_errors();
     let mut caller = Sipp::start(
         &format!("{name} ramp caller"),
         &sipp::at(procs::free_port()?, &args),
@@ -123,6 +130,12 @@ pub(crate) fn run(
         }
     }
     let cpu = procs::cpu_ms_with_children(relay_pid) - cpu_before;
+    let rcvbuf_errors = procs::udp_rcvbuf_errors().saturating_sub(rcvbuf_before);
+    let relay_drops = procs::udp_drops_by_port()
+        .into_iter()
+        .filter(|(port, _)| *port == relay.port())
+        .map(|(_, drops)| drops)
+        .sum();
     caller.stop();
     let periods = caller.periods();
     let (cps, step, bad) = knee(&periods, &phone.periods());
@@ -146,6 +159,9 @@ pub(crate) fn run(
         },
         calls,
         load_before,
+        server_errors: caller.server_errors(),
+        rcvbuf_errors,
+        relay_drops,
     })
 }
 

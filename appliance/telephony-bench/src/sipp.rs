@@ -109,6 +109,23 @@ impl Sipp {
         samples
     }
 
+    /// Responses 500–599 that ended a call, from the `-trace_err` log.
+    pub(crate) fn server_errors(&self) -> u64 {
+        let mut count = 0;
+        for entry in std::fs::read_dir(self.dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = entry.path();
+            if path.to_string_lossy().ends_with("_errors.log") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                count += text.matches("received 'SIP/2.0 5").count() as u64;
+            }
+        }
+        count
+    }
+
     /// The end of SIPp's stderr, for error messages.
     pub(crate) fn stderr_tail(&self) -> String {
         let text = std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default();
