@@ -4,8 +4,7 @@
 //! A call to a queue first hears the menu as **early media**: the caller's INVITE stays
 //! unanswered, a 183 Session Progress carries the hub's SDP, the prompt plays and the keys
 //! arrive as RFC 4733 telephone-events. The menu's outcome becomes the ACD's
-//! [`acd::IvrResult`](crate::acd::IvrResult) and the caller joins the queue
-//! ([`Engine::enqueue`]). When an agent is offered the call, the agent's INVITE carries the
+//! [`crate::acd::IvrResult`] and the caller joins the queue (`Engine::enqueue`). When an agent is offered the call, the agent's INVITE carries the
 //! hub's SDP for the agent's leg; when the agent answers, the caller's 200 carries the same
 //! hub SDP the 183 did, and the relay bridges the legs (recording them if the queue is in
 //! `record_queues`). Calls straight to an agent skip the menu but are anchored the same way.
