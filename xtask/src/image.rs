@@ -82,9 +82,16 @@ pub(crate) fn run(root: &Path, args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// `target/image/<role>`.
+/// `<cargo's target directory>/image/<role>`.
 pub(crate) fn default_dir(root: &Path, role: Role) -> PathBuf {
-    root.join("target/image").join(role.name())
+    target_dir(root).join("image").join(role.name())
+}
+
+/// `$CARGO_TARGET_DIR` (relative to the workspace) or `target`.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| root.join("target"), |d| root.join(d))
 }
 
 fn report(built: &Built) {
@@ -167,9 +174,7 @@ fn release_binaries(root: &Path, spec: &Spec) -> Result<Vec<PathBuf>> {
         build.args(["-p", name]);
     }
     cmd::run(&mut build)?;
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from)
-        .join("release");
+    let dir = target_dir(root).join("release");
     Ok(spec.binaries.iter().map(|b| dir.join(b)).collect())
 }
 
