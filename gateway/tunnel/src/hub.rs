@@ -19,6 +19,7 @@ use crate::{
 mod connection;
 mod enroll;
 mod flows;
+mod origins;
 pub(crate) mod streams;
 
 /// Everything the hub endpoint needs.
@@ -115,6 +116,7 @@ struct Shared {
     hooks: Arc<dyn FleetHooks>,
     next_id: AtomicU64,
     bad_peer_log: LogLimit,
+    origins: Arc<origins::FlowOrigins>,
 }
 
 #[derive(Debug)]
@@ -166,6 +168,7 @@ impl Hub {
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             bad_peer_log: LogLimit::new(Duration::from_secs(10), 20),
+            origins: Arc::default(),
         });
         tokio::spawn(accept_loop(shared.clone()));
         tokio::spawn(revocation_sweep(Arc::downgrade(&shared)));
@@ -231,6 +234,13 @@ impl HubHandle {
             .collect();
         out.sort_by_key(|c| c.id);
         out
+    }
+
+    /// The appliance whose UDP flow sends to its upstream from `source`, the address the
+    /// upstream sees datagrams come from; `None` when no open flow has that address. The
+    /// identity is the one in the connection's certificate (docs/tunnel.md, *UDP flows*).
+    pub fn flow_origin(&self, source: SocketAddr) -> Option<ApplianceId> {
+        self.shared.origins.get(source)
     }
 
     /// Replaces the service table; new streams and flows see it at once.

@@ -24,6 +24,8 @@ struct Flow {
     /// Milliseconds since `Flows::epoch` of the last datagram either way.
     last: Arc<AtomicU64>,
     reader: tokio::task::AbortHandle,
+    /// The socket's entry in the hub's flow origins, dropped with the flow.
+    _origin: super::origins::Registered,
 }
 
 /// The UDP flows of one connection.
@@ -110,6 +112,10 @@ impl Flows {
             .connect(addr)
             .await
             .map_err(|_| ErrorCode::UpstreamUnreachable)?;
+        // The address the upstream sees, so an upstream in this process can learn the
+        // appliance (`HubHandle::flow_origin`).
+        let source = socket.local_addr().map_err(|_| ErrorCode::Internal)?;
+        let origin = self.shared.origins.register(source, self.appliance.clone());
         let socket = Arc::new(socket);
         let last = Arc::new(AtomicU64::new(self.now_ms()));
         let reader = tokio::spawn(upstream_reader(
@@ -127,6 +133,7 @@ impl Flows {
                 service: service.clone(),
                 last,
                 reader: reader.abort_handle(),
+                _origin: origin,
             },
         );
         if let Some(old) = old {
