@@ -14,7 +14,7 @@ use tracing::debug;
 
 use crate::acd::Waiting;
 use crate::cdr::{Outcome, Side};
-use crate::engine::{ALLOW, Engine, TuTimer, peer_for, tagged};
+use crate::engine::{ALLOW, Engine, TuTimer, route, tagged};
 use crate::queueing::Held;
 use crate::registrar::Binding;
 
@@ -34,6 +34,8 @@ pub(crate) enum CallState {
 pub(crate) struct Leg {
     pub(crate) dialog: Option<Dialog>,
     pub(crate) transport: Transport,
+    /// The tunnel flow the peer is behind (an embassy phone): requests go there.
+    pub(crate) flow: Option<Peer>,
 }
 
 /// A call through the bridge.
@@ -72,6 +74,7 @@ impl Call {
             key: self.caller_key.clone(),
             invite: self.caller_invite.clone(),
             transport: self.caller.transport,
+            flow: self.caller.flow,
             cdr: self.cdr,
             caller_tag: self.caller_tag.clone(),
         }
@@ -152,6 +155,7 @@ impl Engine {
             key,
             invite,
             transport: from.transport,
+            flow: self.origin_of(from).map(|_| from),
             cdr,
             caller_tag: self.random_token(),
         };
@@ -174,10 +178,7 @@ impl Engine {
             self.registrar.first_registered(now)
         }
         .cloned();
-        let target = binding.and_then(|b| {
-            let default = b.source.transport;
-            peer_for(&b.contact, default).map(|peer| (b, peer))
-        });
+        let target = binding.and_then(|b| b.target().map(|peer| (b, peer)));
         let Some((binding, agent_peer)) = target else {
             let unavailable = tagged(held.invite.response(480), &held.caller_tag);
             self.respond(now, &held.key, unavailable);
@@ -238,10 +239,12 @@ impl Engine {
                 caller: Leg {
                     dialog: None,
                     transport: held.transport,
+                    flow: held.flow,
                 },
                 agent: Leg {
                     dialog: None,
                     transport: agent_peer.transport,
+                    flow: binding.flow(),
                 },
                 agent_ringing: false,
                 cancel_pending: false,
@@ -394,7 +397,7 @@ impl Engine {
                 // Answered after we cancelled: ACK it and hang up at once (§15.1.1 race).
                 (CallState::Cancelled, _) => {
                     if let Ok(mut dialog) = Dialog::as_uac(&call.agent_invite, &response) {
-                        let peer = peer_for(&dialog.next_hop(), call.agent.transport);
+                        let peer = route(call.agent.flow, &dialog.next_hop(), call.agent.transport);
                         if let Some(peer) = peer {
                             let via = self.via(peer.transport);
                             let ack = dialog.ack(1, &via);
@@ -613,9 +616,9 @@ impl Engine {
             && seq == e.cseq.seq
         {
             let target = other(side);
-            let transport = call.leg(target).transport;
+            let (transport, flow) = (call.leg(target).transport, call.leg(target).flow);
             if let Some(dialog) = &call.leg(target).dialog
-                && let Some(peer) = peer_for(&dialog.next_hop(), transport)
+                && let Some(peer) = route(flow, &dialog.next_hop(), transport)
             {
                 let via = self.via(peer.transport);
                 let mut forwarded = dialog.ack(relayed_seq, &via);
@@ -636,7 +639,7 @@ impl Engine {
         let Some(dialog) = &call.agent.dialog else {
             return;
         };
-        let Some(peer) = peer_for(&dialog.next_hop(), call.agent.transport) else {
+        let Some(peer) = route(call.agent.flow, &dialog.next_hop(), call.agent.transport) else {
             return;
         };
         let via = self.via(peer.transport);
@@ -738,9 +741,9 @@ impl Engine {
     fn hang_up(&mut self, now: Instant, mut call: Call, side: Side, outcome: Outcome) {
         self.cancel_transfer(now, &mut call);
         let target = other(side);
-        let transport = call.leg(target).transport;
+        let (transport, flow) = (call.leg(target).transport, call.leg(target).flow);
         if let Some(dialog) = call.leg(target).dialog.as_mut()
-            && let Some(peer) = peer_for(&dialog.next_hop(), transport)
+            && let Some(peer) = route(flow, &dialog.next_hop(), transport)
         {
             let via = self.via(peer.transport);
             let contact = self.contact(peer.transport);
@@ -762,12 +765,12 @@ impl Engine {
         request: Request,
     ) {
         let target = other(side);
-        let transport = call.leg(target).transport;
+        let (transport, flow) = (call.leg(target).transport, call.leg(target).flow);
         let Some(dialog) = call.leg(target).dialog.as_mut() else {
             self.respond(now, &key, request.response(481));
             return;
         };
-        let Some(peer) = peer_for(&dialog.next_hop(), transport) else {
+        let Some(peer) = route(flow, &dialog.next_hop(), transport) else {
             self.respond(now, &key, request.response(502));
             return;
         };

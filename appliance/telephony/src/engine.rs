@@ -45,6 +45,8 @@ pub struct EngineConfig {
     pub media: Option<crate::anchor::MediaSettings>,
     /// Queue calls answered within this count towards the service level.
     pub service_level: Duration,
+    /// Which embassy gateway a UDP source is a tunnel flow of (`None`: no gateways).
+    pub origins: Option<crate::Origins>,
 }
 
 impl EngineConfig {
@@ -62,6 +64,7 @@ impl EngineConfig {
             queues: Vec::new(),
             media: None,
             service_level: Duration::from_secs(20),
+            origins: None,
         }
     }
 }
@@ -90,6 +93,9 @@ pub struct Registration {
     pub source: String,
     pub transport: &'static str,
     pub expires_in_s: u64,
+    /// `mission/appliance` of the embassy gateway the phone registered through, from the
+    /// tunnel's certificate; `None` for a phone on the hub's own network.
+    pub appliance: Option<String>,
 }
 
 /// A timer of the B2BUA itself (not of a transaction).
@@ -231,6 +237,7 @@ impl Engine {
                 source: b.source.addr.to_string(),
                 transport: b.source.transport.via_name(),
                 expires_in_s: b.expires_at.saturating_duration_since(now).as_secs(),
+                appliance: b.appliance,
             })
             .collect()
     }
@@ -274,8 +281,10 @@ impl Engine {
         let in_dialog = request.essentials().is_ok_and(|e| e.to.tag().is_some());
         match (&request.method, in_dialog) {
             (Method::Register, _) => {
+                let appliance = self.origin_of(from);
                 let (response, verdict) =
-                    self.registrar.register(now, &request, from, &mut self.rng);
+                    self.registrar
+                        .register(now, &request, from, appliance, &mut self.rng);
                 match verdict {
                     Verdict::Registered | Verdict::Unregistered => {
                         self.stats.registrations += 1;
@@ -328,6 +337,15 @@ impl Engine {
             self.refusals_not_logged = 0;
         } else {
             self.refusals_not_logged += 1;
+        }
+    }
+
+    /// The embassy gateway whose tunnel flow `from` is, if it is one (UDP only: the tunnel
+    /// carries SIP as a UDP service).
+    pub(crate) fn origin_of(&self, from: Peer) -> Option<String> {
+        match from.transport {
+            Transport::Udp => self.cfg.origins.as_ref()?.of(from.addr),
+            Transport::Tcp => None,
         }
     }
 
@@ -386,6 +404,13 @@ pub(crate) fn peer_for(uri: &Uri, default: Transport) -> Option<Peer> {
         addr: uri.socket_addr()?,
         transport,
     })
+}
+
+/// Where a request within a dialog goes: back into the tunnel flow its peer is behind (the
+/// hub cannot reach an embassy's LAN, whatever its Contact says), else to the dialog's next
+/// hop.
+pub(crate) fn route(flow: Option<Peer>, next_hop: &Uri, default: Transport) -> Option<Peer> {
+    flow.or_else(|| peer_for(next_hop, default))
 }
 
 /// A response with our To tag, if it has none yet.

@@ -8,13 +8,13 @@
 
 use std::time::Instant;
 
-use sip::{Key, Request, Transport};
+use sip::{Key, Peer, Request, Transport};
 use tracing::debug;
 
 use crate::acd::{AgentState, EnqueueError, IvrResult, Waiting};
 use crate::b2bua::Call;
 use crate::cdr::{CallRecord, Outcome};
-use crate::engine::{Engine, TuTimer, peer_for, tagged};
+use crate::engine::{Engine, TuTimer, tagged};
 
 /// A caller not (or no longer) offered to any agent.
 #[derive(Debug, Clone)]
@@ -22,6 +22,8 @@ pub(crate) struct Held {
     pub(crate) key: Key,
     pub(crate) invite: Request,
     pub(crate) transport: Transport,
+    /// The tunnel flow the caller is behind, when they call from an embassy.
+    pub(crate) flow: Option<Peer>,
     pub(crate) cdr: u64,
     /// Our tag towards the caller, the same in every response.
     pub(crate) caller_tag: String,
@@ -194,10 +196,7 @@ impl Engine {
                 continue;
             };
             let binding = self.registrar.lookup(now, &agent).cloned();
-            let target = binding.and_then(|b| {
-                let default = b.source.transport;
-                peer_for(&b.contact, default).map(|peer| (b, peer))
-            });
+            let target = binding.and_then(|b| b.target().map(|peer| (b, peer)));
             let ring_timeout = self
                 .acd
                 .queue(waiting.queue)

@@ -52,6 +52,21 @@ pub struct Binding {
     pub source: Peer,
     pub registered_at: Instant,
     pub expires_at: Instant,
+    /// `mission/appliance` of the embassy gateway whose tunnel flow `source` is; `None` for
+    /// a phone reached directly.
+    pub appliance: Option<String>,
+}
+
+impl Binding {
+    /// The tunnel flow to send requests for this phone to, when it is behind a gateway.
+    pub fn flow(&self) -> Option<Peer> {
+        self.appliance.as_ref().map(|_| self.source)
+    }
+
+    /// Where requests for this phone go: its tunnel flow, else its Contact (an IP literal).
+    pub fn target(&self) -> Option<Peer> {
+        crate::engine::route(self.flow(), &self.contact, self.source.transport)
+    }
 }
 
 /// How long a nonce we issued stays good.
@@ -127,12 +142,14 @@ impl Registrar {
         &self.realm
     }
 
-    /// Answers a REGISTER.
+    /// Answers a REGISTER that came from `source`, through the embassy gateway `appliance`
+    /// when the hub says so (never from the message: a phone cannot choose it).
     pub fn register(
         &mut self,
         now: Instant,
         request: &Request,
         source: Peer,
+        appliance: Option<String>,
         rng: &mut impl Rng,
     ) -> (Response, Verdict) {
         let Some(value) = request.headers.get("Authorization") else {
@@ -182,7 +199,7 @@ impl Registrar {
         }
         self.failures.remove(&creds.username);
         let username = creds.username.clone();
-        self.update_bindings(now, request, source, &username)
+        self.update_bindings(now, request, source, appliance, &username)
     }
 
     fn challenge(
@@ -268,6 +285,7 @@ impl Registrar {
         now: Instant,
         request: &Request,
         source: Peer,
+        appliance: Option<String>,
         username: &str,
     ) -> (Response, Verdict) {
         let header_expires = request
@@ -313,6 +331,7 @@ impl Registrar {
                     username: username.to_owned(),
                     contact: contact.uri,
                     source,
+                    appliance: appliance.clone(),
                     registered_at: now,
                     expires_at: now + expires.min(self.expiry.max),
                 });

@@ -17,7 +17,7 @@ use tracing::debug;
 
 use crate::b2bua::{Call, Leg, Purpose};
 use crate::cdr::Side;
-use crate::engine::{Engine, peer_for};
+use crate::engine::{Engine, route};
 
 /// A transfer whose target rings.
 #[derive(Debug)]
@@ -26,6 +26,8 @@ pub(crate) struct Transfer {
     invite: Request,
     key: Key,
     peer: Peer,
+    /// The tunnel flow the target's phone is behind, if any.
+    flow: Option<Peer>,
     /// When the target's INVITE went out.
     started: Instant,
 }
@@ -64,10 +66,7 @@ impl Engine {
             return;
         };
         let binding = self.registrar.lookup(now, &target).cloned();
-        let Some((binding, peer)) = binding.and_then(|b| {
-            let default = b.source.transport;
-            peer_for(&b.contact, default).map(|p| (b, p))
-        }) else {
+        let Some((binding, peer)) = binding.and_then(|b| b.target().map(|p| (b, p))) else {
             self.respond(now, key, refused(480));
             return;
         };
@@ -82,6 +81,7 @@ impl Engine {
                 self.purposes
                     .insert(client.clone(), Purpose::TransferInvite(call.id));
                 call.transfer = Some(Transfer {
+                    flow: binding.flow(),
                     target: binding.username,
                     invite,
                     key: client,
@@ -95,11 +95,11 @@ impl Engine {
 
     /// Tells the agent how the transfer goes (an implicit subscription, RFC 3515 §2.4.4).
     fn notify(&mut self, now: Instant, call: &mut Call, status: &str, last: bool) {
-        let transport = call.agent.transport;
+        let (transport, flow) = (call.agent.transport, call.agent.flow);
         let Some(dialog) = call.agent.dialog.as_mut() else {
             return;
         };
-        let Some(peer) = peer_for(&dialog.next_hop(), transport) else {
+        let Some(peer) = route(flow, &dialog.next_hop(), transport) else {
             return;
         };
         let via = self.via(peer.transport);
@@ -165,7 +165,7 @@ impl Engine {
             self.notify(now, call, status, true);
             return;
         };
-        let Some(peer) = peer_for(&dialog.next_hop(), transfer.peer.transport) else {
+        let Some(peer) = route(transfer.flow, &dialog.next_hop(), transfer.peer.transport) else {
             self.notify(now, call, "502 Bad Gateway", true);
             return;
         };
@@ -175,9 +175,9 @@ impl Engine {
             .send_stateless(peer, &Message::Request(ack.clone()));
 
         self.notify(now, call, "200 OK", true);
-        let old_transport = call.agent.transport;
+        let (old_transport, old_flow) = (call.agent.transport, call.agent.flow);
         if let Some(old) = call.agent.dialog.as_mut()
-            && let Some(old_peer) = peer_for(&old.next_hop(), old_transport)
+            && let Some(old_peer) = route(old_flow, &old.next_hop(), old_transport)
         {
             let via = self.via(old_peer.transport);
             let contact = self.contact(old_peer.transport);
@@ -207,6 +207,7 @@ impl Engine {
         call.agent = Leg {
             dialog: Some(dialog),
             transport: peer.transport,
+            flow: transfer.flow,
         };
         call.agent_ack = Some((ack, peer));
     }

@@ -1,0 +1,35 @@
+//! Which embassy gateway a SIP message came through.
+//!
+//! Phones at an embassy reach the bridge over a UDP service of the tunnel: the hub opens one
+//! socket per flow, so their messages arrive from the hub's own addresses and say nothing of
+//! the mission. The hub knows, from the tunnel's mutual-TLS identity, which appliance each
+//! such socket carries; [`Origins`] is how the engine asks. The answer never comes from the
+//! message itself, so a phone cannot claim another mission.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+type Lookup = dyn Fn(SocketAddr) -> Option<String> + Send + Sync;
+
+/// The appliance (`mission/appliance`) whose tunnel flow sends from a given address.
+#[derive(Clone)]
+pub struct Origins(Arc<Lookup>);
+
+impl Origins {
+    /// `lookup` answers for a source address the bridge saw; `None` for anything that is
+    /// not a tunnel flow (a trunk, an agent's phone on the hub's network).
+    pub fn new(lookup: impl Fn(SocketAddr) -> Option<String> + Send + Sync + 'static) -> Origins {
+        Origins(Arc::new(lookup))
+    }
+
+    pub fn of(&self, source: SocketAddr) -> Option<String> {
+        (self.0)(source)
+    }
+}
+
+impl fmt::Debug for Origins {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Origins(..)")
+    }
+}
