@@ -162,6 +162,7 @@ pub async fn start(
     if let Some(section) = &config.mail {
         mail::start(section, stores.open(&section.database)?, chat_hub.clone()).await?;
     }
+    let mut phones = None;
     if let Some(section) = &config.telephony {
         // Calls join cases in the telephony section's store, or else the console's.
         let database = section
@@ -169,10 +170,11 @@ pub async fn start(
             .as_ref()
             .or(config.console.as_ref().map(|c| &c.database));
         let store = database.map(|db| stores.open(db)).transpose()?;
-        let bridge = voice::start(section, store).await?;
+        let bridge = voice::start(section, store, voice::origins(&hub)).await?;
         if let Some(console) = &agents_console {
-            console.attach_phones(bridge);
+            console.attach_phones(bridge.clone());
         }
+        phones = Some(bridge);
     }
 
     if let Some(page) = &config.status_page {
@@ -200,6 +202,8 @@ pub async fn start(
                 "hub_id": hub_id,
                 "draining": status_hub.is_draining(),
                 "appliances": statuspage::rows(&status_hub),
+                // Registered phones, with the embassy gateway of those registered through one.
+                "phones": phones.as_ref().map(|p| p.registrations()),
             })
         }),
     );

@@ -16,11 +16,21 @@ use tracing::{info, warn};
 
 use crate::config::TelephonySection;
 
+/// Which appliance a UDP source is a tunnel flow of, as the hub's endpoint knows it from the
+/// connection's certificate: how the registrar learns the mission of a phone that registered
+/// through an embassy gateway (a `sip` UDP service whose upstream is `[telephony] listen`).
+pub fn origins(hub: &tunnel::HubHandle) -> telephony::Origins {
+    let hub = hub.clone();
+    telephony::Origins::new(move |source| hub.flow_origin(source).map(|id| id.to_string()))
+}
+
 /// Loads the agents' credentials and starts SIP; the bridge runs until the process ends.
-/// With a case store, calls are linked to cases and their records stored there.
+/// With a case store, calls are linked to cases and their records stored there. `origins`
+/// names the embassy gateway behind a tunnel flow.
 pub async fn start(
     section: &TelephonySection,
     store: Option<Arc<cs::Store>>,
+    origins: telephony::Origins,
 ) -> anyhow::Result<Arc<Telephony>> {
     let accounts = telephony::credentials::load(&section.agents, &section.realm)
         .context("loading the SIP agents' credentials")?;
@@ -28,6 +38,7 @@ pub async fn start(
     let mut engine = telephony::EngineConfig::new(section.listen, &section.realm, accounts);
     engine.ring_timeout = section.ring_timeout;
     engine.service_level = section.service_level;
+    engine.origins = Some(origins);
     engine.queues = section.queues.iter().map(|q| q.to_config()).collect();
     engine.media = section
         .media_settings()
