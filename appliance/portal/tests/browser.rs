@@ -1,6 +1,8 @@
 //! The portal end to end in real headless Chromium: a citizen picks English, chooses "lost or
 //! stolen passport", leaves a required field empty and is told so next to it, corrects it,
-//! uploads a PDF police report, gets a receipt and tracks the request with it.
+//! uploads a PDF police report, gets a receipt and tracks the request with it. And a citizen
+//! whose live chat nobody picks up sees the case number at once and, after the wait, that the
+//! answer comes by e-mail (`tests/browser/chat_wait.mjs`).
 //!
 //! The browser side is `tests/browser/e2e.mjs`, Playwright (`playwright-core`, pinned in
 //! `tests/browser/package-lock.json`) driving Debian's `/usr/bin/chromium`; this side starts the
@@ -143,11 +145,11 @@ impl Drop for Browser {
 
 /// Runs the script to its end, or kills it and its browser after [`NODE_TIMEOUT`]. Returns
 /// (succeeded, stdout, stderr).
-fn run_script(work: &Path, portal_url: &str, pdf: &Path) -> (bool, String, String) {
+fn run_script(work: &Path, script: &str, portal_url: &str, pdf: &Path) -> (bool, String, String) {
     let profile = work.join("chromium-profile");
     let (out, err) = (work.join("node.out"), work.join("node.err"));
     let node = Command::new("node")
-        .arg(browser_dir().join("e2e.mjs"))
+        .arg(browser_dir().join(script))
         .current_dir(browser_dir())
         .env("PORTAL_URL", portal_url)
         .env("PDF_PATH", pdf)
@@ -224,7 +226,7 @@ async fn a_citizen_reports_a_lost_passport_in_chromium_and_tracks_it() {
     let url = format!("http://{}", s.addr);
     let (ok, stdout, stderr) = tokio::task::spawn_blocking({
         let (work, pdf_path) = (work.path().to_owned(), pdf_path.clone());
-        move || run_script(&work, &url, &pdf_path)
+        move || run_script(&work, "e2e.mjs", &url, &pdf_path)
     })
     .await
     .unwrap();
@@ -302,4 +304,77 @@ impl Drop for KeepOnFailure {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nobody_answers_a_chat_in_chromium_and_the_citizen_is_told_mail_follows() {
+    require_tools();
+    let s = site::site_with(Some(chat::Settings {
+        no_agent_wait: Duration::from_secs(2),
+        ..chat::Settings::default()
+    }))
+    .await;
+    let work = tempfile::Builder::new()
+        .prefix("portal-chat-")
+        .tempdir()
+        .unwrap();
+    let url = format!("http://{}", s.addr);
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking({
+        let work = work.path().to_owned();
+        move || run_script(&work, "chat_wait.mjs", &url, Path::new("-"))
+    })
+    .await
+    .unwrap();
+    let keep = std::env::var_os("PORTAL_E2E_KEEP").is_some();
+    let work = work.keep();
+    let _kept = KeepOnFailure {
+        dir: work.clone(),
+        keep,
+    };
+    eprintln!("--- the browser script's log\n{stderr}");
+    assert!(
+        ok,
+        "the browser script failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line from the script\n{stdout}\n{stderr}"));
+    let answer: serde_json::Value = serde_json::from_str(line).unwrap();
+    let case_no = answer["case_no"].as_str().unwrap();
+    let (first, notice) = (
+        answer["first"].as_str().unwrap(),
+        answer["notice"].as_str().unwrap(),
+    );
+    assert!(is_case_number(case_no), "case number {case_no:?}");
+    assert!(
+        first.contains(case_no),
+        "the case number is shown at once: {first:?}"
+    );
+    assert!(
+        notice.contains("ana.popescu@example.org"),
+        "the window names the address the answer goes to: {notice:?}"
+    );
+
+    let id = s
+        .store
+        .case_id(case_no.parse().unwrap())
+        .unwrap()
+        .expect("the chat's case");
+    let case = s.store.case(id).unwrap().unwrap();
+    assert_eq!(case.channel, casestore::Channel::Chat);
+    let contacts = s.store.mail_contacts(id).unwrap();
+    assert_eq!(contacts[0].address, "ana.popescu@example.org");
+    let notes = s
+        .store
+        .messages(id, Some(casestore::Visibility::Internal))
+        .unwrap();
+    assert!(
+        notes.iter().any(|n| n
+            .body
+            .as_str()
+            .contains("by e-mail to ana.popescu@example.org")),
+        "the agents are told the chat goes on by e-mail: {notes:?}"
+    );
 }

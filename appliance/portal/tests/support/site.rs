@@ -24,6 +24,11 @@ pub(crate) struct Site {
 
 /// Starts a portal; needs clamd installed (`cargo xtask deps`) and a tokio runtime.
 pub(crate) async fn site() -> Site {
+    site_with(None).await
+}
+
+/// Starts a portal whose live chat runs on a hub with these settings (no agent ever watches).
+pub(crate) async fn site_with(chat: Option<chat::Settings>) -> Site {
     let dir = tempfile::tempdir().unwrap();
     let clamd = scan::local::LocalClamd::start(&dir.path().join("clamd"), 32)
         .unwrap_or_else(|e| panic!("{e} (cargo xtask deps)"));
@@ -35,16 +40,18 @@ pub(crate) async fn site() -> Site {
     let keys = SoftwareStore::open(dir.path().join("keys")).unwrap();
     let signer = keys.generate(KeyRole::ReceiptSigning).unwrap();
     let receipt_key = signer.public_key().to_vec();
-    let portal = Arc::new(
-        Portal::new(
-            store.clone(),
-            files.clone(),
-            Arc::new(intake::Intake::default_v1()),
-            clamd.client(),
-            signer,
-        )
-        .unwrap(),
-    );
+    let mut portal = Portal::new(
+        store.clone(),
+        files.clone(),
+        Arc::new(intake::Intake::default_v1()),
+        clamd.client(),
+        signer,
+    )
+    .unwrap();
+    if let Some(settings) = chat {
+        portal = portal.with_chat(chat::Hub::new(settings));
+    }
+    let portal = Arc::new(portal);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = portal
