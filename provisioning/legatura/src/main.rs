@@ -29,8 +29,8 @@ enum Command {
         /// Where keys, certificates, configuration and state live.
         #[arg(long, default_value = "legatura-data")]
         data: PathBuf,
-        /// Use seven consecutive ports from here instead of the defaults (4433/udp, 9100,
-        /// 9180, 9101, 8080, 9443, 8000).
+        /// Use thirteen consecutive ports from here instead of the defaults (4433/udp, 9100,
+        /// 9180, 9101, 8080, 9443, 8000, 9210, 9200, 8081, 2525, 5060 and 5070/udp).
         #[arg(long)]
         port_base: Option<u16>,
     },

@@ -49,8 +49,9 @@ pub(crate) fn provision(data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What to print: where SIP listens and the accounts.
-pub(crate) fn banner(data: &Path, sip: u16) -> anyhow::Result<String> {
+/// What to print: where SIP listens (at the hub, and at the gateway for embassy phones) and
+/// the accounts.
+pub(crate) fn banner(data: &Path, sip: u16, gateway_sip: u16) -> anyhow::Result<String> {
     let file = data.join("sip-accounts.txt");
     let accounts =
         std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -62,6 +63,17 @@ pub(crate) fn banner(data: &Path, sip: u16) -> anyhow::Result<String> {
              docs/telephony.md.\n"
         ));
     }
+    // Both files are kept once written; an older data directory may lack the gateway's port.
+    let gateway = std::fs::read_to_string(data.join("gateway/gatewayd.toml")).unwrap_or_default();
+    let embassy = if gateway.contains("service = \"sip\"") && hub.contains("name = \"sip\"") {
+        format!(
+            "An embassy desk phone registers through the Paris gateway instead: the same\n\
+             account with registrar/outbound proxy 127.0.0.1:{gateway_sip} (UDP); the hub sees\n\
+             it as the ro-emb-paris mission's phone.\n"
+        )
+    } else {
+        String::new()
+    };
     Ok(format!(
         "\nTelephony (SIP, UDP and TCP): 127.0.0.1:{sip}. Register a softphone as\n\
          sip:agent1@127.0.0.1:{sip} with the password below, then call sip:101@127.0.0.1:{sip}\n\
@@ -69,6 +81,6 @@ pub(crate) fn banner(data: &Path, sip: u16) -> anyhow::Result<String> {
          agent2 sup.georgescu's: signed in to the console, Phone > Log in to the queues, then\n\
          dial sip:200@127.0.0.1:{sip} (Romanian), 201 (English) or 209 (emergency): the menu\n\
          answers first (press 1 for Romanian, 2 for English, 9 for an emergency), then the\n\
-         call waits for a ready agent.\n{accounts}"
+         call waits for a ready agent.\n{embassy}{accounts}"
     ))
 }

@@ -38,6 +38,8 @@ pub(crate) struct Ports {
     smtp: u16,
     /// SIP (UDP and TCP) for the telephony bridge.
     sip: u16,
+    /// SIP (UDP) at the gateway: the Paris embassy's desk phones register through it.
+    gateway_sip: u16,
 }
 
 impl Ports {
@@ -56,6 +58,7 @@ impl Ports {
                 status_via_gateway: 8081,
                 smtp: 2525,
                 sip: 5060,
+                gateway_sip: 5070,
             },
             Some(b) => Self {
                 hub_quic: b,
@@ -70,6 +73,7 @@ impl Ports {
                 status_via_gateway: b.saturating_add(9),
                 smtp: b.saturating_add(10),
                 sip: b.saturating_add(11),
+                gateway_sip: b.saturating_add(12),
             },
         }
     }
@@ -77,7 +81,8 @@ impl Ports {
 
 pub(crate) fn run(data: &Path, ports: Ports) -> anyhow::Result<()> {
     provision(data, ports)?;
-    let accounts = crate::demo::seed(data)? + &crate::sipdemo::banner(data, ports.sip)?;
+    let accounts =
+        crate::demo::seed(data)? + &crate::sipdemo::banner(data, ports.sip, ports.gateway_sip)?;
     let hub_config =
         hubd::Config::load(&data.join("hub/hubd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let gw_config = gatewayd::Config::load(&data.join("gateway/gatewayd.toml"))
@@ -350,6 +355,14 @@ name = "console"
 upstream = "127.0.0.1:{console_hub}"
 proxy_protocol = true
 allow = ["*"]
+
+# Embassy desk phones: SIP over UDP to the telephony bridge, which learns from the tunnel
+# which mission each phone registered through.
+[[service]]
+name = "sip"
+protocol = "udp"
+upstream = "127.0.0.1:{sip}"
+allow = ["*"]
 "#,
         quic = p.hub_quic,
         admin = p.hub_admin,
@@ -384,10 +397,16 @@ tcp = "127.0.0.1:{console}"
 [[listen]]
 service = "status"
 tcp = "127.0.0.1:{status}"
+
+# The embassy's desk phones register here (SIP over UDP, carried to the hub's bridge).
+[[listen]]
+service = "sip"
+udp = "127.0.0.1:{sip}"
 "#,
         quic = p.hub_quic,
         admin = p.gateway_admin,
         console = p.console,
         status = p.status_via_gateway,
+        sip = p.gateway_sip,
     )
 }

@@ -68,6 +68,34 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
             && printed.contains("press 1 for Romanian"),
         "{printed}"
     );
+    // Embassy desk phones reach the bridge through the gateway's SIP port: an OPTIONS sent
+    // there crosses the tunnel and the bridge answers it.
+    assert!(
+        printed.contains(&format!("outbound proxy 127.0.0.1:{} (UDP)", base + 12)),
+        "{printed}"
+    );
+    let phone = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    phone
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let me = phone.local_addr().expect("addr");
+    let options = format!(
+        "OPTIONS sip:ping@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKup1\r\n\
+         From: <sip:desk@paris>;tag=1\r\nTo: <sip:ping@127.0.0.1>\r\nCall-ID: up-options\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    let mut answer = [0u8; 2048];
+    let answered = (0..20).find_map(|_| {
+        phone
+            .send_to(options.as_bytes(), ("127.0.0.1", base + 12))
+            .ok()?;
+        let n = phone.recv(&mut answer).ok()?;
+        Some(String::from_utf8_lossy(&answer[..n]).into_owned())
+    });
+    assert!(
+        answered.is_some_and(|a| a.starts_with("SIP/2.0 200")),
+        "no 200 to OPTIONS through the gateway's SIP port"
+    );
 
     // The citizens' portal answers in the language the browser asks for.
     let portal = get(base + 6, "/").expect("portal");

@@ -400,11 +400,14 @@ fn free_port_base() -> Result<u16> {
         let Ok(base) = u16::try_from(20_000 + offset) else {
             continue;
         };
-        let udp_free = UdpSocket::bind(("127.0.0.1", base)).is_ok();
+        // QUIC at the base, SIP at base+11 (with TCP) and the gateway's SIP at base+12.
+        let udp_free = [0, 11, 12]
+            .iter()
+            .all(|i| UdpSocket::bind(("127.0.0.1", base + i)).is_ok());
         let tcp_free = (1..12).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if udp_free && tcp_free {
             return Ok(base);
         }
     }
-    bail!("found no twelve consecutive free ports for legatura up")
+    bail!("found no thirteen consecutive free ports for legatura up")
 }
