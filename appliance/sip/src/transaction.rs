@@ -5,6 +5,12 @@
 //!
 //! Retransmission happens only over unreliable transports; over reliable ones the "wait"
 //! timers (D, I, J, K) are zero, as §17 says.
+//!
+//! A transaction that has nothing left to do but absorb retransmissions (timers D, I, J, K,
+//! and L or M once its 2xx was ACKed or received) leaves the live table for a compact one
+//! that the bound on live transactions does not count. The bound sheds only new work:
+//! requests within a dialog (with a To tag), CANCELs of a known INVITE and ACKs are admitted
+//! past it, so calls in progress can always end.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -13,12 +19,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 mod client;
+mod finished;
 mod key;
 mod server;
 
 pub use key::{Key, Role};
 
-use crate::message::{Message, Method, Request, Response};
+use self::finished::{Absorbed, Finished};
+use crate::message::{Essentials, Message, Method, Request, Response};
 use crate::parse::{Limits, parse_datagram};
 
 /// T1, T2 and T4 (§17.1.1.1); the other timers derive from them.
@@ -140,13 +148,35 @@ enum Machine {
     ServerNonInvite(server::ServerNonInvite),
 }
 
+impl Machine {
+    fn finished(&self) -> Option<(finished::Reply, Timer)> {
+        match self {
+            Machine::ClientInvite(m) => m.finished(),
+            Machine::ClientNonInvite(m) => m.finished(),
+            Machine::ServerInvite(m) => m.finished(),
+            Machine::ServerNonInvite(m) => m.finished(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     machine: Machine,
     peer: Peer,
     /// For INVITE server transactions: Call-ID and CSeq, to match the ACK of a 2xx.
     dialog_hint: Option<(String, u32)>,
+    /// Its timers in `deadlines`, so that they leave with it instead of lingering.
+    armed: Vec<(Instant, u64, Timer)>,
 }
+
+/// Requests within a dialog are admitted past the bound on live transactions up to this
+/// many times it: the bound is for new work, and this ceiling only keeps a peer flooding
+/// requests with made-up To tags from growing the table without end.
+const IN_DIALOG_CEILING: usize = 2;
+
+/// Finished transactions kept per live one allowed, unless set with
+/// [`Transactions::set_max_finished`].
+const FINISHED_PER_LIVE: usize = 16;
 
 /// Why the layer refused a request from the TU.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -169,7 +199,10 @@ pub struct Transactions {
     timers: Timers,
     limits: Limits,
     max_transactions: usize,
+    max_finished: usize,
     entries: HashMap<Key, Entry>,
+    /// Transactions that only absorb retransmissions until their last timer.
+    finished: HashMap<Key, Finished>,
     /// (Call-ID, CSeq) of accepted INVITE server transactions → their key.
     accepted: HashMap<(String, u32), Key>,
     deadlines: BTreeMap<(Instant, u64), (Key, Timer)>,
@@ -180,12 +213,16 @@ pub struct Transactions {
 }
 
 impl Transactions {
+    /// A layer that sheds new work (503) past `max_transactions` live transactions, and
+    /// keeps up to 16 times as many finished ones absorbing retransmissions.
     pub fn new(timers: Timers, limits: Limits, max_transactions: usize) -> Transactions {
         Transactions {
             timers,
             limits,
             max_transactions,
+            max_finished: max_transactions.saturating_mul(FINISHED_PER_LIVE),
             entries: HashMap::new(),
+            finished: HashMap::new(),
             accepted: HashMap::new(),
             deadlines: BTreeMap::new(),
             sequence: 0,
@@ -198,13 +235,27 @@ impl Transactions {
         self.timers
     }
 
-    /// Live transactions.
+    /// How many finished transactions may absorb retransmissions at once. Past it a
+    /// transaction that finishes is forgotten at once, as over a reliable transport: a late
+    /// retransmission is then seen as a new request (or a stray response) instead of being
+    /// answered from the table. Size it as calls per second × 64·T1 × 4.
+    pub fn set_max_finished(&mut self, max: usize) {
+        self.max_finished = max;
+    }
+
+    /// Live transactions (those the bound counts).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Finished transactions still absorbing retransmissions.
+    pub fn finished(&self) -> usize {
+        self.finished.len()
+    }
+
+    /// No transaction at all, live or finished.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.finished.is_empty()
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -252,20 +303,23 @@ impl Transactions {
             self.apply(now, &key, acts);
             return;
         }
+        if let Some(done) = self.finished.get(&key) {
+            if let Absorbed::Transmit(bytes) = done.on_request() {
+                self.transmit(done.peer, bytes);
+            }
+            return;
+        }
         if request.method == Method::Ack {
             let hint = (essentials.call_id.clone(), essentials.cseq.seq);
-            if let Some(invite) = self.accepted.get(&hint).cloned()
-                && let Some(Entry {
-                    machine: Machine::ServerInvite(m),
-                    ..
-                }) = self.entries.get_mut(&invite)
-            {
-                m.on_2xx_ack();
+            if let Some(invite) = self.accepted.get(&hint).cloned() {
+                self.ack_2xx(&invite);
             }
             self.out.push_back(Output::Ack { request, from });
             return;
         }
-        if self.entries.len() >= self.max_transactions {
+        let continues = essentials.to.tag().is_some()
+            || (request.method == Method::Cancel && self.knows(&key.invite_of_cancel()));
+        if !self.has_room(continues) {
             // Overload: answer statelessly, keep nothing (§21.5.4 with Retry-After).
             let mut busy = request.response(503);
             busy.headers.push("Retry-After", "5");
@@ -293,6 +347,7 @@ impl Transactions {
                 machine,
                 peer: from,
                 dialog_hint,
+                armed: Vec::new(),
             },
         );
         self.apply(now, &key, acts);
@@ -310,11 +365,82 @@ impl Transactions {
             Some(Machine::ClientInvite(m)) => m.on_response(response, &mut acts),
             Some(Machine::ClientNonInvite(m)) => m.on_response(response, &mut acts),
             _ => {
-                self.out.push_back(Output::StrayResponse { response, from });
+                match self
+                    .finished
+                    .get(&key)
+                    .map(|f| (f.peer, f.on_response(response.code)))
+                {
+                    Some((_, Absorbed::Nothing)) => {}
+                    Some((peer, Absorbed::Transmit(bytes))) => self.transmit(peer, bytes),
+                    Some((_, Absorbed::Deliver)) => {
+                        self.out.push_back(Output::Response { key, response });
+                    }
+                    None => self.out.push_back(Output::StrayResponse { response, from }),
+                }
                 return;
             }
         }
         self.apply(now, &key, acts);
+    }
+
+    /// Whether a new transaction may start: new work up to the bound, work of a dialog
+    /// already under way up to the ceiling above it.
+    fn has_room(&self, continues: bool) -> bool {
+        let bound = if continues {
+            self.max_transactions.saturating_mul(IN_DIALOG_CEILING)
+        } else {
+            self.max_transactions
+        };
+        self.entries.len() < bound
+    }
+
+    fn knows(&self, key: &Key) -> bool {
+        self.entries.contains_key(key) || self.finished.contains_key(key)
+    }
+
+    /// The ACK of INVITE server transaction `key`'s 2xx came (or a later request stands for
+    /// it): it stops resending and has only absorbing left.
+    fn ack_2xx(&mut self, key: &Key) -> bool {
+        let acked = match self.entries.get_mut(key).map(|e| &mut e.machine) {
+            Some(Machine::ServerInvite(m)) => m.on_2xx_ack(),
+            _ => false,
+        };
+        if acked {
+            self.settle(key);
+        }
+        acked
+    }
+
+    /// Moves `key` to the finished table if it has only absorbing left, dropping its
+    /// timers but the one that ends it.
+    fn settle(&mut self, key: &Key) {
+        let Some((reply, until)) = self.entries.get(key).and_then(|e| e.machine.finished()) else {
+            return;
+        };
+        let Some(entry) = self.entries.remove(key) else {
+            return;
+        };
+        if let Some(hint) = entry.dialog_hint {
+            self.accepted.remove(&hint);
+        }
+        let full = self.finished.len() >= self.max_finished;
+        for (at, seq, timer) in entry.armed {
+            if full || timer != until {
+                self.deadlines.remove(&(at, seq));
+            }
+        }
+        if full {
+            self.out.push_back(Output::Terminated { key: key.clone() });
+            return;
+        }
+        self.finished.insert(
+            key.clone(),
+            Finished {
+                peer: entry.peer,
+                reply,
+                until,
+            },
+        );
     }
 
     /// Starts a client transaction for `request` (not ACK) towards `to`.
@@ -329,10 +455,10 @@ impl Transactions {
             return Err(SendError::Ack);
         }
         let key = Key::client(&essentials);
-        if self.entries.contains_key(&key) {
+        if self.knows(&key) {
             return Err(SendError::Duplicate);
         }
-        if self.entries.len() >= self.max_transactions {
+        if !self.has_room(continues(&request, &essentials)) {
             return Err(SendError::Full);
         }
         let reliable = to.transport.is_reliable();
@@ -358,6 +484,7 @@ impl Transactions {
                 machine,
                 peer: to,
                 dialog_hint: None,
+                armed: Vec::new(),
             },
         );
         self.apply(now, &key, acts);
@@ -394,30 +521,34 @@ impl Transactions {
     /// had come: the TU saw a later request in the dialog (a BYE overtaking a lost ACK).
     pub fn implicit_ack(&mut self, call_id: &str, seq: u32) -> bool {
         let hint = (call_id.to_owned(), seq);
-        match self
-            .accepted
-            .get(&hint)
-            .and_then(|key| self.entries.get_mut(key))
-            .map(|e| &mut e.machine)
-        {
-            Some(Machine::ServerInvite(m)) => m.on_2xx_ack(),
-            _ => false,
+        match self.accepted.get(&hint).cloned() {
+            Some(key) => self.ack_2xx(&key),
+            None => false,
         }
     }
 
     /// Forgets a transaction without another message: RFC 3261 §9.1 lets a client give up an
     /// INVITE whose CANCEL brought no final response within 64·T1.
     pub fn abandon(&mut self, key: &Key) -> bool {
-        match self.entries.remove(key) {
-            Some(entry) => {
-                if let Some(hint) = entry.dialog_hint {
-                    self.accepted.remove(&hint);
-                }
-                self.out.push_back(Output::Terminated { key: key.clone() });
-                true
-            }
-            None => false,
+        if self.forget(key) || self.finished.remove(key).is_some() {
+            self.out.push_back(Output::Terminated { key: key.clone() });
+            return true;
         }
+        false
+    }
+
+    /// Removes live transaction `key` with its hint and timers.
+    fn forget(&mut self, key: &Key) -> bool {
+        let Some(entry) = self.entries.remove(key) else {
+            return false;
+        };
+        if let Some(hint) = entry.dialog_hint {
+            self.accepted.remove(&hint);
+        }
+        for (at, seq, _) in entry.armed {
+            self.deadlines.remove(&(at, seq));
+        }
+        true
     }
 
     /// Sends a message outside any transaction (the ACK of a 2xx, stateless replies).
@@ -444,7 +575,10 @@ impl Transactions {
 
     /// The peer a transaction talks to.
     pub fn peer(&self, key: &Key) -> Option<Peer> {
-        self.entries.get(key).map(|e| e.peer)
+        match self.entries.get(key) {
+            Some(e) => Some(e.peer),
+            None => self.finished.get(key).map(|f| f.peer),
+        }
     }
 
     /// Fires every timer due at `now`.
@@ -453,14 +587,21 @@ impl Transactions {
             if entry.key().0 > now {
                 break;
             }
-            let (key, timer) = entry.remove();
+            let ((_, seq), (key, timer)) = entry.remove_entry();
             let mut acts = Vec::new();
-            match self.entries.get_mut(&key).map(|e| &mut e.machine) {
-                Some(Machine::ClientInvite(m)) => m.on_timer(timer, &mut acts),
-                Some(Machine::ClientNonInvite(m)) => m.on_timer(timer, &mut acts),
-                Some(Machine::ServerInvite(m)) => m.on_timer(timer, &mut acts),
-                Some(Machine::ServerNonInvite(m)) => m.on_timer(timer, &mut acts),
-                None => continue,
+            let Some(live) = self.entries.get_mut(&key) else {
+                if self.finished.get(&key).is_some_and(|f| f.until == timer) {
+                    self.finished.remove(&key);
+                    self.out.push_back(Output::Terminated { key });
+                }
+                continue;
+            };
+            live.armed.retain(|(_, armed, _)| *armed != seq);
+            match &mut live.machine {
+                Machine::ClientInvite(m) => m.on_timer(timer, &mut acts),
+                Machine::ClientNonInvite(m) => m.on_timer(timer, &mut acts),
+                Machine::ServerInvite(m) => m.on_timer(timer, &mut acts),
+                Machine::ServerNonInvite(m) => m.on_timer(timer, &mut acts),
             }
             self.apply(now, &key, acts);
         }
@@ -479,8 +620,12 @@ impl Transactions {
                 Action::Transmit(bytes) => self.transmit(peer, bytes),
                 Action::Arm(timer, after) => {
                     self.sequence += 1;
+                    let at = now + after;
                     self.deadlines
-                        .insert((now + after, self.sequence), (key.clone(), timer));
+                        .insert((at, self.sequence), (key.clone(), timer));
+                    if let Some(entry) = self.entries.get_mut(key) {
+                        entry.armed.push((at, self.sequence, timer));
+                    }
                 }
                 Action::Deliver(response) => self.out.push_back(Output::Response {
                     key: key.clone(),
@@ -491,18 +636,19 @@ impl Transactions {
                     reason,
                 }),
                 Action::Terminate => {
-                    if let Some(entry) = self.entries.remove(key)
-                        && let Some(hint) = entry.dialog_hint
-                    {
-                        self.accepted.remove(&hint);
-                    }
-                    // Its armed timers stay in `deadlines` and find no entry when they
-                    // fire: cheaper than a scan, and branches are never reused.
+                    self.forget(key);
                     self.out.push_back(Output::Terminated { key: key.clone() });
                 }
             }
         }
+        self.settle(key);
     }
+}
+
+/// Whether a request we send belongs to work already under way: a request within a dialog
+/// or a CANCEL (of our own INVITE).
+fn continues(request: &Request, essentials: &Essentials) -> bool {
+    essentials.to.tag().is_some() || request.method == Method::Cancel
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::finished::Reply;
 use super::{Action, TimeoutReason, Timer, Timers};
 use crate::message::{Headers, Method, Request, Response};
 
@@ -108,6 +109,15 @@ impl ClientInvite {
 
     pub(crate) fn request(&self) -> &Request {
         &self.request
+    }
+
+    /// Once only absorption is left: what it repeats, and the timer that ends it.
+    pub(crate) fn finished(&self) -> Option<(Reply, Timer)> {
+        match (self.state, &self.ack) {
+            (InviteState::Completed, Some(ack)) => Some((Reply::Ack(ack.clone()), Timer::D)),
+            (InviteState::Accepted, _) => Some((Reply::Deliver2xx, Timer::M)),
+            _ => None,
+        }
     }
 }
 
@@ -220,5 +230,9 @@ impl ClientNonInvite {
             (Completed, Timer::K) => acts.push(Action::Terminate),
             _ => {}
         }
+    }
+
+    pub(crate) fn finished(&self) -> Option<(Reply, Timer)> {
+        (self.state == NonInviteState::Completed).then_some((Reply::Silent, Timer::K))
     }
 }

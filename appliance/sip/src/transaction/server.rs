@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::finished::Reply;
 use super::{Action, TimeoutReason, Timer, Timers};
 use crate::message::Response;
 
@@ -135,6 +136,16 @@ impl ServerInvite {
             _ => {}
         }
     }
+
+    /// Once only absorption is left: retransmitted INVITEs and ACKs are swallowed until the
+    /// timer that ends it.
+    pub(crate) fn finished(&self) -> Option<(Reply, Timer)> {
+        match self.state {
+            InviteState::Confirmed => Some((Reply::Silent, Timer::I)),
+            InviteState::Accepted { acked: true } => Some((Reply::Silent, Timer::L)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +205,16 @@ impl ServerNonInvite {
     pub(crate) fn on_timer(&mut self, timer: Timer, acts: &mut Vec<Action>) {
         if (self.state, timer) == (NonInviteState::Completed, Timer::J) {
             acts.push(Action::Terminate);
+        }
+    }
+
+    /// Once answered: retransmitted requests get the final response again until Timer J.
+    pub(crate) fn finished(&self) -> Option<(Reply, Timer)> {
+        match (self.state, &self.last) {
+            (NonInviteState::Completed, Some(last)) => {
+                Some((Reply::Resend(last.clone()), Timer::J))
+            }
+            _ => None,
         }
     }
 }

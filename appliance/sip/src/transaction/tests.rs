@@ -545,3 +545,5 @@ fn calls_complete_over_a_lossy_link() {
         assert!(now - start < Duration::from_secs(70));
     }
 }
+
+mod bounds;
