@@ -1,8 +1,14 @@
 //! The bridge's sockets: one UDP socket and one TCP listener on the same port, outbound TCP
 //! connections on demand, and the clock. Everything else is the [`Engine`]'s.
+//!
+//! The UDP socket asks for 4 MiB buffers (as SIPp and Kamailio do) and the I/O loop never
+//! waits on a send: a burst of calls must not overflow the kernel's receive queue while the
+//! loop is busy, or every phone and trunk starts retransmitting at once.
 
 use std::collections::HashMap;
+use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -72,6 +78,14 @@ enum TcpEvent {
 }
 
 const IDLE_TCP: Duration = Duration::from_secs(300);
+/// The UDP socket's receive and send buffers: a second of a busy hub's SIP at ~1 KiB a
+/// datagram (kernel accounting included), what SIPp and Kamailio ask for.
+const UDP_BUFFER: usize = 4 << 20;
+/// Datagrams read per wake-up under one lock of the engine, so a burst costs one flush.
+const RECEIVE_BATCH: usize = 64;
+/// Datagrams waiting for the send queue when the kernel's is full; past it they are dropped
+/// (UDP: the peer's or our retransmission recovers them).
+const SEND_BACKLOG: usize = 8192;
 
 fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
     // A panic while holding the lock would be a bug; the state is still the best we have.
@@ -86,6 +100,7 @@ impl Telephony {
         let udp = UdpSocket::bind(config.listen)
             .await
             .map_err(|e| bind(config.listen, e))?;
+        grow_buffers(&udp);
         let udp_addr = udp.local_addr().map_err(|e| bind(config.listen, e))?;
         let tcp_addr = SocketAddr::new(config.listen.ip(), udp_addr.port());
         let listener = TcpListener::bind(tcp_addr)
@@ -131,12 +146,14 @@ impl Telephony {
         let wake = Arc::new(Notify::new());
         let (events, _) = broadcast::channel(1024);
         let (generation_tx, generation) = watch::channel(0);
+        let udp = Arc::new(udp);
         let io = Io {
             engine: engine.clone(),
             wake: wake.clone(),
             events: events.clone(),
             generation: generation_tx,
-            udp: Arc::new(udp),
+            outgoing: Outgoing::new(udp.clone()),
+            udp,
             listener,
             connections: HashMap::new(),
             max_connections: config.max_connections,
@@ -258,6 +275,7 @@ struct Io {
     events: broadcast::Sender<CallEvent>,
     generation: watch::Sender<u64>,
     udp: Arc<UdpSocket>,
+    outgoing: Outgoing,
     listener: TcpListener,
     connections: HashMap<SocketAddr, mpsc::Sender<Bytes>>,
     max_connections: usize,
@@ -281,8 +299,16 @@ impl Io {
                 _ = stopped.changed() => break,
                 received = self.udp.recv_from(&mut buf) => match received {
                     Ok((n, from)) => {
-                        let peer = Peer { addr: from, transport: Transport::Udp };
-                        lock(&self.engine).handle(Instant::now(), &buf[..n], peer);
+                        let mut engine = lock(&self.engine);
+                        engine.handle(Instant::now(), &buf[..n], udp_peer(from));
+                        // Whatever else is queued already is read now, under the same lock.
+                        for _ in 1..RECEIVE_BATCH {
+                            match self.udp.try_recv_from(&mut buf) {
+                                Ok((n, from)) => engine.handle(Instant::now(), &buf[..n], udp_peer(from)),
+                                Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+                                Err(error) => debug!(%error, "UDP receive"),
+                            }
+                        }
                     }
                     // ICMP port unreachable from an earlier send shows up here on Linux.
                     Err(error) => debug!(%error, "UDP receive"),
@@ -311,11 +337,11 @@ impl Io {
                 }
                 () = self.wake.notified() => {}
             }
-            self.flush(&events_tx).await;
+            self.flush(&events_tx);
         }
     }
 
-    async fn flush(&mut self, events: &mpsc::Sender<TcpEvent>) {
+    fn flush(&mut self, events: &mpsc::Sender<TcpEvent>) {
         {
             let mut engine = lock(&self.engine);
             while let Some(event) = engine.poll_event() {
@@ -329,16 +355,13 @@ impl Io {
                 changed
             });
         }
-        loop {
-            let Some(transmit) = lock(&self.engine).poll_transmit() else {
-                return;
-            };
+        let transmits: Vec<_> = {
+            let mut engine = lock(&self.engine);
+            std::iter::from_fn(|| engine.poll_transmit()).collect()
+        };
+        for transmit in transmits {
             match transmit.to.transport {
-                Transport::Udp => {
-                    if let Err(error) = self.udp.send_to(&transmit.bytes, transmit.to.addr).await {
-                        debug!(%error, to = %transmit.to.addr, "UDP send");
-                    }
-                }
+                Transport::Udp => self.outgoing.send(transmit.to.addr, transmit.bytes),
                 Transport::Tcp => {
                     let addr = transmit.to.addr;
                     if !self.connections.contains_key(&addr) {
@@ -356,6 +379,81 @@ impl Io {
                     }
                 }
             }
+        }
+    }
+}
+
+fn udp_peer(addr: SocketAddr) -> Peer {
+    Peer {
+        addr,
+        transport: Transport::Udp,
+    }
+}
+
+/// Asks for [`UDP_BUFFER`] each way; warns, naming the sysctl, when the kernel caps it lower.
+fn grow_buffers(udp: &UdpSocket) {
+    let socket = socket2::SockRef::from(udp);
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER);
+    // Linux reports twice what it granted.
+    let recv = socket.recv_buffer_size().unwrap_or(0) / 2;
+    let send = socket.send_buffer_size().unwrap_or(0) / 2;
+    if recv < UDP_BUFFER || send < UDP_BUFFER {
+        warn!(
+            recv_buffer = recv,
+            send_buffer = send,
+            wanted = UDP_BUFFER,
+            "SIP UDP socket buffers are capped below 4 MiB; bursts of calls will be dropped and retransmitted. \
+             Fix: sysctl -w net.core.rmem_max=8388608 net.core.wmem_max=8388608 (the appliance image sets this)"
+        );
+    }
+}
+
+/// UDP sends that never make the I/O loop wait: straight to the kernel while it has room,
+/// else through a bounded backlog that a task of its own drains.
+struct Outgoing {
+    udp: Arc<UdpSocket>,
+    backlog: mpsc::Sender<(SocketAddr, Bytes)>,
+    /// Datagrams in the backlog or being sent from it; while any are, later ones queue
+    /// behind them so that a peer sees our messages in the order we sent them.
+    queued: Arc<AtomicUsize>,
+}
+
+impl Outgoing {
+    fn new(udp: Arc<UdpSocket>) -> Outgoing {
+        let (backlog, mut rx) = mpsc::channel::<(SocketAddr, Bytes)>(SEND_BACKLOG);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (socket, count) = (udp.clone(), queued.clone());
+        tokio::spawn(async move {
+            while let Some((to, bytes)) = rx.recv().await {
+                if let Err(error) = socket.send_to(&bytes, to).await {
+                    debug!(%error, %to, "UDP send");
+                }
+                count.fetch_sub(1, Ordering::AcqRel);
+            }
+        });
+        Outgoing {
+            udp,
+            backlog,
+            queued,
+        }
+    }
+
+    fn send(&self, to: SocketAddr, bytes: Bytes) {
+        if self.queued.load(Ordering::Acquire) == 0 {
+            match self.udp.try_send_to(&bytes, to) {
+                Ok(_) => return,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => {}
+                Err(error) => {
+                    debug!(%error, %to, "UDP send");
+                    return;
+                }
+            }
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        if self.backlog.try_send((to, bytes)).is_err() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            debug!(%to, "UDP send backlog full; message dropped");
         }
     }
 }
@@ -421,3 +519,6 @@ fn spawn_connection(
     });
     tx
 }
+
+#[cfg(test)]
+mod tests;
