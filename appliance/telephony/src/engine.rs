@@ -37,7 +37,13 @@ pub struct EngineConfig {
     pub ring_timeout: Duration,
     pub timers: Timers,
     pub limits: Limits,
+    /// Live transactions (calls being set up or torn down, requests awaiting an answer);
+    /// past it new calls, registrations and OPTIONS get 503, while calls in progress keep
+    /// going. Finished transactions do not count.
     pub max_transactions: usize,
+    /// The sustained calls per second the bridge keeps retransmission state for: each call
+    /// leaves about four finished transactions for up to 64·T1, so this sizes that table.
+    pub max_call_rate: usize,
     pub max_calls: usize,
     /// The call queues; a call to a queue's name or number waits there for an agent.
     pub queues: Vec<QueueConfig>,
@@ -60,6 +66,7 @@ impl EngineConfig {
             timers: Timers::default(),
             limits: Limits::default(),
             max_transactions: 20_000,
+            max_call_rate: 1_000,
             max_calls: 5_000,
             queues: Vec::new(),
             media: None,
@@ -154,8 +161,11 @@ impl Engine {
 
     /// With a seeded generator, for reproducible tests.
     pub fn with_rng(cfg: EngineConfig, now: Instant, wall: SystemTime, rng: StdRng) -> Engine {
+        let mut txns = Transactions::new(cfg.timers, cfg.limits, cfg.max_transactions);
+        let absorbing = (cfg.timers.t1 * 64).as_secs().max(1) as usize;
+        txns.set_max_finished(cfg.max_call_rate.saturating_mul(absorbing * 4));
         Engine {
-            txns: Transactions::new(cfg.timers, cfg.limits, cfg.max_transactions),
+            txns,
             registrar: Registrar::new(&cfg.realm, cfg.accounts.clone(), cfg.expiry),
             cdrs: CdrLog::new((now, wall)),
             rng,
@@ -247,9 +257,9 @@ impl Engine {
         self.calls.len()
     }
 
-    /// Live transactions (for tests and metrics).
+    /// Transactions remembered, live or finished (for tests and metrics).
     pub fn transactions(&self) -> usize {
-        self.txns.len()
+        self.txns.len() + self.txns.finished()
     }
 
     pub(crate) fn arm(&mut self, at: Instant, timer: TuTimer) {

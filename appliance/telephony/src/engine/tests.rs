@@ -400,3 +400,5 @@ fn a_phone_that_ignores_the_cancel_is_given_up() {
     lab.advance(Duration::from_secs(40));
     assert_eq!(lab.engine.transactions(), 0);
 }
+
+mod bounds;
