@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use futures::{SinkExt as _, StreamExt as _};
 use casestore::{AgentId, ConsulateId, Language, Name, NewStaff, PasswordHash, StaffRole};
 use console_client::{Account, Client, StatusCode, excerpt};
+use futures::{SinkExt as _, StreamExt as _};
 use keys::{KeyRole, SoftwareStore};
 use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
@@ -159,13 +159,23 @@ async fn citizen(
     tab.set_session(&session)?;
     let page = tab.get(&format!("/chats/{no}")).await?;
     let (Some(csrf), Some(version)) = (page.input("csrf"), page.input("version")) else {
-        bail!("chat {i}: the console's chat page has no pick-up form: {}", excerpt(&page.body));
+        bail!(
+            "chat {i}: the console's chat page has no pick-up form: {}",
+            excerpt(&page.body)
+        );
     };
     let picked = tab
-        .post(&format!("/chats/{no}/pickup"), &[("csrf", &csrf), ("version", &version)])
+        .post(
+            &format!("/chats/{no}/pickup"),
+            &[("csrf", &csrf), ("version", &version)],
+        )
         .await?;
     if picked.status != StatusCode::SEE_OTHER {
-        bail!("chat {i}: pick-up refused with {}: {}", picked.status, excerpt(&picked.body));
+        bail!(
+            "chat {i}: pick-up refused with {}: {}",
+            picked.status,
+            excerpt(&picked.body)
+        );
     }
     let mut agent = tab.events(&format!("/chats/{no}/events")).await?;
     ready.wait().await;

@@ -18,8 +18,8 @@ use casestore::{CaseId, Sensitivity, Store};
 use console_client::StatusCode;
 
 use crate::casestore_bench::corpus::Rng;
-use console_client::{Account, Client, Page, excerpt};
 use benchkit::percentile;
+use console_client::{Account, Client, Page, excerpt};
 
 use crate::report::Report;
 use crate::stack::MISSION;

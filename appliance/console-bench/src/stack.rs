@@ -10,11 +10,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use console_client::Account;
 use anyhow::{Context as _, Result, bail};
 use casestore::{
     AgentId, ConsulateId, Language, Name, NewStaff, Options, PasswordHash, StaffRole, Store,
 };
+use console_client::Account;
 use tokio::net::TcpListener;
 use tunnel::{
     AllowRule, Credentials, Gateway, GatewayConfig, Hub, HubConfig, HubHandle, Metrics, Protocol,
