@@ -94,18 +94,34 @@ fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Binds UDP and TCP on the same port. With port 0 the UDP socket picks it, and the TCP
+/// listener may find that number taken by another socket's ephemeral port: then both are
+/// dropped and another port tried, a few times.
+async fn bind_pair(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), StartError> {
+    let bind = |addr, source| StartError::Bind { addr, source };
+    let mut attempts = if listen.port() == 0 { 16 } else { 1 };
+    loop {
+        attempts -= 1;
+        let udp = UdpSocket::bind(listen).await.map_err(|e| bind(listen, e))?;
+        let port = udp.local_addr().map_err(|e| bind(listen, e))?.port();
+        let tcp_addr = SocketAddr::new(listen.ip(), port);
+        match TcpListener::bind(tcp_addr).await {
+            Ok(listener) => return Ok((udp, listener)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempts > 0 => continue,
+            Err(e) => return Err(bind(tcp_addr, e)),
+        }
+    }
+}
+
 impl Telephony {
     pub async fn start(config: ServerConfig) -> Result<Telephony, StartError> {
-        let bind = |addr, source| StartError::Bind { addr, source };
-        let udp = UdpSocket::bind(config.listen)
-            .await
-            .map_err(|e| bind(config.listen, e))?;
+        let (udp, listener) = bind_pair(config.listen).await?;
         grow_buffers(&udp);
-        let udp_addr = udp.local_addr().map_err(|e| bind(config.listen, e))?;
+        let udp_addr = udp.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let tcp_addr = SocketAddr::new(config.listen.ip(), udp_addr.port());
-        let listener = TcpListener::bind(tcp_addr)
-            .await
-            .map_err(|e| bind(tcp_addr, e))?;
         let local = match config.advertise {
             Some(addr) => addr,
             None if udp_addr.ip().is_unspecified() => {
