@@ -37,6 +37,7 @@ pub async fn start(
     let agents = accounts.len();
     let mut engine = telephony::EngineConfig::new(section.listen, &section.realm, accounts);
     engine.ring_timeout = section.ring_timeout;
+    engine.max_call_rate = section.max_call_rate;
     engine.service_level = section.service_level;
     engine.origins = Some(origins);
     engine.queues = section.queues.iter().map(|q| q.to_config()).collect();

@@ -27,6 +27,11 @@ pub struct TelephonySection {
     /// cancelled.
     #[serde(default = "default_ring", with = "humantime_serde")]
     pub ring_timeout: Duration,
+    /// New calls per second the bridge is sized for: finished transactions wait out their
+    /// RFC 3261 timers in a table this large (rate × 32 s × 4); past it they are forgotten
+    /// early, as over TCP.
+    #[serde(default = "default_max_call_rate")]
+    pub max_call_rate: usize,
     /// The case store calls are linked to and stored in; `console.database` when absent.
     pub database: Option<PathBuf>,
     /// Queue calls answered within this count towards the service level.
@@ -131,6 +136,10 @@ impl QueueSection {
     }
 }
 
+fn default_max_call_rate() -> usize {
+    1_000
+}
+
 fn default_service_level() -> Duration {
     Duration::from_secs(20)
 }
@@ -188,6 +197,13 @@ impl TelephonySection {
                 origin,
                 "telephony.ring_timeout",
                 "must not be zero",
+            ));
+        }
+        if !(1..=100_000).contains(&self.max_call_rate) {
+            return Err(ConfigError::invalid(
+                origin,
+                "telephony.max_call_rate",
+                "must be between 1 and 100000 calls per second",
             ));
         }
         let mut seen = std::collections::HashSet::new();
@@ -366,6 +382,7 @@ mod tests {
         let t = c.telephony.expect("section");
         assert_eq!(t.realm, "legatura");
         assert_eq!(t.ring_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(t.max_call_rate, 1_000);
         assert!(t.advertise.is_none());
     }
 
@@ -383,6 +400,10 @@ mod tests {
             (
                 "listen = \"127.0.0.1:5060\"\nagents = \"a\"\nring_timeout = \"0s\"\n",
                 "telephony.ring_timeout",
+            ),
+            (
+                "listen = \"127.0.0.1:5060\"\nagents = \"a\"\nmax_call_rate = 0\n",
+                "telephony.max_call_rate",
             ),
             (
                 "listen = \"127.0.0.1:5060\"\nagents = \"a\"\npassword = \"x\"\n",
