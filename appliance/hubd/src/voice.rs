@@ -91,6 +91,7 @@ async fn link_cases(bridge: Arc<Telephony>, store: Arc<cs::Store>) {
                 consulate,
                 language,
                 emergency,
+                digits,
             } => {
                 let started = Started {
                     caller: &caller,
@@ -99,6 +100,7 @@ async fn link_cases(bridge: Arc<Telephony>, store: Arc<cs::Store>) {
                     consulate: consulate.as_deref(),
                     language: language.as_deref(),
                     emergency,
+                    typed: digits.as_deref(),
                     call_ref: &format!("phone:{call_id}#{call}"),
                 };
                 let no = case_for(&store, &intake, &started)?;
@@ -126,23 +128,61 @@ struct Started<'a> {
     consulate: Option<&'a str>,
     language: Option<&'a str>,
     emergency: bool,
+    /// The digits typed after the menu's choice.
+    typed: Option<&'a str>,
     call_ref: &'a str,
 }
 
-/// The caller's newest open case, or a new one.
+/// The case a call joins: the open case of the caller's number whose case number they typed,
+/// else the caller's newest open case, else a new one. A typed number alone never joins a
+/// call to a case: caller id must match one of the case's phone contacts, so nobody reaches
+/// someone else's case by knowing its number; the agent still sees what was typed.
 fn case_for(
     store: &cs::Store,
     intake: &intake::Intake,
     call: &Started<'_>,
 ) -> anyhow::Result<cs::CaseNumber> {
-    if let Some(open) = store.phone_cases(call.caller)?.first() {
-        return Ok(open.case_no);
+    let open = store.phone_cases(call.caller)?;
+    let typed = call.typed.and_then(typed_case_number);
+    if let Some(typed) = typed
+        && let Some(case) = open.iter().find(|c| c.case_no == typed)
+    {
+        return Ok(case.case_no);
     }
+    if let Some(newest) = open.first() {
+        return Ok(newest.case_no);
+    }
+    open_case(store, intake, call, typed)
+}
+
+/// A case number typed on a keypad: the year and the number, 11 digits
+/// (`20260001234` is `CSC-2026-0001234`).
+fn typed_case_number(digits: &str) -> Option<cs::CaseNumber> {
+    if digits.len() != 11 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    format!("CSC-{}-{}", &digits[..4], &digits[4..])
+        .parse()
+        .ok()
+}
+
+/// A new phone case for the caller, decided by intake like any other channel's.
+fn open_case(
+    store: &cs::Store,
+    intake: &intake::Intake,
+    call: &Started<'_>,
+    typed: Option<cs::CaseNumber>,
+) -> anyhow::Result<cs::CaseNumber> {
     let mut text = format!("Phone call from {}", call.caller);
     if let Some(q) = call.queue {
         text.push_str(&format!(" to the {q} queue"));
     }
     text.push('.');
+    if let Some(typed) = typed {
+        text.push_str(&format!(
+            " The caller typed case number {typed}, which is not an open case of this number."
+        ));
+    }
     let decision = intake.decide(&intake::Request {
         declared_type: None,
         declared_priority: call.emergency.then_some(intake::Priority::P0),
@@ -243,6 +283,9 @@ fn store_record(store: &cs::Store, record: &CallRecord) -> anyhow::Result<()> {
     store.record_call(case, &call)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
 
 fn family_of(f: Option<intake::Family>) -> cs::Family {
     match f {

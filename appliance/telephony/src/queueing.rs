@@ -47,6 +47,8 @@ pub enum CallEvent {
         consulate: Option<String>,
         language: Option<String>,
         emergency: bool,
+        /// What the caller typed after the menu's choice (a case number, say), if anything.
+        digits: Option<String>,
     },
     /// A call ended; its record is final.
     Ended(CallRecord),
@@ -179,6 +181,7 @@ impl Engine {
             consulate: q.and_then(|q| q.consulate.clone()),
             language: record.language.clone(),
             emergency: record.emergency,
+            digits: (!record.digits.is_empty()).then(|| record.digits.clone()),
         });
     }
 
