@@ -252,19 +252,26 @@ pub(crate) fn drop_capabilities(drop_bounding: bool, last_cap: i32) -> Result<()
             }
         }
     }
-    // SAFETY: prctl(2) with integer arguments only.
-    let rc = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        )
-    };
-    // EINVAL: a kernel before ambient capabilities (4.3), so there are none to clear.
-    if rc != 0 && last_errno() != libc::EINVAL {
-        return Err((Step::Ambient, last_errno()));
+    // A daemon started without capabilities (systemd's `CapabilityBoundingSet=` with a
+    // dynamic user) has nothing left to drop, and its unit's system-call filter may rightly
+    // refuse capset(2): then nothing is called at all.
+    if (0..=last_cap).any(in_ambient_set) {
+        // SAFETY: prctl(2) with integer arguments only.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        };
+        if rc != 0 {
+            return Err((Step::Ambient, last_errno()));
+        }
+    }
+    if capabilities().map_err(|e| (Step::Capabilities, e.raw_os_error().unwrap_or(0)))? == [0; 3] {
+        return Ok(());
     }
     let mut header = CapHeader {
         version: CAPABILITY_VERSION_3,
@@ -295,6 +302,13 @@ pub(crate) fn capabilities() -> io::Result<[u64; 3]> {
         join(|d| d.permitted),
         join(|d| d.inheritable),
     ])
+}
+
+/// Whether capability `cap` is in the calling thread's ambient set (never, on a kernel before
+/// ambient capabilities, 4.3, where the call fails).
+fn in_ambient_set(cap: i32) -> bool {
+    // SAFETY: prctl(2) with integer arguments only.
+    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_IS_SET, cap, 0, 0) == 1 }
 }
 
 /// Whether capability `cap` is in the calling thread's bounding set.
