@@ -49,7 +49,6 @@ fn hub_and_credentials(lab: &Lab, appliance: &str) -> (system::HubNode, Noc, Vec
 }
 
 #[test]
-#[ignore = "gatewayd does not yet come up inside the image; run with --ignored (docs/image.md)"]
 fn the_appliance_enrols_and_its_tunnel_comes_up() {
     let _machine = machine_lock();
     let disk = appliance_image().expect("the appliance image");
@@ -111,7 +110,6 @@ fn the_appliance_enrols_and_its_tunnel_comes_up() {
 }
 
 #[test]
-#[ignore = "boots the image (minutes under TCG); run with --ignored (docs/image.md)"]
 fn a_tampered_root_is_refused_and_never_connects() {
     let _machine = machine_lock();
     let disk = appliance_image().expect("the appliance image");
