@@ -165,6 +165,47 @@ fn a_tampered_root_is_refused_and_never_connects() {
     drop(vm);
 }
 
+#[test]
+fn a_wrong_enrollment_code_is_said_on_the_console_and_retried_without_a_tunnel() {
+    let _machine = machine_lock();
+    let disk = appliance_image().expect("the appliance image");
+    let lab = Lab::new(&[]).expect("topology");
+    let (hub, _noc, mut credentials) = hub_and_credentials(&lab, "PAR-03");
+    credentials.retain(|c| c.name != "legatura.enroll-code");
+    credentials.push(Credential::new(
+        "legatura.enroll-code",
+        "this-is-not-a-code-the-noc-made",
+    ));
+    let mut vm = Vm::boot(
+        lab.net.ns(HUB_HOST),
+        &disk,
+        lab.net.dir(),
+        "wrong-code",
+        &credentials,
+    )
+    .expect("start qemu");
+    // The refusal and its reason are on the console, and the box tries again rather than
+    // giving up.
+    vm.wait_console(BOOT, "two refused enrollments", |c| {
+        c.matches("enrollment failed").count() >= 2
+    })
+    .expect("gatewayd says the enrollment failed, and retries");
+    let console = vm.console();
+    let failure = console
+        .lines()
+        .find(|l| l.contains("enrollment failed"))
+        .unwrap_or_default();
+    assert!(
+        failure.contains("enrollment code has"),
+        "the console says what is wrong with the code: {failure}"
+    );
+    assert!(
+        hub.appliances().expect("hub /status").is_empty(),
+        "an appliance with a wrong code has a tunnel"
+    );
+    drop(vm);
+}
+
 /// The byte offset of the partition named `name`, from `sfdisk --json`.
 fn partition_start(disk: &std::path::Path, name: &str) -> u64 {
     let out = Command::new("sfdisk")
