@@ -1,11 +1,9 @@
 //! The results: printed as a table, written to `target/bench/telephony.json` as a flat object
 //! of numbers and booleans, and summed up in the last line, `telephony: k=v …`.
 
-use std::fmt::Write as _;
-
 use anyhow::{Context as _, Result};
 
-use benchkit::{Figures, Value};
+use benchkit::Figures;
 
 use crate::progress;
 
@@ -38,10 +36,6 @@ impl Report {
         self.figures.flag(key, value);
     }
 
-    fn get(&self, key: &str) -> Option<Value> {
-        self.figures.get(key)
-    }
-
     /// Prints the table and the notes, writes the JSON and prints the last line.
     pub(crate) fn finish(self, notes: &[String]) -> Result<()> {
         println!(
@@ -56,17 +50,7 @@ impl Report {
         let path = benchkit::write_result("telephony", &self.figures.json())
             .context("writing target/bench/telephony.json")?;
         progress!("wrote {}", path.display());
-        let mut line = String::from("telephony:");
-        for key in SUMMARY {
-            match self.get(key) {
-                Some(v) => {
-                    let _ = write!(line, " {key}={}", v);
-                }
-                None => {
-                    let _ = write!(line, " {key}=not_measured");
-                }
-            }
-        }
+        let line = self.figures.summary_line("telephony", SUMMARY);
         println!("{line}");
         Ok(())
     }

@@ -68,6 +68,23 @@ impl Figures {
         out.push_str("}\n");
         out
     }
+
+    /// A benchmark's last line, `NAME: key=value …`, one pair per key in `keys`
+    /// (`key=not_measured` for a figure the run did not get).
+    pub fn summary_line(&self, name: &str, keys: &[&str]) -> String {
+        let mut line = format!("{name}:");
+        for key in keys {
+            match self.get(key) {
+                Some(v) => {
+                    let _ = write!(line, " {key}={v}");
+                }
+                None => {
+                    let _ = write!(line, " {key}=not_measured");
+                }
+            }
+        }
+        line
+    }
 }
 
 /// The `q`-th percentile by nearest rank; sorts `samples`. `NaN` when there are none.
