@@ -4,6 +4,8 @@
 //! ([`Control::Hello`]); the hub answers [`Control::Welcome`] only once it has admitted the
 //! appliance, so a gateway never mistakes a completed QUIC handshake for acceptance.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
 use crate::{ErrorCode, FlowId, ServiceName, varint};
 
 /// Largest frame body accepted; larger frames are a protocol violation.
@@ -33,6 +35,17 @@ pub enum Control {
     },
     Pong {
         nonce: u64,
+    },
+    /// Gateway → hub, just before the [`Control::FlowOpen`] of the same flow: who sent the
+    /// flow's first datagram on the embassy LAN, and to which gateway listener address. Purely
+    /// informational for the hub's upstreams (the identity still comes from mTLS); a hub that
+    /// does not know this frame skips it.
+    FlowSource {
+        flow: FlowId,
+        /// The LAN client's address as the gateway's listener saw it.
+        client: SocketAddr,
+        /// The listener address the client sent to, when the gateway knows one worth naming.
+        listener: Option<SocketAddr>,
     },
     /// Gateway → hub: a new UDP flow for `service`.
     FlowOpen {
@@ -78,6 +91,12 @@ const FLOW_OPEN: u8 = 6;
 const FLOW_ACCEPTED: u8 = 7;
 const FLOW_REFUSED: u8 = 8;
 const FLOW_CLOSED: u8 = 9;
+const FLOW_SOURCE: u8 = 10;
+
+/// Family bytes of an encoded socket address: `family ‖ ip ‖ port (u16 BE)`, or `NO_ADDR` alone.
+const NO_ADDR: u8 = 0;
+const ADDR_V4: u8 = 4;
+const ADDR_V6: u8 = 6;
 
 impl Control {
     /// Appends the encoded frame to `out`. Text fields longer than the limit are truncated
@@ -110,6 +129,16 @@ impl Control {
                 varint::encode(flow.get(), out);
                 service.encode(out);
                 FLOW_OPEN
+            }
+            Self::FlowSource {
+                flow,
+                client,
+                listener,
+            } => {
+                varint::encode(flow.get(), out);
+                put_addr(Some(*client), out);
+                put_addr(*listener, out);
+                FLOW_SOURCE
             }
             Self::FlowAccepted { flow } => {
                 varint::encode(flow.get(), out);
@@ -168,6 +197,13 @@ impl Control {
                 flow: r.flow("flow_open")?,
                 service: r.service("flow_open")?,
             },
+            FLOW_SOURCE => Self::FlowSource {
+                flow: r.flow("flow_source")?,
+                client: r
+                    .addr("flow_source")?
+                    .ok_or(ControlError::Malformed("flow_source"))?,
+                listener: r.addr("flow_source")?,
+            },
             FLOW_ACCEPTED => Self::FlowAccepted {
                 flow: r.flow("flow_accepted")?,
             },
@@ -199,6 +235,7 @@ impl Control {
             Self::GoAway { .. } => "goaway",
             Self::Ping { .. } => "ping",
             Self::Pong { .. } => "pong",
+            Self::FlowSource { .. } => "flow_source",
             Self::FlowOpen { .. } => "flow_open",
             Self::FlowAccepted { .. } => "flow_accepted",
             Self::FlowRefused { .. } => "flow_refused",
@@ -214,6 +251,24 @@ fn put_text(s: &str, out: &mut Vec<u8>) {
     }
     out.push(end as u8);
     out.extend_from_slice(&s.as_bytes()[..end]);
+}
+
+/// Appends `family ‖ ip ‖ port`, or the lone `NO_ADDR` byte. An IPv6 address's flow label and
+/// scope id are not sent: they mean nothing on the far side of the tunnel.
+fn put_addr(addr: Option<SocketAddr>, out: &mut Vec<u8>) {
+    match addr {
+        None => out.push(NO_ADDR),
+        Some(SocketAddr::V4(a)) => {
+            out.push(ADDR_V4);
+            out.extend_from_slice(&a.ip().octets());
+            out.extend_from_slice(&a.port().to_be_bytes());
+        }
+        Some(SocketAddr::V6(a)) => {
+            out.push(ADDR_V6);
+            out.extend_from_slice(&a.ip().octets());
+            out.extend_from_slice(&a.port().to_be_bytes());
+        }
+    }
 }
 
 /// A cursor over one frame body; every read is bounds-checked.
@@ -248,6 +303,18 @@ impl Reader<'_> {
         let (v, used) = varint::decode(self.0).map_err(|_| ControlError::Malformed(what))?;
         self.0 = &self.0[used..];
         FlowId::new(v).map_err(|_| ControlError::Malformed(what))
+    }
+
+    /// A socket address written by `put_addr`; `None` for the "no address" byte.
+    fn addr(&mut self, what: &'static str) -> Result<Option<SocketAddr>, ControlError> {
+        let ip = match self.array::<1>(what)? {
+            [NO_ADDR] => return Ok(None),
+            [ADDR_V4] => IpAddr::V4(Ipv4Addr::from(self.array::<4>(what)?)),
+            [ADDR_V6] => IpAddr::V6(Ipv6Addr::from(self.array::<16>(what)?)),
+            _ => return Err(ControlError::Malformed(what)),
+        };
+        let port = u16::from_be_bytes(self.array(what)?);
+        Ok(Some(SocketAddr::new(ip, port)))
     }
 
     fn service(&mut self, what: &'static str) -> Result<ServiceName, ControlError> {
