@@ -21,7 +21,12 @@ use crate::config::TelephonySection;
 /// through an embassy gateway (a `sip` UDP service whose upstream is `[telephony] listen`).
 pub fn origins(hub: &tunnel::HubHandle) -> telephony::Origins {
     let hub = hub.clone();
-    telephony::Origins::new(move |source| hub.flow_origin(source).map(|id| id.to_string()))
+    telephony::Origins::new(move |source| {
+        hub.flow_origin(source).map(|id| telephony::Gateway {
+            appliance: id.to_string(),
+            listener: None,
+        })
+    })
 }
 
 /// Loads the agents' credentials and starts SIP; the bridge runs until the process ends.

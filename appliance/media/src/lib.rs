@@ -246,6 +246,12 @@ impl Media {
         self.order(call, Command::Remote(leg, rtp))
     }
 
+    /// Forgets where a leg's peer is: the relay sends it nothing until a valid packet
+    /// latches its address afresh (another phone took the leg behind the same forwarder).
+    pub fn forget_remote(&mut self, call: u64, leg: Leg) -> Result<(), MediaError> {
+        self.order(call, Command::Forget(leg))
+    }
+
     /// Plays the menu to the caller and reads its keys; the outcome comes as
     /// [`MediaEvent::Ivr`].
     pub fn start_ivr(&mut self, call: u64) -> Result<(), MediaError> {
@@ -300,6 +306,17 @@ impl Media {
         if let Some((tx, _)) = self.sessions.remove(&call) {
             let _ = tx.try_send(Command::Close);
         }
+    }
+
+    /// Where the relay receives what it advertised as `advertised`, for a forwarder on this
+    /// host (the tunnel's routed media): the bound address, loopback when that is a wildcard.
+    pub fn relay_address(&self, advertised: SocketAddr) -> SocketAddr {
+        let ip = match self.config.bind {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        SocketAddr::new(ip, advertised.port())
     }
 
     pub fn stats(&self) -> StatsSnapshot {

@@ -31,6 +31,8 @@ const BUFFER: usize = 2048;
 pub(crate) enum Command {
     AddAgent(Sockets),
     Remote(Leg, SocketAddr),
+    /// Forget where the leg's peer is: the next valid packet latches it afresh.
+    Forget(Leg),
     StartIvr(IvrSettings),
     /// Play this prompt to the caller over and over until the call is bridged.
     Loop(Prompt),
@@ -111,12 +113,19 @@ impl LegMedia {
         // A peer that moved (a new address in a re-INVITE, a transfer's target) is latched
         // afresh; the same address again (a hold, a refresh) keeps the latch, which may be
         // a NAT's or the tunnel's address rather than the one in the SDP.
-        if self.rtp.expected.is_some_and(|old| old != rtp) {
+        if self.rtp.expected != Some(rtp) {
             self.rtp.latched = None;
             self.rtcp.latched = None;
         }
         self.rtp.expected = Some(rtp);
         self.rtcp.expected = Some(SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1)));
+    }
+
+    fn forget(&mut self) {
+        for endpoint in [&mut self.rtp, &mut self.rtcp] {
+            endpoint.expected = None;
+            endpoint.latched = None;
+        }
     }
 }
 
@@ -260,6 +269,12 @@ impl Session {
             Command::Remote(Leg::Agent, addr) => {
                 if let Some(agent) = self.agent.as_mut() {
                     agent.set_remote(addr);
+                }
+            }
+            Command::Forget(Leg::Caller) => self.caller.forget(),
+            Command::Forget(Leg::Agent) => {
+                if let Some(agent) = self.agent.as_mut() {
+                    agent.forget();
                 }
             }
             Command::StartIvr(settings) => {

@@ -9,6 +9,9 @@
 //! hub SDP the 183 did, and the relay bridges the legs (recording them if the queue is in
 //! `record_queues`). Calls straight to an agent skip the menu but are anchored the same way.
 //!
+//! A phone behind an embassy gateway is given the gateway's media service instead of the
+//! hub's address, and its audio reaches the relay through the tunnel (`crate::tunnelled`).
+//!
 //! A body the relay cannot carry (no SDP, no G.711) passes through unchanged, as without
 //! media: the call still connects, without menu or recording.
 
@@ -19,13 +22,15 @@ use std::time::Instant;
 use bytes::Bytes;
 use media::{Codec, Leg, Media, MediaConfig, MediaEvent, Prompt};
 use sip::sdp::Sdp;
-use sip::{Request, Response};
+use sip::{Peer, Request, Response};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::acd;
 use crate::engine::{Engine, tagged};
+use crate::origin::Gateway;
 use crate::queueing::Held;
+use crate::tunnelled::MediaRoutes;
 
 /// `[telephony.media]`: the relay, which queues record, and whether queue callers hear the
 /// menu.
@@ -37,6 +42,10 @@ pub struct MediaSettings {
     /// Queue callers hear the menu before joining the queue; without it they join at once
     /// (and still hear their queue's `message` while they wait).
     pub ivr: bool,
+    /// The port of every embassy gateway's media service (RTP; RTCP on the next port): a
+    /// phone behind a gateway sends its audio there. Without it such phones are given the
+    /// hub's own address, which only works where they can reach it.
+    pub gateway_rtp_port: Option<u16>,
 }
 
 impl MediaSettings {
@@ -46,6 +55,7 @@ impl MediaSettings {
             relay,
             record_queues: Vec::new(),
             ivr: true,
+            gateway_rtp_port: None,
         }
     }
 }
@@ -76,6 +86,9 @@ pub(crate) struct Anchor {
     calls: HashMap<u64, Anchored>,
     /// Callers in the menu: call record id → the queue they join after it.
     in_menu: HashMap<u64, usize>,
+    /// Tunnelled phones' addresses → the relay ports they reach.
+    routes: MediaRoutes,
+    gateway_rtp_port: Option<u16>,
 }
 
 impl Anchor {
@@ -91,7 +104,59 @@ impl Anchor {
             messages,
             calls: HashMap::new(),
             in_menu: HashMap::new(),
+            routes: MediaRoutes::default(),
+            gateway_rtp_port: settings.gateway_rtp_port,
         }
+    }
+
+    /// The appliance of a phone whose audio rides the tunnel: behind `gateway`, with the
+    /// gateways' media service configured.
+    fn tunnelled<'g>(&self, gateway: Option<&'g Gateway>) -> Option<&'g Gateway> {
+        gateway.filter(|g| g.listener.is_some() && self.gateway_rtp_port.is_some())
+    }
+
+    /// The address a leg's peer is given in SDP for the relay's port `local`: that port, or
+    /// for a tunnelled phone the gateway's media service on the phone's LAN.
+    fn facing(&self, local: SocketAddr, gateway: Option<&Gateway>) -> SocketAddr {
+        match (
+            self.tunnelled(gateway).and_then(|g| g.listener),
+            self.gateway_rtp_port,
+        ) {
+            (Some(listener), Some(port)) => SocketAddr::new(listener.ip(), port),
+            _ => local,
+        }
+    }
+
+    /// A leg's peer receives at `remote`: the relay sends there, or for a tunnelled phone
+    /// the tunnel routes that phone's datagrams to the leg's port `local` and the relay
+    /// answers whichever flow they come from.
+    fn learn(
+        &mut self,
+        cdr: u64,
+        leg: Leg,
+        local: SocketAddr,
+        gateway: Option<&Gateway>,
+        remote: SocketAddr,
+    ) {
+        match self.tunnelled(gateway) {
+            Some(gateway) => {
+                let relay = self.media.relay_address(local);
+                if self.routes.set(cdr, leg, &gateway.appliance, remote, relay) {
+                    // Another phone on this leg (a transfer, a re-offer): latch afresh.
+                    let _ = self.media.forget_remote(cdr, leg);
+                }
+            }
+            None => {
+                self.routes.clear_leg(cdr, leg);
+                let _ = self.media.set_remote(cdr, leg, remote);
+            }
+        }
+    }
+
+    fn forget(&mut self, cdr: u64) {
+        self.calls.remove(&cdr);
+        self.in_menu.remove(&cdr);
+        self.routes.remove_call(cdr);
     }
 }
 
@@ -154,8 +219,10 @@ fn set_sdp(headers: &mut sip::Headers, body: &mut Bytes, sdp: Bytes) {
 
 impl Engine {
     /// Opens the caller's leg of call record `cdr` from its offer; the hub's SDP for the
-    /// caller, or `None` if the relay cannot carry the call.
-    fn anchor_caller(&mut self, cdr: u64, invite: &Request) -> Option<Bytes> {
+    /// caller, or `None` if the relay cannot carry the call. `flow` is the tunnel flow the
+    /// caller is behind, if any.
+    fn anchor_caller(&mut self, cdr: u64, invite: &Request, flow: Option<Peer>) -> Option<Bytes> {
+        let gateway = flow.and_then(|f| self.origin_of(f));
         let anchor = self.anchor.as_mut()?;
         if let Some(call) = anchor.calls.get(&cdr) {
             return Some(call.caller_sdp.clone());
@@ -164,7 +231,9 @@ impl Engine {
             debug!(cdr, "offer without G.711 audio; media not anchored");
             return None;
         };
-        let local = match anchor.media.open(cdr, codec, telephone_event, remote) {
+        let tunnelled = anchor.tunnelled(gateway.as_ref()).is_some();
+        let direct = remote.filter(|_| !tunnelled);
+        let local = match anchor.media.open(cdr, codec, telephone_event, direct) {
             Ok(local) => local,
             Err(error) => {
                 warn!(cdr, %error, "media not anchored");
@@ -175,8 +244,13 @@ impl Engine {
             .into_iter()
             .flatten()
             .collect();
-        let Ok(sdp) = sip::sdp::anchor(&invite.body, local.ip(), local.port(), &keep) else {
+        if let (true, Some(remote)) = (tunnelled, remote) {
+            anchor.learn(cdr, Leg::Caller, local, gateway.as_ref(), remote);
+        }
+        let facing = anchor.facing(local, gateway.as_ref());
+        let Ok(sdp) = sip::sdp::anchor(&invite.body, facing.ip(), facing.port(), &keep) else {
             anchor.media.close(cdr);
+            anchor.routes.remove_call(cdr);
             return None;
         };
         let caller_sdp = Bytes::from(sdp);
@@ -205,7 +279,7 @@ impl Engine {
             self.enqueue(now, held, queue, None);
             return;
         }
-        let Some(sdp) = self.anchor_caller(held.cdr, &held.invite) else {
+        let Some(sdp) = self.anchor_caller(held.cdr, &held.invite, held.flow) else {
             self.enqueue(now, held, queue, None);
             return;
         };
@@ -256,14 +330,21 @@ impl Engine {
     }
 
     /// The agent's INVITE for call record `cdr` offers the hub's agent leg instead of the
-    /// caller's own address.
+    /// caller's own address. `caller_flow` is the tunnel flow the caller is behind, `agent`
+    /// the gateway the agent's phone is behind, if any.
     pub(crate) fn anchor_offer(
         &mut self,
         cdr: u64,
         caller_invite: &Request,
+        caller_flow: Option<Peer>,
+        agent: Option<&Gateway>,
         agent_invite: &mut Request,
     ) {
-        if self.anchor.is_none() || self.anchor_caller(cdr, caller_invite).is_none() {
+        if self.anchor.is_none()
+            || self
+                .anchor_caller(cdr, caller_invite, caller_flow)
+                .is_none()
+        {
             return;
         }
         let Some(anchor) = self.anchor.as_mut() else {
@@ -285,7 +366,10 @@ impl Engine {
                 }
             },
         };
-        if let Ok(sdp) = sip::sdp::anchor(&call.offer, local.ip(), local.port(), &call.keep) {
+        let offer = call.offer.clone();
+        let keep = call.keep.clone();
+        let facing = anchor.facing(local, agent);
+        if let Ok(sdp) = sip::sdp::anchor(&offer, facing.ip(), facing.port(), &keep) {
             set_sdp(
                 &mut agent_invite.headers,
                 &mut agent_invite.body,
@@ -296,22 +380,28 @@ impl Engine {
 
     /// A response of the agent's INVITE on its way to the caller: the agent's SDP tells the
     /// relay where the agent receives; the caller gets the hub's SDP; a 2xx bridges the legs.
+    /// `agent_flow` is the tunnel flow the agent's phone is behind, if any.
     pub(crate) fn anchor_response(
         &mut self,
         cdr: u64,
+        agent_flow: Option<Peer>,
         from_agent: &Response,
         relayed: &mut Response,
     ) {
         let queue = self.cdrs.get(cdr).and_then(|r| r.queue.clone());
+        let gateway = agent_flow.and_then(|f| self.origin_of(f));
         let Some(anchor) = self.anchor.as_mut() else {
             return;
         };
+        let Some(agent_leg) = anchor.calls.get(&cdr).map(|c| c.agent_leg) else {
+            return;
+        };
+        if let (Some((_, _, Some(remote))), Some(local)) = (choose(&from_agent.body), agent_leg) {
+            anchor.learn(cdr, Leg::Agent, local, gateway.as_ref(), remote);
+        }
         let Some(call) = anchor.calls.get(&cdr) else {
             return;
         };
-        if let Some((_, _, Some(remote))) = choose(&from_agent.body) {
-            let _ = anchor.media.set_remote(cdr, Leg::Agent, remote);
-        }
         if !relayed.body.is_empty() || from_agent.is_success() {
             set_sdp(
                 &mut relayed.headers,
@@ -332,14 +422,18 @@ impl Engine {
     /// A session description crossing an answered call (a re-INVITE or UPDATE, or its
     /// answer) from `from`'s peer: the relay learns where that peer now receives, and the
     /// other leg's peer is given the hub's address facing it, so a hold, a resume or a
-    /// phone that moved keeps its audio through the relay.
+    /// phone that moved keeps its audio through the relay. `flows` are the tunnel flows
+    /// `from`'s peer and the other leg's peer are behind, if any.
     pub(crate) fn anchor_mid_dialog(
         &mut self,
         cdr: u64,
         from: crate::cdr::Side,
+        flows: (Option<Peer>, Option<Peer>),
         headers: &mut sip::Headers,
         body: &mut Bytes,
     ) {
+        let from_gateway = flows.0.and_then(|f| self.origin_of(f));
+        let other_gateway = flows.1.and_then(|f| self.origin_of(f));
         let Some(anchor) = self.anchor.as_mut() else {
             return;
         };
@@ -349,18 +443,20 @@ impl Engine {
         if body.is_empty() {
             return;
         }
-        let (leg, facing_other) = match from {
-            crate::cdr::Side::Caller => (Leg::Caller, call.agent_leg),
-            crate::cdr::Side::Agent => (Leg::Agent, Some(call.caller_leg)),
+        let (leg, own, facing_other) = match from {
+            crate::cdr::Side::Caller => (Leg::Caller, Some(call.caller_leg), call.agent_leg),
+            crate::cdr::Side::Agent => (Leg::Agent, call.agent_leg, Some(call.caller_leg)),
         };
-        let Some(local) = facing_other else {
+        let (Some(own), Some(local)) = (own, facing_other) else {
             return;
         };
+        let keep = call.keep.clone();
         // On hold a phone may name no address (c=0.0.0.0): the relay keeps the one it has.
         if let Some((_, _, Some(remote))) = choose(body) {
-            let _ = anchor.media.set_remote(cdr, leg, remote);
+            anchor.learn(cdr, leg, own, from_gateway.as_ref(), remote);
         }
-        match sip::sdp::anchor(body, local.ip(), local.port(), &call.keep) {
+        let facing = anchor.facing(local, other_gateway.as_ref());
+        match sip::sdp::anchor(body, facing.ip(), facing.port(), &keep) {
             Ok(sdp) => set_sdp(headers, body, Bytes::from(sdp)),
             Err(_) => warn!(
                 cdr,
@@ -369,13 +465,18 @@ impl Engine {
         }
     }
 
-    /// The relay sends the agent leg's audio to `rtp` from now on (a transfer's target).
-    pub(crate) fn anchor_new_agent(&mut self, cdr: u64, answer: &[u8]) {
+    /// The relay sends the agent leg's audio to the address in `answer` from now on (a
+    /// transfer's target, behind the tunnel flow `flow` if any).
+    pub(crate) fn anchor_new_agent(&mut self, cdr: u64, flow: Option<Peer>, answer: &[u8]) {
+        let gateway = flow.and_then(|f| self.origin_of(f));
         let Some(anchor) = self.anchor.as_mut() else {
             return;
         };
+        let Some(local) = anchor.calls.get(&cdr).and_then(|c| c.agent_leg) else {
+            return;
+        };
         if let Some((_, _, Some(remote))) = choose(answer) {
-            let _ = anchor.media.set_remote(cdr, Leg::Agent, remote);
+            anchor.learn(cdr, Leg::Agent, local, gateway.as_ref(), remote);
         }
     }
 
@@ -404,8 +505,7 @@ impl Engine {
             }
             MediaEvent::Idle { call } => {
                 debug!(cdr = call, "media idle; relay closed");
-                anchor.calls.remove(&call);
-                anchor.in_menu.remove(&call);
+                anchor.forget(call);
             }
         }
     }
@@ -424,9 +524,16 @@ impl Engine {
             .collect();
         for cdr in ended {
             anchor.media.close(cdr);
-            anchor.calls.remove(&cdr);
-            anchor.in_menu.remove(&cdr);
+            anchor.forget(cdr);
         }
+    }
+
+    /// Where tunnelled phones' audio goes (empty without media).
+    pub fn media_routes(&self) -> MediaRoutes {
+        self.anchor
+            .as_ref()
+            .map(|a| a.routes.clone())
+            .unwrap_or_default()
     }
 
     /// The relay's counters, if media is anchored.

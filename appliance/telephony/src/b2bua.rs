@@ -86,6 +86,14 @@ impl Call {
             Side::Agent => &mut self.agent,
         }
     }
+
+    /// The tunnel flow `side`'s peer is behind, if any.
+    pub(crate) fn flow(&self, side: Side) -> Option<Peer> {
+        match side {
+            Side::Caller => self.caller.flow,
+            Side::Agent => self.agent.flow,
+        }
+    }
 }
 
 /// An ACK we sent and where, to send again when its 2xx comes again.
@@ -210,7 +218,13 @@ impl Engine {
         let id = self.next_call_id();
         let (mut agent_invite, agent_call_id) =
             self.agent_invite(&held.invite, binding, agent_peer.transport);
-        self.anchor_offer(held.cdr, &held.invite, &mut agent_invite);
+        self.anchor_offer(
+            held.cdr,
+            &held.invite,
+            held.flow,
+            binding.gateway.as_ref(),
+            &mut agent_invite,
+        );
         let Ok(agent_key) = self
             .txns
             .send_request(now, agent_invite.clone(), agent_peer)
@@ -364,7 +378,7 @@ impl Engine {
                     self.cancel_agent(now, &call, id);
                 } else if call.state == CallState::Ringing {
                     let mut relayed = self.caller_response(&call, &response);
-                    self.anchor_response(call.cdr, &response, &mut relayed);
+                    self.anchor_response(call.cdr, call.agent.flow, &response, &mut relayed);
                     self.respond(now, &call.caller_key, relayed);
                 }
             }
@@ -385,7 +399,7 @@ impl Engine {
                     self.queue_call_answered(now, &call);
                     call.caller.dialog = Dialog::as_uas(&call.caller_invite, &call.caller_tag).ok();
                     let mut relayed = self.caller_response(&call, &response);
-                    self.anchor_response(call.cdr, &response, &mut relayed);
+                    self.anchor_response(call.cdr, call.agent.flow, &response, &mut relayed);
                     self.respond(now, &call.caller_key, relayed);
                 }
                 // The 2xx again: our ACK was lost.
@@ -779,7 +793,14 @@ impl Engine {
         let mut relayed = dialog.request(request.method.clone(), &via, &contact);
         relayed.body = copy_body(&request.headers, &request.body, &mut relayed.headers);
         if matches!(request.method, Method::Invite | Method::Update) {
-            self.anchor_mid_dialog(call.cdr, side, &mut relayed.headers, &mut relayed.body);
+            let flows = (call.flow(side), call.flow(other(side)));
+            self.anchor_mid_dialog(
+                call.cdr,
+                side,
+                flows,
+                &mut relayed.headers,
+                &mut relayed.body,
+            );
         }
         for name in [
             "Event",
@@ -819,7 +840,11 @@ impl Engine {
         if response.code == 100 {
             return;
         }
-        let Some(cdr) = self.calls.get(&id).map(|c| c.cdr) else {
+        let Some((cdr, flows)) = self
+            .calls
+            .get(&id)
+            .map(|c| (c.cdr, (c.flow(other(from)), c.flow(from))))
+        else {
             return;
         };
         let mut relayed = original.response(response.code);
@@ -827,7 +852,13 @@ impl Engine {
         relayed.body = copy_body(&response.headers, &response.body, &mut relayed.headers);
         if matches!(original.method, Method::Invite | Method::Update) && response.code < 300 {
             // The answer comes from the other leg's peer.
-            self.anchor_mid_dialog(cdr, other(from), &mut relayed.headers, &mut relayed.body);
+            self.anchor_mid_dialog(
+                cdr,
+                other(from),
+                flows,
+                &mut relayed.headers,
+                &mut relayed.body,
+            );
         }
         let Some(call) = self.calls.get_mut(&id) else {
             return;

@@ -247,7 +247,7 @@ impl Engine {
                 source: b.source.addr.to_string(),
                 transport: b.source.transport.via_name(),
                 expires_in_s: b.expires_at.saturating_duration_since(now).as_secs(),
-                appliance: b.appliance,
+                appliance: b.gateway.map(|g| g.appliance),
             })
             .collect()
     }
@@ -352,7 +352,7 @@ impl Engine {
 
     /// The embassy gateway whose tunnel flow `from` is, if it is one (UDP only: the tunnel
     /// carries SIP as a UDP service).
-    pub(crate) fn origin_of(&self, from: Peer) -> Option<String> {
+    pub(crate) fn origin_of(&self, from: Peer) -> Option<crate::origin::Gateway> {
         match from.transport {
             Transport::Udp => self.cfg.origins.as_ref()?.of(from.addr),
             Transport::Tcp => None,

@@ -24,12 +24,14 @@ pub mod queueing;
 pub mod registrar;
 pub mod server;
 mod transfer;
+pub mod tunnelled;
 
 pub use acd::{AgentState, IvrResult, QueueConfig, QueueStats};
 pub use anchor::MediaSettings;
 pub use cdr::{AgentLeg, CallRecord, Outcome, Side};
 pub use engine::{Engine, EngineConfig, Registration, Stats};
-pub use origin::Origins;
+pub use origin::{Gateway, Origins};
 pub use queueing::{AgentError, AgentView, CallEvent, QueueView, WaitingView};
 pub use registrar::{Account, Expiry};
 pub use server::{ServerConfig, StartError, Telephony};
+pub use tunnelled::MediaRoutes;

@@ -8,6 +8,8 @@ use rand::Rng;
 use sip::digest::{Algorithm, Challenge, Credentials};
 use sip::{NameAddr, Peer, Request, Response, Uri};
 
+use crate::origin::Gateway;
+
 /// An agent's SIP account: the digest HA1s (never the password) and an optional extension
 /// a call can be addressed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,15 +54,15 @@ pub struct Binding {
     pub source: Peer,
     pub registered_at: Instant,
     pub expires_at: Instant,
-    /// `mission/appliance` of the embassy gateway whose tunnel flow `source` is; `None` for
-    /// a phone reached directly.
-    pub appliance: Option<String>,
+    /// The embassy gateway whose tunnel flow `source` is; `None` for a phone reached
+    /// directly.
+    pub gateway: Option<Gateway>,
 }
 
 impl Binding {
     /// The tunnel flow to send requests for this phone to, when it is behind a gateway.
     pub fn flow(&self) -> Option<Peer> {
-        self.appliance.as_ref().map(|_| self.source)
+        self.gateway.as_ref().map(|_| self.source)
     }
 
     /// Where requests for this phone go: its tunnel flow, else its Contact (an IP literal).
@@ -142,14 +144,14 @@ impl Registrar {
         &self.realm
     }
 
-    /// Answers a REGISTER that came from `source`, through the embassy gateway `appliance`
+    /// Answers a REGISTER that came from `source`, through the embassy gateway `gateway`
     /// when the hub says so (never from the message: a phone cannot choose it).
     pub fn register(
         &mut self,
         now: Instant,
         request: &Request,
         source: Peer,
-        appliance: Option<String>,
+        gateway: Option<Gateway>,
         rng: &mut impl Rng,
     ) -> (Response, Verdict) {
         let Some(value) = request.headers.get("Authorization") else {
@@ -199,7 +201,7 @@ impl Registrar {
         }
         self.failures.remove(&creds.username);
         let username = creds.username.clone();
-        self.update_bindings(now, request, source, appliance, &username)
+        self.update_bindings(now, request, source, gateway, &username)
     }
 
     fn challenge(
@@ -285,7 +287,7 @@ impl Registrar {
         now: Instant,
         request: &Request,
         source: Peer,
-        appliance: Option<String>,
+        gateway: Option<Gateway>,
         username: &str,
     ) -> (Response, Verdict) {
         let header_expires = request
@@ -331,7 +333,7 @@ impl Registrar {
                     username: username.to_owned(),
                     contact: contact.uri,
                     source,
-                    appliance: appliance.clone(),
+                    gateway: gateway.clone(),
                     registered_at: now,
                     expires_at: now + expires.min(self.expiry.max),
                 });

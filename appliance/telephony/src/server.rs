@@ -278,6 +278,12 @@ impl Telephony {
         lock(&self.engine).media_stats()
     }
 
+    /// Where embassy phones' audio arriving through the tunnel goes (`crate::tunnelled`):
+    /// the hub's endpoint asks it for every datagram of the routed media services.
+    pub fn media_routes(&self) -> crate::MediaRoutes {
+        lock(&self.engine).media_routes()
+    }
+
     /// Stops listening; calls in progress are dropped without BYE (later: drain).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);

@@ -74,7 +74,13 @@ impl Engine {
         self.notify(now, call, "100 Trying", false);
         let (mut invite, _) = self.agent_invite(&call.caller_invite, &binding, peer.transport);
         let caller_invite = call.caller_invite.clone();
-        self.anchor_offer(call.cdr, &caller_invite, &mut invite);
+        self.anchor_offer(
+            call.cdr,
+            &caller_invite,
+            call.caller.flow,
+            binding.gateway.as_ref(),
+            &mut invite,
+        );
         match self.txns.send_request(now, invite.clone(), peer) {
             Ok(client) => {
                 debug!(cdr = call.cdr, target = %binding.username, "transfer: calling the target");
@@ -199,7 +205,7 @@ impl Engine {
         }
         self.cdrs
             .transferred(call.cdr, transfer.started, now, &transfer.target);
-        self.anchor_new_agent(call.cdr, &response.body);
+        self.anchor_new_agent(call.cdr, transfer.flow, &response.body);
         debug!(cdr = call.cdr, target = %transfer.target, "transferred");
         call.agent_invite = transfer.invite;
         call.agent_key = transfer.key;

@@ -47,6 +47,7 @@ async fn bridge(media_ports: u16, recordings: &Path) -> Telephony {
         relay,
         record_queues: vec!["consular".to_owned()],
         ivr: true,
+        gateway_rtp_port: None,
     });
     Telephony::start(ServerConfig {
         listen: placeholder,

@@ -69,6 +69,11 @@ pub struct MediaSection {
     /// Queues whose calls are recorded, both legs.
     #[serde(default)]
     pub record_queues: Vec<String>,
+    /// The port of the embassy gateways' media service (RTP; RTCP on the next port), the
+    /// listen port of their `rtp` and `rtcp` UDP services, which this hub routes to the
+    /// relay (`upstream = "routed"`). Phones behind a gateway are sent there in SDP; without
+    /// it they are given the relay's own address.
+    pub gateway_rtp_port: Option<u16>,
 }
 
 impl MediaSection {
@@ -268,6 +273,16 @@ impl TelephonySection {
                 "must be \"FIRST-LAST\" with 1024 <= FIRST < LAST <= 65535",
             ));
         }
+        if media
+            .gateway_rtp_port
+            .is_some_and(|p| !(1024..u16::MAX).contains(&p))
+        {
+            return Err(ConfigError::invalid(
+                origin,
+                "telephony.media.gateway_rtp_port",
+                "must be between 1024 and 65534 (RTCP takes the next port)",
+            ));
+        }
         if media.idle_timeout.is_zero() {
             return Err(ConfigError::invalid(
                 origin,
@@ -338,6 +353,7 @@ impl TelephonySection {
         let mut settings = telephony::MediaSettings::new(relay);
         settings.ivr = section.ivr;
         settings.record_queues = section.record_queues.clone();
+        settings.gateway_rtp_port = section.gateway_rtp_port;
         Ok(Some(settings))
     }
 
@@ -510,6 +526,13 @@ mod tests {
         let settings = settings.expect("some");
         assert!(settings.ivr);
         assert_eq!(settings.relay.ports.first, 20_000);
+        assert_eq!(settings.gateway_rtp_port, None);
+        let c = parse(&format!(
+            "{SIP}[telephony.media]\ngateway_rtp_port = 5062\n"
+        ))
+        .expect("valid");
+        let settings = c.telephony.expect("section").media_settings().expect("ok");
+        assert_eq!(settings.expect("some").gateway_rtp_port, Some(5062));
     }
 
     #[test]
@@ -536,6 +559,11 @@ mod tests {
                 SIP,
                 "record_queues = [\"ro\"]\n",
                 "telephony.media.recordings",
+            ),
+            (
+                SIP,
+                "gateway_rtp_port = 65535\n",
+                "telephony.media.gateway_rtp_port",
             ),
             (SIP, "recordnigs = \"r\"\n", "recordnigs"),
         ] {

@@ -29,6 +29,13 @@ fn source() -> Peer {
     }
 }
 
+fn paris() -> Gateway {
+    Gateway {
+        appliance: "ro-emb-paris/PAR-01".into(),
+        listener: Some("192.168.1.1:5060".parse().expect("addr")),
+    }
+}
+
 fn register(user: &str, contact: &str, expires: Option<u32>, auth: Option<&str>) -> Request {
     let mut text = format!(
         "REGISTER sip:r SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5062;branch=z9hG4bK1\r\n\
@@ -234,16 +241,16 @@ fn a_phone_behind_a_gateway_is_reached_through_its_flow_and_keeps_its_mission() 
         now,
         &register("a1", lan, Some(120), None),
         flow,
-        Some("ro-emb-paris/PAR-01".into()),
+        Some(paris()),
         &mut rng,
     );
     let auth = answer(&nonce_of(&challenged), "a1", "pw", 1);
     let request = register("a1", lan, Some(120), Some(&auth));
-    let gateway = Some("ro-emb-paris/PAR-01".to_owned());
+    let gateway = Some(paris());
     let (ok, _) = reg.register(now, &request, flow, gateway.clone(), &mut rng);
     assert_eq!(ok.code, 200);
     let binding = reg.lookup(now, "a1").expect("registered");
-    assert_eq!(binding.appliance, gateway);
+    assert_eq!(binding.gateway, gateway);
     assert_eq!(binding.target(), Some(flow));
     assert_eq!(binding.contact.to_string(), "sip:a1@192.168.1.20:5060");
 
@@ -253,7 +260,7 @@ fn a_phone_behind_a_gateway_is_reached_through_its_flow_and_keeps_its_mission() 
     let (ok, _) = reg.register(now, &request, source(), None, &mut rng);
     assert_eq!(ok.code, 200);
     let binding = reg.lookup(now, "a1").expect("registered");
-    assert_eq!(binding.appliance, None);
+    assert_eq!(binding.gateway, None);
     let contact = Peer {
         addr: "192.0.2.10:5064".parse::<SocketAddr>().expect("addr"),
         transport: Transport::Udp,
