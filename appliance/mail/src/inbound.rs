@@ -362,11 +362,11 @@ impl Inbound {
                 code: cs::TypeCode::new(type_code)?,
                 subtype: None,
                 taxonomy_version: decision.taxonomy_version,
-                family: family_of(decision.family),
+                family: cs::Family::from_intake(decision.family),
             },
             priority: cs::Priority::from_code(decision.priority.as_str())
                 .unwrap_or(cs::Priority::P3),
-            sensitivity: sensitivity_of(decision.sensitivity),
+            sensitivity: decision.sensitivity.into(),
             consulate: cs::ConsulateId::new(decision.consulate.as_str())?,
             channel: cs::Channel::Email,
             language: cs::Language::new(language)?,
@@ -646,25 +646,6 @@ fn language_of(parsed: &Parsed, default: &str) -> String {
         "en".to_owned()
     } else {
         default.to_owned()
-    }
-}
-
-fn family_of(f: Option<intake::Family>) -> cs::Family {
-    match f {
-        Some(intake::Family::Service) => cs::Family::Service,
-        Some(intake::Family::Assistance) => cs::Family::Assistance,
-        Some(intake::Family::Protection) => cs::Family::Protection,
-        Some(intake::Family::Complaint) => cs::Family::Complaint,
-        Some(intake::Family::Crisis) => cs::Family::Crisis,
-        Some(intake::Family::Info) | None => cs::Family::Info,
-    }
-}
-
-fn sensitivity_of(s: intake::Sensitivity) -> cs::Sensitivity {
-    match s {
-        intake::Sensitivity::Normal => cs::Sensitivity::Normal,
-        intake::Sensitivity::Sensitive => cs::Sensitivity::Sensitive,
-        intake::Sensitivity::Restricted => cs::Sensitivity::Restricted,
     }
 }
 

@@ -27,7 +27,6 @@ use serde::Deserialize;
 
 use crate::Portal;
 use crate::pages::{pick_lang, render};
-use crate::submit::{family, sensitivity};
 
 /// The largest WebSocket message read at all; larger ones end the connection. Frames between
 /// [`chat::MAX_FRAME`] and this are refused with a message and the chat goes on.
@@ -588,10 +587,10 @@ fn create(
             code: cs::TypeCode::new(type_code).map_err(e)?,
             subtype: None,
             taxonomy_version: decision.taxonomy_version,
-            family: family(decision.family),
+            family: cs::Family::from_intake(decision.family),
         },
         priority: cs::Priority::from_code(decision.priority.as_str()).unwrap_or(cs::Priority::P3),
-        sensitivity: sensitivity(decision.sensitivity),
+        sensitivity: decision.sensitivity.into(),
         consulate: cs::ConsulateId::new(decision.consulate.as_str()).map_err(e)?,
         channel: cs::Channel::Chat,
         language: cs::Language::new(lang).map_err(e)?,

@@ -36,25 +36,6 @@ pub(crate) struct Submitted {
     pub documents: Vec<(String, String, u64)>,
 }
 
-pub(crate) fn family(f: Option<intake::Family>) -> cs::Family {
-    match f {
-        Some(intake::Family::Service) => cs::Family::Service,
-        Some(intake::Family::Assistance) => cs::Family::Assistance,
-        Some(intake::Family::Protection) => cs::Family::Protection,
-        Some(intake::Family::Complaint) => cs::Family::Complaint,
-        Some(intake::Family::Crisis) => cs::Family::Crisis,
-        Some(intake::Family::Info) | None => cs::Family::Info,
-    }
-}
-
-pub(crate) fn sensitivity(s: intake::Sensitivity) -> cs::Sensitivity {
-    match s {
-        intake::Sensitivity::Normal => cs::Sensitivity::Normal,
-        intake::Sensitivity::Sensitive => cs::Sensitivity::Sensitive,
-        intake::Sensitivity::Restricted => cs::Sensitivity::Restricted,
-    }
-}
-
 /// The decision for this form: the declared type, raised by emergency words in the text.
 pub(crate) fn decide(
     intake: &Intake,
@@ -140,10 +121,10 @@ pub(crate) fn submit(
             code: cs::TypeCode::new(type_code)?,
             subtype: None,
             taxonomy_version: decision.taxonomy_version,
-            family: family(decision.family),
+            family: cs::Family::from_intake(decision.family),
         },
         priority: cs::Priority::from_code(decision.priority.as_str()).unwrap_or(cs::Priority::P3),
-        sensitivity: sensitivity(decision.sensitivity),
+        sensitivity: decision.sensitivity.into(),
         consulate: cs::ConsulateId::new(decision.consulate.as_str())?,
         channel: cs::Channel::Web,
         language: cs::Language::new(lang)?,

@@ -47,6 +47,20 @@ codes! {
     }
 }
 
+impl Family {
+    /// The family of a case the intake classified; [`Family::Info`] when it could not say.
+    pub fn from_intake(family: Option<intake::Family>) -> Family {
+        match family {
+            Some(intake::Family::Service) => Family::Service,
+            Some(intake::Family::Assistance) => Family::Assistance,
+            Some(intake::Family::Protection) => Family::Protection,
+            Some(intake::Family::Complaint) => Family::Complaint,
+            Some(intake::Family::Crisis) => Family::Crisis,
+            Some(intake::Family::Info) | None => Family::Info,
+        }
+    }
+}
+
 codes! {
     /// Urgency class: P0 life at risk now … P4 information. Orders most urgent first.
     pub enum Priority {
@@ -90,6 +104,16 @@ codes! {
         Normal = "normal",
         Sensitive = "sensitive",
         Restricted = "restricted",
+    }
+}
+
+impl From<intake::Sensitivity> for Sensitivity {
+    fn from(s: intake::Sensitivity) -> Sensitivity {
+        match s {
+            intake::Sensitivity::Normal => Sensitivity::Normal,
+            intake::Sensitivity::Sensitive => Sensitivity::Sensitive,
+            intake::Sensitivity::Restricted => Sensitivity::Restricted,
+        }
     }
 }
 
