@@ -45,6 +45,7 @@ pub async fn start(
     engine.max_call_rate = section.max_call_rate;
     engine.service_level = section.service_level;
     engine.origins = Some(origins);
+    engine.keepalive = section.keepalive;
     engine.queues = section.queues.iter().map(|q| q.to_config()).collect();
     engine.media = section
         .media_settings()

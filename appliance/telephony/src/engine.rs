@@ -53,6 +53,9 @@ pub struct EngineConfig {
     pub service_level: Duration,
     /// Which embassy gateway a UDP source is a tunnel flow of (`None`: no gateways).
     pub origins: Option<crate::Origins>,
+    /// How often phones registered through a gateway are sent `OPTIONS`, so their tunnel
+    /// flow stays open (`crate::keepalive`); well under the tunnel's `flow_idle_timeout`.
+    pub keepalive: Duration,
 }
 
 impl EngineConfig {
@@ -72,6 +75,7 @@ impl EngineConfig {
             media: None,
             service_level: Duration::from_secs(20),
             origins: None,
+            keepalive: Duration::from_secs(30),
         }
     }
 }
@@ -148,6 +152,7 @@ pub struct Engine {
     /// Changes made through the agents' API (login, ready…), for [`Engine::generation`].
     pub(crate) api_changes: u64,
     next_housekeeping: Instant,
+    next_keepalive: Instant,
     out: VecDeque<Transmit>,
     last_refusal_log: Option<Instant>,
     refusals_not_logged: u64,
@@ -182,6 +187,7 @@ impl Engine {
             events: VecDeque::new(),
             api_changes: 0,
             next_housekeeping: now + HOUSEKEEPING,
+            next_keepalive: now + cfg.keepalive,
             out: VecDeque::new(),
             last_refusal_log: None,
             refusals_not_logged: 0,
@@ -216,6 +222,11 @@ impl Engine {
             self.dispatch(now);
             self.pump(now);
         }
+        if now >= self.next_keepalive {
+            self.next_keepalive = now + self.cfg.keepalive;
+            self.keep_alive(now);
+            self.pump(now);
+        }
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -223,6 +234,7 @@ impl Engine {
             self.txns.poll_timeout(),
             self.tu_timers.keys().next().map(|(at, _)| *at),
             Some(self.next_housekeeping),
+            Some(self.next_keepalive),
         ]
         .into_iter()
         .flatten()

@@ -19,6 +19,7 @@ pub mod b2bua;
 pub mod cdr;
 pub mod credentials;
 pub mod engine;
+mod keepalive;
 pub mod origin;
 pub mod queueing;
 pub mod registrar;

@@ -37,6 +37,10 @@ pub struct TelephonySection {
     /// Queue calls answered within this count towards the service level.
     #[serde(default = "default_service_level", with = "humantime_serde")]
     pub service_level: Duration,
+    /// How often a phone registered through an embassy gateway is sent `OPTIONS` so its
+    /// tunnel flow stays open: well under the tunnel's `flow_idle_timeout` (120 s).
+    #[serde(default = "default_keepalive", with = "humantime_serde")]
+    pub keepalive: Duration,
     /// `[[telephony.queue]]`: the call queues.
     #[serde(default, rename = "queue")]
     pub queues: Vec<QueueSection>,
@@ -173,6 +177,10 @@ fn is_number(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.+*#".contains(&b))
 }
 
+fn default_keepalive() -> Duration {
+    Duration::from_secs(30)
+}
+
 fn default_realm() -> String {
     "legatura".to_owned()
 }
@@ -202,6 +210,13 @@ impl TelephonySection {
                 origin,
                 "telephony.ring_timeout",
                 "must not be zero",
+            ));
+        }
+        if self.keepalive < Duration::from_secs(1) {
+            return Err(ConfigError::invalid(
+                origin,
+                "telephony.keepalive",
+                "must be at least 1s",
             ));
         }
         if !(1..=100_000).contains(&self.max_call_rate) {
@@ -420,6 +435,10 @@ mod tests {
             (
                 "listen = \"127.0.0.1:5060\"\nagents = \"a\"\nmax_call_rate = 0\n",
                 "telephony.max_call_rate",
+            ),
+            (
+                "listen = \"127.0.0.1:5060\"\nagents = \"a\"\nkeepalive = \"0s\"\n",
+                "telephony.keepalive",
             ),
             (
                 "listen = \"127.0.0.1:5060\"\nagents = \"a\"\npassword = \"x\"\n",

@@ -402,3 +402,58 @@ fn a_phone_that_ignores_the_cancel_is_given_up() {
 }
 
 mod bounds;
+
+#[test]
+fn phones_behind_a_gateway_are_kept_reachable_with_options() {
+    // The phone registers from 10.0.0.3:5062, which the hub says is a tunnel flow.
+    let accounts = vec![Account {
+        username: "agent1".into(),
+        ha1_md5: ha1(Algorithm::Md5, "agent1", "test", "pw"),
+        ha1_sha256: None,
+        extension: Some("101".into()),
+        staff: None,
+    }];
+    let mut cfg = EngineConfig::new(BRIDGE.parse().expect("addr"), "test", accounts);
+    cfg.origins = Some(crate::Origins::new(|source| {
+        (source.to_string() == PHONE).then(|| crate::Gateway {
+            appliance: "ro-emb-paris/PAR-01".into(),
+            listener: Some("192.168.1.1:5060".parse().expect("addr")),
+        })
+    }));
+    let now = Instant::now();
+    let mut lab = Lab {
+        engine: Engine::with_rng(cfg, now, SystemTime::now(), StdRng::seed_from_u64(7)),
+        now,
+    };
+    lab.register();
+    lab.advance(Duration::from_secs(29));
+    assert!(lab.sent().is_empty(), "nothing before the first round");
+    lab.advance(Duration::from_secs(2));
+    let (to, options) = request(&lab.sent(), Method::Options);
+    assert_eq!(to, PHONE, "the keep-alive goes into the phone's flow");
+    assert_eq!(options.uri.to_string(), format!("sip:agent1@{PHONE}"));
+    // The phone answers; the next round comes 30 s later, and only then.
+    lab.send_message(PHONE, &answer(&options, 200));
+    lab.advance(Duration::from_secs(28));
+    assert!(
+        lab.sent()
+            .iter()
+            .all(|(_, m)| !matches!(m, Message::Request(r) if r.method == Method::Options)),
+        "no second round early"
+    );
+    lab.advance(Duration::from_secs(2));
+    request(&lab.sent(), Method::Options);
+}
+
+#[test]
+fn phones_the_hub_reaches_directly_get_no_keep_alives() {
+    let mut lab = Lab::new();
+    lab.register();
+    lab.advance(Duration::from_secs(65));
+    assert!(
+        lab.sent()
+            .iter()
+            .all(|(_, m)| !matches!(m, Message::Request(r) if r.method == Method::Options)),
+        "a phone on the hub's network needs none"
+    );
+}
