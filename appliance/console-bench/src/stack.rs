@@ -95,7 +95,7 @@ impl Stack {
         let services = ServiceTable::new([Service {
             name: ServiceName::new(SERVICE).context("service name")?,
             protocol: Protocol::Tcp,
-            upstream: origin_addr.to_string(),
+            upstream: tunnel::Upstream::Address(origin_addr.to_string()),
             proxy_protocol: true,
             allow: vec![
                 format!("{MISSION}/*")

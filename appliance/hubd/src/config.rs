@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use daemon::{ConfigError, TransportSection};
 use serde::Deserialize;
-use tunnel::{AllowRule, Protocol, Service, ServiceName, ServiceTable};
+use tunnel::{AllowRule, Protocol, Service, ServiceName, ServiceTable, Upstream};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -203,7 +203,8 @@ pub struct ServiceEntry {
     pub name: String,
     #[serde(default = "default_protocol")]
     pub protocol: String,
-    /// `host:port` of the upstream.
+    /// `host:port` of the upstream, or `"routed"` (udp only): each datagram goes where the
+    /// telephony bridge's router says (docs/tunnel.md, *Routed services*).
     pub upstream: String,
     /// Who may use it: `*`, `mission/*`, `mission/appliance`, `*/appliance`. Empty: nobody.
     #[serde(default)]
@@ -377,15 +378,27 @@ impl Config {
                     ));
                 }
             };
-            if s.upstream
-                .rsplit_once(':')
-                .is_none_or(|(_, p)| p.parse::<u16>().is_err())
-            {
-                return Err(ConfigError::invalid(
-                    origin,
-                    &key("upstream"),
-                    format!("{:?} is not host:port", s.upstream),
-                ));
+            let upstream = Upstream::parse(&s.upstream);
+            match &upstream {
+                Upstream::Routed if protocol != Protocol::Udp => {
+                    return Err(ConfigError::invalid(
+                        origin,
+                        &key("upstream"),
+                        "\"routed\" is for udp services only",
+                    ));
+                }
+                Upstream::Routed => {}
+                Upstream::Address(a) => {
+                    if a.rsplit_once(':')
+                        .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+                    {
+                        return Err(ConfigError::invalid(
+                            origin,
+                            &key("upstream"),
+                            format!("{a:?} is not host:port (or \"routed\", for udp)"),
+                        ));
+                    }
+                }
             }
             if s.proxy_protocol && protocol != Protocol::Tcp {
                 return Err(ConfigError::invalid(
@@ -403,7 +416,7 @@ impl Config {
             services.push(Service {
                 name,
                 protocol,
-                upstream: s.upstream.clone(),
+                upstream,
                 allow,
                 proxy_protocol: s.proxy_protocol,
             });

@@ -117,11 +117,12 @@ fn softhsm_paths(module: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
 }
 
 /// Whether any upstream is named rather than addressed, so the resolver must stay readable.
+/// A routed service names no host: its router answers with addresses.
 pub fn resolves_names(config: &Config) -> bool {
-    config
-        .services
-        .iter()
-        .any(|s| sandbox::names_host(&s.upstream))
+    config.services.iter().any(|s| {
+        tunnel::Upstream::parse(&s.upstream) != tunnel::Upstream::Routed
+            && sandbox::names_host(&s.upstream)
+    })
 }
 
 /// Confines the process if `[sandbox]` is enabled, and logs what the kernel enforces.
@@ -199,5 +200,18 @@ allow = ["*"]
             );
         }
         assert!(!resolves_names(&config));
+    }
+
+    #[test]
+    fn a_routed_service_needs_no_resolver_and_a_named_upstream_does() {
+        let with = |service: &str| {
+            let text = format!(
+                "listen = \"0.0.0.0:4433\"\nstate_dir = \"s\"\n[tls]\nfleet_ca = \"f\"\ncert = \"c\"\nkey = \"k\"\n[[service]]\nname = \"rtp\"\n{service}\n"
+            );
+            resolves_names(&Config::parse(&text, "hubd.toml").expect("valid"))
+        };
+        assert!(!with("protocol = \"udp\"\nupstream = \"routed\""));
+        assert!(!with("upstream = \"127.0.0.1:1\""));
+        assert!(with("upstream = \"relay.internal:1\""));
     }
 }

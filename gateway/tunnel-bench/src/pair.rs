@@ -33,7 +33,7 @@ fn service(name: &str, upstream: SocketAddr) -> Result<Service> {
     Ok(Service {
         name: ServiceName::new(name).with_context(|| format!("service name {name}"))?,
         protocol: Protocol::Tcp,
-        upstream: upstream.to_string(),
+        upstream: tunnel::Upstream::Address(upstream.to_string()),
         proxy_protocol: false,
         allow: vec!["*".parse::<AllowRule>().context("allow rule")?],
     })

@@ -20,7 +20,11 @@ mod connection;
 mod enroll;
 mod flows;
 mod origins;
+mod routed;
 pub(crate) mod streams;
+
+pub use origins::FlowOrigin;
+pub use routed::UdpRouter;
 
 /// Everything the hub endpoint needs.
 #[derive(Debug, Clone)]
@@ -117,6 +121,8 @@ struct Shared {
     next_id: AtomicU64,
     bad_peer_log: LogLimit,
     origins: Arc<origins::FlowOrigins>,
+    /// Steers the datagrams of routed services; none drops them.
+    router: RwLock<Option<Arc<dyn UdpRouter>>>,
 }
 
 #[derive(Debug)]
@@ -169,6 +175,7 @@ impl Hub {
             next_id: AtomicU64::new(1),
             bad_peer_log: LogLimit::new(Duration::from_secs(10), 20),
             origins: Arc::default(),
+            router: RwLock::new(None),
         });
         tokio::spawn(accept_loop(shared.clone()));
         tokio::spawn(revocation_sweep(Arc::downgrade(&shared)));
@@ -240,7 +247,25 @@ impl HubHandle {
     /// upstream sees datagrams come from; `None` when no open flow has that address. The
     /// identity is the one in the connection's certificate (docs/tunnel.md, *UDP flows*).
     pub fn flow_origin(&self, source: SocketAddr) -> Option<ApplianceId> {
+        self.shared.origins.appliance(source)
+    }
+
+    /// The flow whose hub-side socket sends from `source` (what an upstream sees as the
+    /// datagram's source), with its origin: the appliance (from its certificate) and, when its
+    /// gateway said so, the LAN client and the listener it sent to. `None` when no open flow
+    /// sends from that address. An IPv4 address written as IPv4-mapped IPv6 is the same.
+    pub fn flow_source(&self, source: SocketAddr) -> Option<FlowOrigin> {
         self.shared.origins.get(source)
+    }
+
+    /// Installs the router for routed services (replaces any earlier one). Until one is
+    /// installed, datagrams of routed services are dropped and counted (`unrouted`).
+    pub fn set_udp_router(&self, router: Arc<dyn UdpRouter>) {
+        *self
+            .shared
+            .router
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(router);
     }
 
     /// Replaces the service table; new streams and flows see it at once.

@@ -87,13 +87,47 @@ impl fmt::Display for AllowRule {
     }
 }
 
+/// Where a service's streams or flows go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// `host:port`, resolved at each connect (each new flow, for UDP).
+    Address(String),
+    /// UDP only: each datagram goes where the hub's [`UdpRouter`](crate::UdpRouter) says, from
+    /// one unconnected socket per flow (`upstream = "routed"` in hubd.toml).
+    Routed,
+}
+
+impl Upstream {
+    /// The configuration word for [`Upstream::Routed`].
+    pub const ROUTED: &'static str = "routed";
+
+    /// `"routed"`, or else an address as written (its syntax is the daemon's to check).
+    pub fn parse(s: &str) -> Self {
+        if s == Self::ROUTED {
+            Self::Routed
+        } else {
+            Self::Address(s.to_owned())
+        }
+    }
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Address(a) => f.write_str(a),
+            Self::Routed => f.write_str(Self::ROUTED),
+        }
+    }
+}
+
 /// A service the hub offers through the tunnel.
 #[derive(Debug, Clone)]
 pub struct Service {
     pub name: ServiceName,
     pub protocol: Protocol,
-    /// `host:port` of the upstream, resolved at each connect.
-    pub upstream: String,
+    /// Where its streams or flows go; [`Upstream::Routed`] is for UDP services only (a TCP
+    /// stream to one is refused as unreachable).
+    pub upstream: Upstream,
     pub allow: Vec<AllowRule>,
     /// Write a PROXY protocol v2 header naming the appliance (`tunnel_origin::encode`) to the
     /// upstream before the first forwarded byte. TCP only; the upstream must listen on loopback.
@@ -155,7 +189,7 @@ mod tests {
         Service {
             name: ServiceName::new(name).expect("valid"),
             protocol,
-            upstream: "127.0.0.1:1".into(),
+            upstream: Upstream::Address("127.0.0.1:1".into()),
             proxy_protocol: false,
             allow: allow
                 .iter()
@@ -218,6 +252,15 @@ mod tests {
         for bad in ["", "paris", "paris/", "/x", "par is/*", "a/b/c"] {
             assert!(bad.parse::<AllowRule>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn routed_is_a_word_and_anything_else_an_address() {
+        assert_eq!(Upstream::parse("routed"), Upstream::Routed);
+        assert_eq!(Upstream::Routed.to_string(), "routed");
+        let addr = Upstream::parse("127.0.0.1:5060");
+        assert_eq!(addr, Upstream::Address("127.0.0.1:5060".into()));
+        assert_eq!(addr.to_string(), "127.0.0.1:5060");
     }
 
     #[test]

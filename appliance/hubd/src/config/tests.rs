@@ -65,6 +65,14 @@ fn typos_and_bad_values_fail_closed_naming_the_key() {
             "defined twice",
         ),
         (
+            GOOD.replace("upstream = \"127.0.0.1:9180\"", "upstream = \"routed\""),
+            "service[0].upstream",
+        ),
+        (
+            GOOD.replace("upstream = \"127.0.0.1:5060\"", "upstream = \"routd\""),
+            "service[1].upstream",
+        ),
+        (
             GOOD.replace(
                 "max_concurrent_handshakes = 128",
                 "max_concurrent_handshakes = 0",
@@ -83,4 +91,21 @@ fn typos_and_bad_values_fail_closed_naming_the_key() {
         assert!(err.contains(expected), "{err} should mention {expected}");
         assert!(!err.contains('\n'), "{err}");
     }
+}
+
+#[test]
+fn a_udp_service_may_be_routed() {
+    let text = GOOD.replace("upstream = \"127.0.0.1:5060\"", "upstream = \"routed\"");
+    let c = Config::parse(&text, "hubd.toml").expect("valid");
+    let table = c.service_table("hubd.toml").expect("table");
+    let sip = table
+        .iter()
+        .find(|s| s.name.as_str() == "sip")
+        .expect("sip");
+    assert_eq!(sip.upstream, Upstream::Routed);
+    let status = table
+        .iter()
+        .find(|s| s.name.as_str() == "status")
+        .expect("status");
+    assert_eq!(status.upstream, Upstream::Address("127.0.0.1:9180".into()));
 }

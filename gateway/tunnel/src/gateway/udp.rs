@@ -23,8 +23,28 @@ struct Peer {
 
 impl Gateway {
     /// Forwards every local UDP peer of `socket` as a flow to `service` at the hub. Runs until
-    /// the socket fails.
+    /// the socket fails. The hub learns each flow's client and, unless `socket` is bound to a
+    /// wildcard address, the listener address (see [`Gateway::serve_udp_advertised`]).
     pub async fn serve_udp(&self, socket: UdpSocket, service: ServiceName) -> std::io::Result<()> {
+        self.serve_udp_advertised(socket, service, None).await
+    }
+
+    /// [`Gateway::serve_udp`], telling the hub that clients reach this listener at
+    /// `advertise` (the address phones are configured with, when the socket is bound to a
+    /// wildcard or sits behind a port mapping). Without it the bound address is named, unless
+    /// it is a wildcard, in which case none is.
+    pub async fn serve_udp_advertised(
+        &self,
+        socket: UdpSocket,
+        service: ServiceName,
+        advertise: Option<SocketAddr>,
+    ) -> std::io::Result<()> {
+        let listener = advertise.or_else(|| {
+            socket
+                .local_addr()
+                .ok()
+                .filter(|a| !a.ip().is_unspecified())
+        });
         let socket = Arc::new(socket);
         let shared = &self.shared;
         let idle = shared.config.flow_idle_timeout;
@@ -54,7 +74,7 @@ impl Gateway {
                     p.flow
                 }
                 None => {
-                    let flow = link.open_flow(&service, socket.clone(), from);
+                    let flow = link.open_flow(&service, socket.clone(), from, listener);
                     peers.insert(
                         from,
                         Peer {
@@ -97,8 +117,14 @@ impl Link {
             .contains_key(&flow)
     }
 
-    /// Registers a new flow and asks the hub to open it.
-    fn open_flow(&self, service: &ServiceName, socket: Arc<UdpSocket>, peer: SocketAddr) -> FlowId {
+    /// Registers a new flow and asks the hub to open it, saying first who it is from.
+    fn open_flow(
+        &self,
+        service: &ServiceName,
+        socket: Arc<UdpSocket>,
+        peer: SocketAddr,
+        listener: Option<SocketAddr>,
+    ) -> FlowId {
         let id = self.next_flow.fetch_add(1, Ordering::Relaxed);
         // Ids only grow; 2^62 flows on one connection cannot happen, but stay total anyway.
         let flow =
@@ -113,6 +139,13 @@ impl Link {
                 state,
             },
         );
+        // The source goes first on the one control stream, so the hub has it when the flow
+        // opens; a hub that does not know the frame skips it.
+        let _ = self.control.try_send(Control::FlowSource {
+            flow,
+            client: peer,
+            listener,
+        });
         let _ = self.control.try_send(Control::FlowOpen {
             flow,
             service: service.clone(),

@@ -237,6 +237,11 @@ async fn control_reader(mut reader: ControlReader, flows: &Flows, tx: mpsc::Send
                     return;
                 }
             }
+            Control::FlowSource {
+                flow,
+                client,
+                listener,
+            } => flows.source(flow, client, listener),
             Control::FlowOpen { flow, service } => flows.open(flow, service).await,
             Control::FlowClosed { flow } => flows.close(flow),
             Control::Pong { .. } => {}

@@ -1,6 +1,9 @@
-//! UDP flows at the hub: one connected upstream socket per flow, datagrams both ways.
+//! UDP flows at the hub: one upstream socket per flow, datagrams both ways. The socket is
+//! connected to the service's upstream, or, for a routed service, unconnected and steered per
+//! datagram (`routed`).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,9 +15,11 @@ use tunnel_proto::{
     ApplianceId, Control, ErrorCode, FlowId, MAX_UDP_PAYLOAD, ServiceName, datagram,
 };
 
+use super::origins::{FlowOrigin, Registered};
+use super::routed::{self, Routed};
 use super::{Shared, lock};
 use crate::log_limit::limited;
-use crate::policy::Protocol;
+use crate::policy::{Protocol, Upstream};
 use crate::udp;
 
 #[derive(Debug)]
@@ -24,8 +29,17 @@ struct Flow {
     /// Milliseconds since `Flows::epoch` of the last datagram either way.
     last: Arc<AtomicU64>,
     reader: tokio::task::AbortHandle,
-    /// The socket's entry in the hub's flow origins, dropped with the flow.
-    _origin: super::origins::Registered,
+    /// For a routed service: where its datagrams go now.
+    routed: Option<Arc<Routed>>,
+    /// The flow's entry in the hub's flow origins, dropped with the flow.
+    origin: Registered,
+}
+
+/// What a gateway said of a flow (`FlowSource`) before opening it.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    client: SocketAddr,
+    listener: Option<SocketAddr>,
 }
 
 /// The UDP flows of one connection.
@@ -36,6 +50,8 @@ pub(super) struct Flows {
     appliance: ApplianceId,
     control: mpsc::Sender<Control>,
     map: Mutex<HashMap<FlowId, Flow>>,
+    /// `FlowSource`s waiting for their `FlowOpen`, at most `max_flows`.
+    sources: Mutex<HashMap<FlowId, Source>>,
     epoch: Instant,
 }
 
@@ -52,6 +68,7 @@ impl Flows {
             appliance,
             control,
             map: Mutex::new(HashMap::new()),
+            sources: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
         }
     }
@@ -60,9 +77,24 @@ impl Flows {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Handles `FlowOpen`: authorise, connect a socket to the upstream, answer.
+    /// Handles `FlowSource`: remembers it for the `FlowOpen` that follows. A gateway that
+    /// sends sources and never opens their flows fills this only up to `max_flows`.
+    pub(super) fn source(&self, flow: FlowId, client: SocketAddr, listener: Option<SocketAddr>) {
+        let mut sources = lock(&self.sources);
+        if sources.len() < self.shared.config.max_flows || sources.contains_key(&flow) {
+            sources.insert(flow, Source { client, listener });
+        }
+    }
+
+    /// Handles `FlowOpen`: authorise, bind a socket for the upstream, answer.
     pub(super) async fn open(&self, flow: FlowId, service: ServiceName) {
-        let reply = match self.try_open(flow, &service).await {
+        let source = lock(&self.sources).remove(&flow);
+        let origin = FlowOrigin {
+            appliance: self.appliance.clone(),
+            client: source.map(|s| s.client),
+            listener: source.and_then(|s| s.listener),
+        };
+        let reply = match self.try_open(flow, &service, origin).await {
             Ok(()) => Control::FlowAccepted { flow },
             Err(code) => {
                 self.shared.metrics.refused(service.as_str(), code);
@@ -76,7 +108,12 @@ impl Flows {
         let _ = self.control.send(reply).await;
     }
 
-    async fn try_open(&self, flow: FlowId, service: &ServiceName) -> Result<(), ErrorCode> {
+    async fn try_open(
+        &self,
+        flow: FlowId,
+        service: &ServiceName,
+        origin: FlowOrigin,
+    ) -> Result<(), ErrorCode> {
         if self.shared.hooks.is_revoked(&self.appliance) {
             return Err(ErrorCode::Revoked);
         }
@@ -95,31 +132,27 @@ impl Flows {
                 .upstream
                 .clone()
         };
-        let addr = tokio::net::lookup_host(&upstream)
-            .await
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or(ErrorCode::UpstreamUnreachable)?;
-        let local: std::net::SocketAddr = if addr.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            ([0u16; 8], 0).into()
+        let origin = self.shared.origins.register(origin);
+        let (socket, routed) = match &upstream {
+            Upstream::Address(upstream) => {
+                let socket = connect(upstream).await?;
+                // The address the upstream sees, so an upstream in this process can learn who
+                // is behind the flow (`HubHandle::flow_source`).
+                origin.add(socket.local_addr().map_err(|_| ErrorCode::Internal)?);
+                (socket, None)
+            }
+            // Its source addresses are recorded as it sends (`Routed::send`).
+            Upstream::Routed => {
+                let socket = routed::bind().map_err(|_| ErrorCode::Internal)?;
+                let routed = Routed::new(&socket).map_err(|_| ErrorCode::Internal)?;
+                (socket, Some(Arc::new(routed)))
+            }
         };
-        let socket = UdpSocket::bind(local)
-            .await
-            .map_err(|_| ErrorCode::Internal)?;
-        socket
-            .connect(addr)
-            .await
-            .map_err(|_| ErrorCode::UpstreamUnreachable)?;
-        // The address the upstream sees, so an upstream in this process can learn the
-        // appliance (`HubHandle::flow_origin`).
-        let source = socket.local_addr().map_err(|_| ErrorCode::Internal)?;
-        let origin = self.shared.origins.register(source, self.appliance.clone());
         let socket = Arc::new(socket);
         let last = Arc::new(AtomicU64::new(self.now_ms()));
         let reader = tokio::spawn(upstream_reader(
             socket.clone(),
+            routed.clone(),
             self.conn.clone(),
             self.shared.metrics.clone(),
             flow,
@@ -133,7 +166,8 @@ impl Flows {
                 service: service.clone(),
                 last,
                 reader: reader.abort_handle(),
-                _origin: origin,
+                routed,
+                origin,
             },
         );
         if let Some(old) = old {
@@ -146,18 +180,20 @@ impl Flows {
                 service: service.to_string(),
             })
             .inc();
-        debug!(appliance = %self.appliance, %service, %flow, %addr, "flow open");
+        debug!(appliance = %self.appliance, %service, %flow, %upstream, "flow open");
         Ok(())
     }
 
     /// Handles `FlowClosed` from the gateway.
     pub(super) fn close(&self, flow: FlowId) {
+        lock(&self.sources).remove(&flow);
         if let Some(f) = lock(&self.map).remove(&flow) {
             f.reader.abort();
         }
     }
 
     pub(super) fn close_all(&self) {
+        lock(&self.sources).clear();
         for (_, f) in lock(&self.map).drain() {
             f.reader.abort();
         }
@@ -175,7 +211,21 @@ impl Flows {
             return;
         };
         f.last.store(self.now_ms(), Ordering::Relaxed);
-        match f.socket.try_send(payload) {
+        let sent = match &f.routed {
+            None => f.socket.try_send(payload),
+            Some(routed) => {
+                let router = self.shared.router.read().unwrap_or_else(|e| e.into_inner());
+                let target = router
+                    .as_ref()
+                    .and_then(|r| r.route(&f.service, f.origin.origin()));
+                let Some(target) = target else {
+                    self.shared.metrics.datagram("unrouted");
+                    return;
+                };
+                routed.send(&f.socket, target, payload, &f.origin)
+            }
+        };
+        match sent {
             Ok(n) => self
                 .shared
                 .metrics
@@ -235,8 +285,33 @@ impl Flows {
     }
 }
 
+/// A UDP socket connected to the first address `upstream` resolves to, on a fresh port.
+async fn connect(upstream: &str) -> Result<UdpSocket, ErrorCode> {
+    let addr = tokio::net::lookup_host(upstream)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or(ErrorCode::UpstreamUnreachable)?;
+    let local: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let socket = UdpSocket::bind(local)
+        .await
+        .map_err(|_| ErrorCode::Internal)?;
+    socket
+        .connect(addr)
+        .await
+        .map_err(|_| ErrorCode::UpstreamUnreachable)?;
+    Ok(socket)
+}
+
+/// Carries the upstream's datagrams back to the gateway. A connected socket only receives
+/// from its upstream; a routed one takes replies only from where the flow last sent.
 async fn upstream_reader(
     socket: Arc<UdpSocket>,
+    routed: Option<Arc<Routed>>,
     conn: quinn::Connection,
     metrics: crate::Metrics,
     flow: FlowId,
@@ -245,8 +320,11 @@ async fn upstream_reader(
 ) {
     let mut buf = vec![0u8; MAX_UDP_PAYLOAD];
     loop {
-        match socket.recv(&mut buf).await {
-            Ok(n) => {
+        match socket.recv_from(&mut buf).await {
+            Ok((_, from)) if routed.as_ref().is_some_and(|r| !r.accepts(from)) => {
+                metrics.datagram("stray_reply");
+            }
+            Ok((n, _)) => {
                 last.store(
                     u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX),
                     Ordering::Relaxed,

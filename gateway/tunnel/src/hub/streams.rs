@@ -16,7 +16,7 @@ use super::Shared;
 use crate::forward::{self, SpliceError};
 use crate::log_limit::limited;
 use crate::metrics::ServiceLabel;
-use crate::policy::Protocol;
+use crate::policy::{Protocol, Upstream};
 
 /// Why a stream header could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,18 @@ async fn serve_stream(
             Ok(service) => (service.upstream.clone(), service.proxy_protocol),
             Err(code) => return refuse(shared, appliance, &name, &mut send, &mut recv, code),
         }
+    };
+    // Routing is per datagram; a TCP service can only have an address (hubd's configuration
+    // refuses anything else, this covers tables built in code).
+    let Upstream::Address(upstream) = upstream else {
+        return refuse(
+            shared,
+            appliance,
+            &name,
+            &mut send,
+            &mut recv,
+            ErrorCode::UpstreamUnreachable,
+        );
     };
     let tcp =
         match tokio::time::timeout(shared.config.connect_timeout, TcpStream::connect(&upstream))

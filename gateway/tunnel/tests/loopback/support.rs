@@ -35,7 +35,7 @@ pub(crate) fn service(
     Service {
         name: name(n),
         protocol,
-        upstream: upstream.to_string(),
+        upstream: tunnel::Upstream::Address(upstream.to_string()),
         proxy_protocol: false,
         allow: allow
             .iter()
