@@ -93,6 +93,38 @@ pub struct Listener {
     pub tcp: Option<SocketAddr>,
     /// Local UDP address; each local peer becomes one datagram flow.
     pub udp: Option<SocketAddr>,
+    /// `ip:port` the LAN's clients send to for the UDP listener, when that is not the bound
+    /// address (a wildcard bind, a port mapping): the hub's upstreams learn it with each flow.
+    /// A string here so a bad value is reported with its key.
+    pub advertise: Option<String>,
+}
+
+/// A listener as the daemon binds it, its values checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceListener {
+    pub service: ServiceName,
+    pub tcp: Option<SocketAddr>,
+    pub udp: Option<SocketAddr>,
+    pub advertise: Option<SocketAddr>,
+}
+
+impl Listener {
+    /// `advertise`, parsed: a concrete address and port, since a client cannot send to a
+    /// wildcard.
+    fn advertise(&self) -> Result<Option<SocketAddr>, String> {
+        let Some(text) = &self.advertise else {
+            return Ok(None);
+        };
+        let addr: SocketAddr = text
+            .parse()
+            .map_err(|_| format!("{text:?} is not ip:port"))?;
+        if addr.ip().is_unspecified() || addr.port() == 0 {
+            return Err(format!(
+                "{text:?} is a wildcard: name the address and port clients send to"
+            ));
+        }
+        Ok(Some(addr))
+    }
 }
 
 fn default_server_name() -> String {
@@ -166,15 +198,32 @@ impl Config {
                     "give a tcp or udp address (or both)",
                 ));
             }
+            let advertise = format!("{key}.advertise");
+            l.advertise()
+                .map_err(|why| ConfigError::invalid(origin, &advertise, why))?;
+            if l.advertise.is_some() && l.udp.is_none() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    &advertise,
+                    "is for a udp listener: give its udp address",
+                ));
+            }
         }
         Ok(())
     }
 
-    /// The listeners with validated service names.
-    pub fn services(&self) -> Vec<(ServiceName, Option<SocketAddr>, Option<SocketAddr>)> {
+    /// The listeners, with their values checked (`parse` refuses a file where one is not).
+    pub fn services(&self) -> Vec<ServiceListener> {
         self.listeners
             .iter()
-            .filter_map(|l| ServiceName::new(&l.service).ok().map(|n| (n, l.tcp, l.udp)))
+            .filter_map(|l| {
+                Some(ServiceListener {
+                    service: ServiceName::new(&l.service).ok()?,
+                    tcp: l.tcp,
+                    udp: l.udp,
+                    advertise: l.advertise().ok()?,
+                })
+            })
             .collect()
     }
 }

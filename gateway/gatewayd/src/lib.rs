@@ -100,7 +100,13 @@ pub async fn run_with(
 
     // Bind every listener before declaring readiness, so a port clash fails the start.
     let mut tasks = tokio::task::JoinSet::new();
-    for (service, tcp, udp) in config.services() {
+    for config::ServiceListener {
+        service,
+        tcp,
+        udp,
+        advertise,
+    } in config.services()
+    {
         if let Some(addr) = tcp {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
@@ -113,9 +119,9 @@ pub async fn run_with(
             let socket = tokio::net::UdpSocket::bind(addr)
                 .await
                 .with_context(|| format!("binding {addr}/udp for service {service}"))?;
-            info!(%service, %addr, "UDP listener");
+            info!(%service, %addr, ?advertise, "UDP listener");
             let (gw, service) = (gateway.clone(), service.clone());
-            tasks.spawn(async move { gw.serve_udp(socket, service).await });
+            tasks.spawn(async move { gw.serve_udp_advertised(socket, service, advertise).await });
         }
     }
 

@@ -93,3 +93,63 @@ fn the_sandbox_is_on_by_default_and_its_section_fails_closed() {
         assert!(err.contains("line "), "{err} names the line");
     }
 }
+
+#[test]
+fn a_udp_listener_may_advertise_the_address_clients_send_to() {
+    let c = Config::parse(GOOD, "gatewayd.toml").expect("valid");
+    assert!(c.services().iter().all(|l| l.advertise.is_none()));
+    let text = GOOD.replace(
+        "udp = \"0.0.0.0:5060\"",
+        "udp = \"0.0.0.0:5060\"\nadvertise = \"192.168.1.1:5060\"",
+    );
+    let c = Config::parse(&text, "gatewayd.toml").expect("valid");
+    let sip = c
+        .services()
+        .into_iter()
+        .find(|l| l.service.as_str() == "sip")
+        .expect("sip");
+    assert_eq!(sip.udp, Some("0.0.0.0:5060".parse().expect("addr")));
+    assert_eq!(
+        sip.advertise,
+        Some("192.168.1.1:5060".parse().expect("addr"))
+    );
+}
+
+#[test]
+fn a_wildcard_unparsable_or_misplaced_advertise_fails_closed_naming_the_key() {
+    let sip = |advertise: &str| {
+        GOOD.replace(
+            "udp = \"0.0.0.0:5060\"",
+            &format!("udp = \"0.0.0.0:5060\"\nadvertise = {advertise}"),
+        )
+    };
+    let cases = [
+        (sip("\"0.0.0.0:5060\""), "invalid `listen[1].advertise`"),
+        (sip("\"[::]:5060\""), "invalid `listen[1].advertise`"),
+        (sip("\"192.168.1.1:0\""), "invalid `listen[1].advertise`"),
+        (sip("\"192.168.1.1\""), "invalid `listen[1].advertise`"),
+        (
+            sip("\"phones.embassy:5060\""),
+            "invalid `listen[1].advertise`",
+        ),
+        (sip("5060"), "expected a string"),
+        (
+            GOOD.replace(
+                "tcp = \"127.0.0.1:8080\"",
+                "tcp = \"127.0.0.1:8080\"\nadvertise = \"192.168.1.1:8080\"",
+            ),
+            "invalid `listen[0].advertise`",
+        ),
+        (
+            sip("\"192.168.1.1:5060\"").replace("advertise", "advertize"),
+            "unknown field `advertize`",
+        ),
+    ];
+    for (text, expected) in cases {
+        let err = Config::parse(&text, "gatewayd.toml")
+            .expect_err(expected)
+            .to_string();
+        assert!(err.contains(expected), "{err} should mention {expected}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+}
