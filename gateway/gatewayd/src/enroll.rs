@@ -24,6 +24,15 @@ pub enum EnrollFailure {
     Local(String),
 }
 
+impl EnrollFailure {
+    /// Whether the same code may simply be tried again later: the hub was not reached (no
+    /// network yet, the hub down, its certificate not accepted), so nothing was spent on it. A
+    /// refused or malformed code is never retried: each wrong attempt counts at the hub.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, EnrollFailure::Unreachable { .. })
+    }
+}
+
 /// Enrols with `typed` (the code as the person typed it): generates the key in the TLS key
 /// path (mode 0600), runs the exchange with the first hub that answers, and writes the
 /// certificate chain and the hub CA where the configuration says.
@@ -58,6 +67,7 @@ pub async fn enroll(config: &Config, typed: &str) -> Result<Enrolled, EnrollFail
             &roots,
             &code,
             &key_and_csr.csr_pem,
+            config.reconnect.handshake_timeout,
         )
         .await
         {
@@ -85,6 +95,7 @@ async fn exchange(
     roots: &[CertificateDer<'static>],
     code: &EnrollCode,
     csr: &str,
+    connect_timeout: std::time::Duration,
 ) -> Result<Enrolled, EnrollFailure> {
     let unreachable = |e: &dyn std::fmt::Display| EnrollFailure::Unreachable {
         hub: hub.to_owned(),
@@ -93,9 +104,19 @@ async fn exchange(
     let bind = "0.0.0.0:0"
         .parse()
         .map_err(|e: std::net::AddrParseError| EnrollFailure::Local(e.to_string()))?;
-    let mut channel = EnrollChannel::connect(hub, server_name, roots, bind)
-        .await
-        .map_err(|e| unreachable(&tunnel::error_chain(&e)))?;
+    // A hub that does not answer would otherwise hold the attempt for QUIC's idle timeout.
+    let mut channel = tokio::time::timeout(
+        connect_timeout,
+        EnrollChannel::connect(hub, server_name, roots, bind),
+    )
+    .await
+    .map_err(|_| {
+        unreachable(&format_args!(
+            "no answer within {} s",
+            connect_timeout.as_secs_f64()
+        ))
+    })?
+    .map_err(|e| unreachable(&tunnel::error_chain(&e)))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let (state, start) =
         GatewayEnrollment::start(code, concat!("gatewayd/", env!("CARGO_PKG_VERSION")), now);
@@ -152,4 +173,67 @@ pub fn is_enrolled(config: &Config) -> bool {
 /// The code-file location the daemon checks at start.
 pub fn code_file(config: &Config) -> PathBuf {
     config.tls.key.with_file_name("enroll.code")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed expectation is a failed test
+
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// A configuration whose only hub is `hub`, with a pinned CA and a one-second handshake.
+    fn config(dir: &Path, hub: std::net::SocketAddr) -> Config {
+        let ca = pki::Ca::generate("test root", Duration::from_secs(3600)).unwrap();
+        std::fs::write(dir.join("hub-ca.pem"), ca.cert_pem()).unwrap();
+        let path = dir.join("gatewayd.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "hubs = [\"{hub}\"]\n\n[tls]\nhub_ca = \"hub-ca.pem\"\ncert = \"cert.pem\"\n\
+                 key = \"key.pem\"\n\n[reconnect]\nhandshake_timeout = \"1s\"\n"
+            ),
+        )
+        .unwrap();
+        Config::load(&path).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hub_that_never_answers_is_unreachable_within_the_handshake_timeout_and_retryable() {
+        let dir = tempfile::tempdir().unwrap();
+        // Bound and never read: the hub's address swallows every packet.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let config = config(dir.path(), silent.local_addr().unwrap());
+        let code = EnrollCode::generate().unwrap().to_string();
+
+        let started = Instant::now();
+        let error = enroll(&config, &code).await.unwrap_err();
+        assert!(
+            matches!(error, EnrollFailure::Unreachable { .. }) && error.is_retryable(),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("no answer within 1 s"),
+            "{error}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(!is_enrolled(&config), "a failed enrollment left a key");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_code_is_not_retryable() {
+        let dir = tempfile::tempdir().unwrap();
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let config = config(dir.path(), silent.local_addr().unwrap());
+        let error = enroll(&config, "not-a-code").await.unwrap_err();
+        assert!(
+            matches!(error, EnrollFailure::Code(_)) && !error.is_retryable(),
+            "{error}"
+        );
+    }
 }

@@ -20,6 +20,10 @@ use tunnel::{Credentials, Gateway, GatewayConfig, Metrics};
 pub use config::Config;
 pub use confine::Sandboxing;
 
+/// The first wait before a code whose hub could not be reached is tried again; it doubles up
+/// to `[reconnect] backoff_cap`.
+const ENROLL_RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Builds the tunnel's configuration from the file's.
 pub fn gateway_config(config: &Config) -> anyhow::Result<GatewayConfig> {
     let t = &config.tls;
@@ -48,7 +52,8 @@ pub async fn run(
 }
 
 /// Runs the daemon until `stop` resolves. An appliance without a certificate first waits for
-/// its enrollment code (from `gatewayd enroll CODE` or the code file) and enrols. With
+/// its enrollment code (from `gatewayd enroll CODE` or the code file) and enrols, trying the
+/// code again while the hub cannot be reached. With
 /// [`Sandboxing::FromConfig`] the process is confined once started: before it waits for a
 /// code, or once its listeners are bound and its credentials loaded.
 pub async fn run_with(
@@ -72,15 +77,37 @@ pub async fn run_with(
         );
         info!("{status}");
         daemon::notify::ready(&status);
+        // The wait may last days: systemd's watchdog is fed meanwhile, or it would kill and
+        // restart the daemon every interval. Dropping the set stops the task.
+        let mut watchdog = tokio::task::JoinSet::new();
+        watchdog.spawn(daemon::notify::watchdog());
+        // A code whose hub could not be reached is kept and tried again, later and later; a
+        // refused code is dropped, and the daemon waits for a new one.
+        let mut code: Option<String> = None;
+        let mut backoff = ENROLL_RETRY_FIRST;
+        let mut due = tokio::time::Instant::now();
         loop {
-            if let Some(code) = enroll::take_code_file(&file)? {
-                match enroll::enroll(&config, &code).await {
+            if let Some(fresh) = enroll::take_code_file(&file)? {
+                code = Some(fresh);
+                backoff = ENROLL_RETRY_FIRST;
+                due = tokio::time::Instant::now();
+            }
+            if let Some(typed) = code.take_if(|_| tokio::time::Instant::now() >= due) {
+                match enroll::enroll(&config, &typed).await {
                     Ok(enrolled) => {
                         info!(mission = %enrolled.mission, appliance = %enrolled.appliance, "enrolled");
                         break;
                     }
+                    Err(error) if error.is_retryable() => {
+                        warn!(%error, retry_in_s = backoff.as_secs(), "cannot reach the hub to enrol; retrying");
+                        daemon::notify::status(&format!("enrollment: {error}; retrying"));
+                        code = Some(typed);
+                        due = tokio::time::Instant::now() + backoff;
+                        backoff =
+                            (backoff * 2).min(config.reconnect.backoff_cap.max(ENROLL_RETRY_FIRST));
+                    }
                     Err(error) => {
-                        warn!(%error, "enrollment failed");
+                        warn!(%error, "enrollment failed; waiting for a new code");
                         daemon::notify::status(&format!("enrollment failed: {error}"));
                     }
                 }
@@ -93,6 +120,7 @@ pub async fn run_with(
                 _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
             }
         }
+        drop(watchdog);
     }
     let metrics = Metrics::default();
     let gateway = Gateway::new(gateway_config(&config)?, metrics.clone())
