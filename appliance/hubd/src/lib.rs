@@ -171,6 +171,8 @@ pub async fn start(
             .or(config.console.as_ref().map(|c| &c.database));
         let store = database.map(|db| stores.open(db)).transpose()?;
         let bridge = voice::start(section, store, voice::origins(&hub)).await?;
+        // Embassy phones' audio: the routed `rtp`/`rtcp` services go where their calls are.
+        hub.set_udp_router(std::sync::Arc::new(voice::PhoneAudio::new(&bridge)));
         if let Some(console) = &agents_console {
             console.attach_phones(bridge.clone());
         }

@@ -17,16 +17,44 @@ use tracing::{info, warn};
 use crate::config::TelephonySection;
 
 /// Which appliance a UDP source is a tunnel flow of, as the hub's endpoint knows it from the
-/// connection's certificate: how the registrar learns the mission of a phone that registered
-/// through an embassy gateway (a `sip` UDP service whose upstream is `[telephony] listen`).
+/// connection's certificate, and which gateway listener the phone sent to: how the registrar
+/// learns the mission of a phone that registered through an embassy gateway (a `sip` UDP
+/// service whose upstream is `[telephony] listen`), and where that phone's audio goes.
 pub fn origins(hub: &tunnel::HubHandle) -> telephony::Origins {
     let hub = hub.clone();
     telephony::Origins::new(move |source| {
-        hub.flow_origin(source).map(|id| telephony::Gateway {
-            appliance: id.to_string(),
-            listener: None,
+        hub.flow_source(source).map(|origin| telephony::Gateway {
+            appliance: origin.appliance.to_string(),
+            listener: origin.listener,
         })
     })
+}
+
+/// The tunnel's router for the routed `rtp` and `rtcp` services: each embassy phone's
+/// datagram goes to the relay port of the call that expects that phone (docs/telephony.md,
+/// *Audio through the tunnel*).
+#[derive(Debug)]
+pub struct PhoneAudio(telephony::MediaRoutes);
+
+impl PhoneAudio {
+    pub fn new(bridge: &Telephony) -> PhoneAudio {
+        PhoneAudio(bridge.media_routes())
+    }
+}
+
+impl tunnel::UdpRouter for PhoneAudio {
+    fn route(
+        &self,
+        _service: &tunnel_proto::ServiceName,
+        origin: &tunnel::FlowOrigin,
+    ) -> Option<SocketAddr> {
+        let client = origin.client?;
+        let id = &origin.appliance;
+        // Compared part by part: no string built per datagram.
+        self.0.route(client, |appliance| {
+            appliance.split_once('/') == Some((id.mission(), id.appliance()))
+        })
+    }
 }
 
 /// Loads the agents' credentials and starts SIP; the bridge runs until the process ends.

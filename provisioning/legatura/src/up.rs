@@ -40,6 +40,9 @@ pub(crate) struct Ports {
     sip: u16,
     /// SIP (UDP) at the gateway: the Paris embassy's desk phones register through it.
     gateway_sip: u16,
+    /// RTP at the gateway (RTCP on the next port): the desk phones' audio, carried to the
+    /// hub's relay.
+    gateway_rtp: u16,
 }
 
 impl Ports {
@@ -59,6 +62,7 @@ impl Ports {
                 smtp: 2525,
                 sip: 5060,
                 gateway_sip: 5070,
+                gateway_rtp: 5072,
             },
             Some(b) => Self {
                 hub_quic: b,
@@ -74,6 +78,7 @@ impl Ports {
                 smtp: b.saturating_add(10),
                 sip: b.saturating_add(11),
                 gateway_sip: b.saturating_add(12),
+                gateway_rtp: b.saturating_add(13),
             },
         }
     }
@@ -328,6 +333,9 @@ wrap_up = "10s"
 # 9 emergency) as early media, and the relay carries the call's audio.
 [telephony.media]
 ivr = true
+# Embassy desk phones send their audio to their gateway's rtp service (RTCP on the next
+# port), which the tunnel carries to the relay.
+gateway_rtp_port = {gateway_rtp}
 
 # The NOC API: operator certificates only.
 [noc]
@@ -363,6 +371,19 @@ name = "sip"
 protocol = "udp"
 upstream = "127.0.0.1:{sip}"
 allow = ["*"]
+
+# Their audio: each datagram goes to the relay port of the call its phone is in.
+[[service]]
+name = "rtp"
+protocol = "udp"
+upstream = "routed"
+allow = ["*"]
+
+[[service]]
+name = "rtcp"
+protocol = "udp"
+upstream = "routed"
+allow = ["*"]
 "#,
         quic = p.hub_quic,
         admin = p.hub_admin,
@@ -373,6 +394,7 @@ allow = ["*"]
         console_central = p.console_central,
         smtp = p.smtp,
         sip = p.sip,
+        gateway_rtp = p.gateway_rtp,
         mail_address = MAIL_ADDRESS,
     )
 }
@@ -402,11 +424,22 @@ tcp = "127.0.0.1:{status}"
 [[listen]]
 service = "sip"
 udp = "127.0.0.1:{sip}"
+
+# Their audio (RTP, and RTCP on the next port), which the hub's SDP points them at.
+[[listen]]
+service = "rtp"
+udp = "127.0.0.1:{rtp}"
+
+[[listen]]
+service = "rtcp"
+udp = "127.0.0.1:{rtcp}"
 "#,
         quic = p.hub_quic,
         admin = p.gateway_admin,
         console = p.console,
         status = p.status_via_gateway,
         sip = p.gateway_sip,
+        rtp = p.gateway_rtp,
+        rtcp = p.gateway_rtp.saturating_add(1),
     )
 }

@@ -2,7 +2,9 @@
 //! the hub's bridge over the gateway's SIP port (a UDP service of the tunnel), the hub records
 //! the mission from the tunnel's certificate, the phone calls an agent on the hub's network,
 //! and an agent's call reaches the phone back through the tunnel although its Contact names
-//! an address only the embassy's LAN can reach.
+//! an address only the embassy's LAN can reach. The embassy phone's audio rides the tunnel
+//! too: the hub's answer sends it to the gateway's media service, whose datagrams the hub
+//! routes to the call's relay port, and the agent's echo comes back the same way.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed expectation is a failed test
 
@@ -15,6 +17,13 @@ use system::{Bin, Daemon, HUB_HOST, Lab, ListenSpec, ServiceSpec, poll, status, 
 
 const START: Duration = Duration::from_secs(10);
 const SIP: &str = "127.0.0.1:5060";
+
+/// The gateway's media service in the embassy (RTP; RTCP on the next port).
+const GATEWAY_RTP: u16 = 5062;
+
+fn system_file(path: &str) -> String {
+    format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
+}
 
 fn scenario(name: &str) -> String {
     format!(
@@ -156,9 +165,15 @@ fn an_embassy_phone_registers_and_calls_through_its_gateway() {
         protocol: "udp",
         upstream: SIP.parse().unwrap(),
     });
+    // The phones' audio: routed per datagram to the relay port of the phone's call.
+    let routed = ["rtp", "rtcp"].map(|name| {
+        format!("[[service]]\nname = \"{name}\"\nprotocol = \"udp\"\nupstream = \"routed\"\nallow = [\"*\"]\n\n")
+    });
     let text = spec.to_toml()
+        + &routed.concat()
         + &format!(
-            "[telephony]\nlisten = \"{SIP}\"\nagents = \"{}\"\n",
+            "[telephony]\nlisten = \"{SIP}\"\nagents = \"{}\"\n\n\
+             [telephony.media]\nivr = false\ngateway_rtp_port = {GATEWAY_RTP}\n",
             agents.display()
         );
     let config = dir.join("hub-a.toml");
@@ -178,6 +193,13 @@ fn an_embassy_phone_registers_and_calls_through_its_gateway() {
         tcp: None,
         udp: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 5060))),
     });
+    for (service, port) in [("rtp", GATEWAY_RTP), ("rtcp", GATEWAY_RTP + 1)] {
+        gw_spec.listeners.push(ListenSpec {
+            service: service.into(),
+            tcp: None,
+            udp: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
+        });
+    }
     let mut gw = lab.start_gateway("paris", gw_spec).expect("gatewayd");
     gw.wait_ready(START).expect("gatewayd ready");
 
@@ -216,6 +238,82 @@ fn an_embassy_phone_registers_and_calls_through_its_gateway() {
     assert!(
         answered(&mut desk),
         "the embassy phone saw no complete call"
+    );
+
+    // Audio: the embassy phone calls the agent, whose phone echoes every RTP packet. The
+    // phone is told to send to the gateway (the scenario fails on the hub's own address);
+    // what it sends there must come back echoed, through the tunnel both ways.
+    let mut agent = Phone(
+        sipp(
+            &hub_ns,
+            &[
+                "-sn",
+                "uas",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                "5071",
+                "-m",
+                "1",
+                "-rtp_echo",
+                "-mp",
+                "6100",
+            ],
+        )
+        .spawn()
+        .expect("sipp"),
+    );
+    let probe = Command::new("ip")
+        .args(["netns", "exec", &paris_ns, "python3"])
+        .arg(system_file("scripts/rtp_echo_probe.py"))
+        .args(["5090", "127.0.0.1", &GATEWAY_RTP.to_string()])
+        .args(["1.0", "100", "4.5"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let talked = sipp(
+        &paris_ns,
+        &[
+            "-sf",
+            &system_file("sipp/embassy_call_media.xml"),
+            SIP,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "5082",
+            "-s",
+            "101",
+            "-key",
+            "rtp",
+            "5090",
+            "-key",
+            "caller",
+            "paris1",
+            "-m",
+            "1",
+            "-d",
+            "4000",
+        ],
+    )
+    .status()
+    .expect("sipp");
+    let echoed = probe.wait_with_output().expect("probe");
+    let echoed: u32 = String::from_utf8_lossy(&echoed.stdout)
+        .trim()
+        .parse()
+        .expect("the probe prints a count");
+    eprintln!("{echoed} of 100 RTP packets came back through the tunnel");
+    assert!(
+        talked.success(),
+        "the embassy phone's call failed, or its answer did not name the gateway's media service"
+    );
+    assert!(
+        answered(&mut agent),
+        "the agent's phone saw no complete call"
+    );
+    assert!(
+        echoed >= 80,
+        "{echoed} of 100 RTP packets came back through the tunnel"
     );
 
     hubd.terminate().ok();
