@@ -74,6 +74,13 @@ pub async fn start(
     engine.service_level = section.service_level;
     engine.origins = Some(origins);
     engine.keepalive = section.keepalive;
+    engine.trunks = section.trunk_networks();
+    if section.trunks.is_none() {
+        warn!(
+            sip = %section.listen,
+            "telephony.trunks is not set: anyone who reaches the SIP port may place calls"
+        );
+    }
     engine.queues = section.queues.iter().map(|q| q.to_config()).collect();
     engine.media = section
         .media_settings()

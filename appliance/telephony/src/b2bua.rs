@@ -140,6 +140,10 @@ impl Engine {
             self.respond(now, &key, tagged(invite.response(482), "x"));
             return;
         }
+        if !self.may_call(now, from) {
+            self.refuse_call(now, &key, &invite, from);
+            return;
+        }
         if self.calls.len() >= self.cfg.max_calls {
             let mut busy = tagged(invite.response(503), "x");
             busy.headers.push("Retry-After", "10");

@@ -56,6 +56,9 @@ pub struct EngineConfig {
     /// How often phones registered through a gateway are sent `OPTIONS`, so their tunnel
     /// flow stays open (`crate::keepalive`); well under the tunnel's `flow_idle_timeout`.
     pub keepalive: Duration,
+    /// The trunks' addresses: with them, only a trunk, a phone behind an embassy gateway or
+    /// a registered phone may place a call (`crate::admission`); `None` lets anyone.
+    pub trunks: Option<Vec<ipnet::IpNet>>,
 }
 
 impl EngineConfig {
@@ -76,6 +79,7 @@ impl EngineConfig {
             service_level: Duration::from_secs(20),
             origins: None,
             keepalive: Duration::from_secs(30),
+            trunks: None,
         }
     }
 }
@@ -94,6 +98,8 @@ pub struct Stats {
     pub auth_failures: u64,
     pub calls: u64,
     pub options: u64,
+    /// INVITEs refused because their source may not call (`EngineConfig::trunks`).
+    pub refused_calls: u64,
 }
 
 /// A registered contact, as the status API shows it.
@@ -121,7 +127,6 @@ pub(crate) enum TuTimer {
 }
 
 const HOUSEKEEPING: Duration = Duration::from_secs(10);
-const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Methods we answer or relay, for Allow.
 pub(crate) const ALLOW: &str =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, NOTIFY";
@@ -154,8 +159,8 @@ pub struct Engine {
     next_housekeeping: Instant,
     next_keepalive: Instant,
     out: VecDeque<Transmit>,
-    last_refusal_log: Option<Instant>,
-    refusals_not_logged: u64,
+    registration_refusals: crate::admission::Limited,
+    pub(crate) call_refusals: crate::admission::Limited,
     pub stats: Stats,
 }
 
@@ -189,8 +194,8 @@ impl Engine {
             next_housekeeping: now + HOUSEKEEPING,
             next_keepalive: now + cfg.keepalive,
             out: VecDeque::new(),
-            last_refusal_log: None,
-            refusals_not_logged: 0,
+            registration_refusals: crate::admission::Limited::default(),
+            call_refusals: crate::admission::Limited::default(),
             stats: Stats::default(),
             cfg,
         }
@@ -347,18 +352,11 @@ impl Engine {
         }
     }
 
-    /// Refused registrations are logged, at most one line per [`REFUSAL_LOG_EVERY`] with a
-    /// count of those not logged: a peer guessing passwords must not flood the log.
+    /// Refused registrations are logged, at most one line per ten seconds with a count of
+    /// those not logged: a peer guessing passwords must not flood the log.
     fn warn_refused(&mut self, now: Instant, from: Peer, verdict: Verdict) {
-        let due = self
-            .last_refusal_log
-            .is_none_or(|at| now.saturating_duration_since(at) >= REFUSAL_LOG_EVERY);
-        if due {
-            warn!(source = %from.addr, ?verdict, not_logged = self.refusals_not_logged, "SIP registration refused");
-            self.last_refusal_log = Some(now);
-            self.refusals_not_logged = 0;
-        } else {
-            self.refusals_not_logged += 1;
+        if let Some(held_back) = self.registration_refusals.due(now) {
+            warn!(source = %from.addr, ?verdict, not_logged = held_back, "SIP registration refused");
         }
     }
 

@@ -14,6 +14,7 @@
 //! - No password is stored or logged: the registrar checks digests against HA1s.
 
 pub mod acd;
+mod admission;
 pub mod anchor;
 pub mod b2bua;
 pub mod cdr;

@@ -366,6 +366,14 @@ impl Registrar {
             .max_by_key(|b| b.registered_at)
     }
 
+    /// Whether a live binding registered from `source` (the address a phone sends from).
+    pub fn is_registered_source(&self, now: Instant, source: Peer) -> bool {
+        self.bindings
+            .values()
+            .flatten()
+            .any(|b| b.source.addr == source.addr && b.expires_at > now)
+    }
+
     /// Whether `user` names an account (by username or extension).
     pub fn is_agent(&self, user: &str) -> bool {
         self.accounts

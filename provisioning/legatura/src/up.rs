@@ -305,6 +305,8 @@ address = "{mail_address}"
 # 209 (emergency) waits in that queue for an agent logged in from the console's Phone page.
 [telephony]
 listen = "127.0.0.1:{sip}"
+# Who may call besides registered and embassy phones: a softphone on this machine.
+trunks = ["127.0.0.1"]
 agents = "sip-agents.toml"
 
 [[telephony.queue]]

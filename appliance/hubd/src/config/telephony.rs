@@ -37,6 +37,11 @@ pub struct TelephonySection {
     /// Queue calls answered within this count towards the service level.
     #[serde(default = "default_service_level", with = "humantime_serde")]
     pub service_level: Duration,
+    /// The SIP trunks' addresses or networks (`"203.0.113.10"`, `"198.51.100.0/24"`): with
+    /// them only a trunk, a phone behind an embassy gateway or a registered phone may place a
+    /// call, anyone else gets 403. Without them anyone who reaches `listen` may call, and
+    /// hubd says so when it starts.
+    pub trunks: Option<Vec<String>>,
     /// How often a phone registered through an embassy gateway is sent `OPTIONS` so its
     /// tunnel flow stays open: well under the tunnel's `flow_idle_timeout` (120 s).
     #[serde(default = "default_keepalive", with = "humantime_serde")]
@@ -177,6 +182,22 @@ fn is_number(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.+*#".contains(&b))
 }
 
+/// An address (a one-address network) or a network in CIDR notation.
+fn parse_net(s: &str) -> Option<ipnet::IpNet> {
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+impl TelephonySection {
+    /// `trunks` as networks (checked by [`TelephonySection::check`]).
+    pub fn trunk_networks(&self) -> Option<Vec<ipnet::IpNet>> {
+        self.trunks
+            .as_ref()
+            .map(|t| t.iter().filter_map(|s| parse_net(s)).collect())
+    }
+}
+
 fn default_keepalive() -> Duration {
     Duration::from_secs(30)
 }
@@ -211,6 +232,15 @@ impl TelephonySection {
                 "telephony.ring_timeout",
                 "must not be zero",
             ));
+        }
+        for (i, trunk) in self.trunks.iter().flatten().enumerate() {
+            if parse_net(trunk).is_none() {
+                return Err(ConfigError::invalid(
+                    origin,
+                    &format!("telephony.trunks[{i}]"),
+                    format!("{trunk:?} is not an IP address or network (\"198.51.100.0/24\")"),
+                ));
+            }
         }
         if self.keepalive < Duration::from_secs(1) {
             return Err(ConfigError::invalid(
@@ -415,6 +445,19 @@ mod tests {
         assert_eq!(t.ring_timeout, std::time::Duration::from_secs(60));
         assert_eq!(t.max_call_rate, 1_000);
         assert!(t.advertise.is_none());
+        assert!(t.trunks.is_none());
+        let c = parse(
+            "listen = \"127.0.0.1:5060\"\nagents = \"a\"\ntrunks = [\"203.0.113.10\", \"198.51.100.0/24\"]\n",
+        )
+        .expect("valid");
+        let trunks = c
+            .telephony
+            .expect("section")
+            .trunk_networks()
+            .expect("trunks");
+        assert!(trunks[0].contains(&"203.0.113.10".parse::<std::net::IpAddr>().expect("ip")));
+        assert!(!trunks[0].contains(&"203.0.113.11".parse::<std::net::IpAddr>().expect("ip")));
+        assert!(trunks[1].contains(&"198.51.100.77".parse::<std::net::IpAddr>().expect("ip")));
     }
 
     #[test]
@@ -439,6 +482,10 @@ mod tests {
             (
                 "listen = \"127.0.0.1:5060\"\nagents = \"a\"\nkeepalive = \"0s\"\n",
                 "telephony.keepalive",
+            ),
+            (
+                "listen = \"127.0.0.1:5060\"\nagents = \"a\"\ntrunks = [\"203.0.113.0/33\"]\n",
+                "telephony.trunks[0]",
             ),
             (
                 "listen = \"127.0.0.1:5060\"\nagents = \"a\"\npassword = \"x\"\n",

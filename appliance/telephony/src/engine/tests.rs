@@ -457,3 +457,53 @@ fn phones_the_hub_reaches_directly_get_no_keep_alives() {
         "a phone on the hub's network needs none"
     );
 }
+
+#[test]
+fn with_trunks_set_a_stranger_cannot_call() {
+    let mut lab = Lab::new();
+    lab.engine.cfg.trunks = Some(vec!["10.0.0.2/32".parse().expect("net")]);
+    lab.register();
+
+    // Someone who found the SIP port: refused before anything rings.
+    let stranger = INVITE
+        .replace(
+            "10.0.0.2:5060;branch=z9hG4bKinv1",
+            "198.51.100.7:5060;branch=z9hG4bKx1",
+        )
+        .replace("trunk-call-1", "stranger-1");
+    lab.send("198.51.100.7:5060", &stranger);
+    let sent = lab.sent();
+    assert_eq!(response(&sent, 403).code, 403);
+    assert!(
+        sent.iter().all(|(to, _)| to != PHONE),
+        "the agent's phone never rang: {sent:#?}"
+    );
+    assert_eq!(lab.engine.stats.refused_calls, 1);
+    assert!(
+        lab.engine.call_records().is_empty(),
+        "no record kept for it"
+    );
+
+    // The trunk's call rings the agent.
+    lab.send(TRUNK, INVITE);
+    let (to, _) = request(&lab.sent(), Method::Invite);
+    assert_eq!(to, PHONE);
+
+    // The registered phone may call too (here: a queue that does not exist, so 480 — but
+    // not 403).
+    let from_phone = INVITE
+        .replace(
+            "10.0.0.2:5060;branch=z9hG4bKinv1",
+            "10.0.0.3:5062;branch=z9hG4bKp1",
+        )
+        .replace("trunk-call-1", "phone-call-1")
+        .replace("INVITE sip:101@", "INVITE sip:999@");
+    lab.send(PHONE, &from_phone);
+    assert!(
+        lab.sent()
+            .iter()
+            .all(|(_, m)| !matches!(m, Message::Response(r) if r.code == 403)),
+        "a registered phone is not a stranger"
+    );
+    assert_eq!(lab.engine.stats.refused_calls, 1);
+}
