@@ -4,12 +4,18 @@
 //! The test passes only when the hub itself lists the appliance as connected. A copy whose root
 //! partition has one byte flipped must stop at dm-verity and never bring a tunnel up.
 //!
-//! Both cases need root, the Debian archive for the first build, and a few minutes: the guest
+//! The bad inputs embassy IT may meet are each one boot, judged by what the serial console (the
+//! one place they look) says and by what the hub sees: a wrong code, no code at all, a hub that
+//! cannot be reached when the box starts (it must come up without a reboot once the hub
+//! answers), and a full state partition (the one-time code must not be spent).
+//!
+//! Every case needs root, the Debian archive for the first build, and a few minutes: the guest
 //! is emulated (TCG) unless `LEGATURA_QEMU_ACCEL=kvm`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed expectation is a failed test
 
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -21,6 +27,11 @@ const BOOT: Duration = Duration::from_secs(600);
 /// The hub as the guest sees it: qemu's user network maps 10.0.2.2 to the loopback of the
 /// namespace qemu runs in, the hub's.
 const HUB_FROM_GUEST: &str = "10.0.2.2:4433";
+/// Longer than the unit's watchdog (30 s) and restart delay (10 s) together: a gatewayd that
+/// crash-looped, or was killed for not feeding the watchdog, would start again within it.
+const QUIET: Duration = Duration::from_secs(45);
+/// What provisioning prints each time gatewayd's unit starts.
+const PROVISIONED: &str = "hub 10.0.2.2:4433 from the boot credentials";
 
 /// A hub with the fleet PKI, and the boot credentials that enrol `paris/<appliance>` with it.
 fn hub_and_credentials(lab: &Lab, appliance: &str) -> (system::HubNode, Noc, Vec<Credential>) {
@@ -166,7 +177,7 @@ fn a_tampered_root_is_refused_and_never_connects() {
 }
 
 #[test]
-fn a_wrong_enrollment_code_is_said_on_the_console_and_retried_without_a_tunnel() {
+fn a_wrong_enrollment_code_is_said_on_the_console_once_and_not_retried() {
     let _machine = machine_lock();
     let disk = appliance_image().expect("the appliance image");
     let lab = Lab::new(&[]).expect("topology");
@@ -184,20 +195,35 @@ fn a_wrong_enrollment_code_is_said_on_the_console_and_retried_without_a_tunnel()
         &credentials,
     )
     .expect("start qemu");
-    // The refusal and its reason are on the console, and the box tries again rather than
-    // giving up.
-    vm.wait_console(BOOT, "two refused enrollments", |c| {
-        c.matches("enrollment failed").count() >= 2
-    })
-    .expect("gatewayd says the enrollment failed, and retries");
+    // The refusal and its reason are on the console. The code is not tried again: each wrong
+    // attempt counts at the hub, and the same code would only be refused again.
+    let refused = vm
+        .wait_console(BOOT, "the refused enrollment", |c| {
+            c.contains("enrollment failed")
+        })
+        .expect("gatewayd says the enrollment failed");
+    println!("power-on to the refusal on the console: {refused:.1?}");
+    std::thread::sleep(QUIET);
+    vm.check_running().expect("the appliance is running");
     let console = vm.console();
     let failure = console
         .lines()
         .find(|l| l.contains("enrollment failed"))
         .unwrap_or_default();
     assert!(
-        failure.contains("enrollment code has"),
-        "the console says what is wrong with the code: {failure}"
+        failure.contains("enrollment code has") && failure.contains("waiting for a new code"),
+        "the console says what is wrong with the code and that a new one is needed: {failure}"
+    );
+    println!("console: {failure}");
+    assert_eq!(
+        console.matches("enrollment failed").count(),
+        1,
+        "a refused code was tried again, or gatewayd restarted:\n{console}"
+    );
+    assert_eq!(
+        console.matches(PROVISIONED).count(),
+        1,
+        "gatewayd's unit restarted after the refusal:\n{console}"
     );
     assert!(
         hub.appliances().expect("hub /status").is_empty(),
@@ -206,8 +232,272 @@ fn a_wrong_enrollment_code_is_said_on_the_console_and_retried_without_a_tunnel()
     drop(vm);
 }
 
-/// The byte offset of the partition named `name`, from `sfdisk --json`.
-fn partition_start(disk: &std::path::Path, name: &str) -> u64 {
+#[test]
+fn a_missing_enrollment_code_is_said_once_with_the_credential_to_give() {
+    let _machine = machine_lock();
+    let disk = appliance_image().expect("the appliance image");
+    let lab = Lab::new(&[]).expect("topology");
+    let (hub, noc, mut credentials) = hub_and_credentials(&lab, "PAR-04");
+    credentials.retain(|c| c.name != "legatura.enroll-code");
+    let hub_ns = lab.net.ns(HUB_HOST);
+    let mut vm =
+        Vm::boot(hub_ns, &disk, lab.net.dir(), "no-code", &credentials).expect("start qemu");
+    let waiting = vm
+        .wait_console(BOOT, "gatewayd waiting for a code", |c| {
+            c.contains("enrollment pending")
+        })
+        .expect("gatewayd starts and waits for a code");
+    println!("power-on to waiting for a code: {waiting:.1?}");
+    std::thread::sleep(QUIET);
+    vm.check_running().expect("the appliance is running");
+    let console = vm.console();
+    let said = console
+        .lines()
+        .find(|l| l.contains("no enrollment code"))
+        .unwrap_or_else(|| panic!("the console never says the code is missing:\n{console}"));
+    for what in [
+        "no boot credential legatura.enroll-code",
+        "io.systemd.credential:legatura.enroll-code=",
+        "restart the box",
+    ] {
+        assert!(
+            said.contains(what),
+            "the console does not say {what:?}: {said}"
+        );
+    }
+    println!("console: {said}");
+    // Said once, then quiet: no restarts of gatewayd's unit, no watchdog kills.
+    assert_eq!(
+        console.matches("no enrollment code").count(),
+        1,
+        "the missing code is said over and over (gatewayd restarts):\n{console}"
+    );
+    assert_eq!(
+        console.matches("enrollment pending").count(),
+        1,
+        "gatewayd was restarted while it waited for a code:\n{console}"
+    );
+    assert!(
+        hub.appliances().expect("hub /status").is_empty(),
+        "an appliance without a code has a tunnel"
+    );
+    let row = noc.row(hub_ns, "paris", "PAR-04").expect("fleet ls");
+    assert_eq!(row.state, "pending", "{row:?}");
+    drop(vm);
+}
+
+#[test]
+fn a_hub_unreachable_at_boot_is_said_and_retried_until_the_tunnel_comes_up_without_a_reboot() {
+    let _machine = machine_lock();
+    let disk = appliance_image().expect("the appliance image");
+    let lab = Lab::new(&[]).expect("topology");
+    let (mut hub, noc, credentials) = hub_and_credentials(&lab, "PAR-05");
+    let hub_ns = lab.net.ns(HUB_HOST);
+    // The code is made; then the hub goes away. The box's own network is up (DHCP from qemu),
+    // but nothing answers at the hub's address: what it sees when the embassy's uplink is
+    // down or the hub is not started yet.
+    hub.daemon.kill().expect("stop hubd");
+
+    let mut vm =
+        Vm::boot(hub_ns, &disk, lab.net.dir(), "no-hub", &credentials).expect("start qemu");
+    let retrying = "cannot reach the hub to enrol; retrying";
+    let twice = vm
+        .wait_console(BOOT, "two enrollment attempts that found no hub", |c| {
+            c.matches(retrying).count() >= 2
+        })
+        .expect("gatewayd says it cannot reach the hub, and tries again");
+    println!("power-on to the second attempt that found no hub: {twice:.1?}");
+    let console = vm.console();
+    let said = console
+        .lines()
+        .find(|l| l.contains(retrying))
+        .unwrap_or_default();
+    assert!(
+        said.contains("cannot reach the hub at 10.0.2.2:4433") && said.contains("retry_in_s"),
+        "the console names the hub it cannot reach and when it tries again: {said}"
+    );
+    println!("console: {said}");
+    assert!(
+        !console.contains("enrollment failed"),
+        "an unreachable hub was taken for a refused code:\n{console}"
+    );
+
+    // The hub comes back; the box enrols on its next attempt, with no help and no reboot (qemu
+    // runs with -no-reboot: a guest reboot would end it, and check_running fails).
+    hub.restart().expect("start hubd again");
+    hub.wait_ready(START).expect("hubd ready again");
+    let back = vm.uptime();
+    let mut tunnel_up = None;
+    while vm.uptime() < back + Duration::from_secs(120) {
+        vm.check_running()
+            .expect("the appliance is running, never rebooted");
+        if hub
+            .appliances()
+            .is_ok_and(|a| a.iter().any(|x| x == "paris/PAR-05"))
+        {
+            tunnel_up = Some(vm.uptime());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let console = vm.console();
+    let Some(tunnel_up) = tunnel_up else {
+        hub.daemon.print_logs();
+        panic!(
+            "no tunnel from paris/PAR-05 within 120 s of the hub's return; console:\n{}",
+            vm.tail(60)
+        );
+    };
+    println!(
+        "hub back at {back:.1?} after power-on, tunnel up at {tunnel_up:.1?} ({:.1?} later)",
+        tunnel_up - back
+    );
+    assert!(
+        console.contains("\"enrolled\""),
+        "the console does not say the box enrolled:\n{console}"
+    );
+    assert_eq!(
+        console.matches(PROVISIONED).count(),
+        1,
+        "gatewayd's unit was restarted rather than retrying itself:\n{console}"
+    );
+    let row = noc.row(hub_ns, "paris", "PAR-05").expect("fleet ls");
+    assert_eq!(row.state, "active", "{row:?}");
+    drop(vm);
+}
+
+#[test]
+fn a_full_state_partition_is_said_on_the_console_and_the_code_is_not_spent() {
+    let _machine = machine_lock();
+    let disk = appliance_image().expect("the appliance image");
+    let lab = Lab::new(&[]).expect("topology");
+    let (hub, noc, credentials) = hub_and_credentials(&lab, "PAR-06");
+    let hub_ns = lab.net.ns(HUB_HOST);
+
+    // A copy whose state partition already holds an ext4 file system filled up to root's
+    // reserve, as a box that ran until something filled it would have: first boot's makefs
+    // leaves a formatted partition alone.
+    let full = lab.net.dir().join("full-state.raw");
+    let copied = Command::new("cp")
+        .args(["--sparse=always"])
+        .arg(&disk)
+        .arg(&full)
+        .status()
+        .expect("cp");
+    assert!(copied.success(), "copying the image failed");
+    fill_state_partition(&full, lab.net.dir());
+
+    let mut vm =
+        Vm::boot(hub_ns, &full, lab.net.dir(), "full-state", &credentials).expect("start qemu");
+    let said = "the state partition legatura-state (/var) is full";
+    let twice = vm
+        .wait_console(BOOT, "two reports of the full state partition", |c| {
+            c.matches(said).count() >= 2
+        })
+        .expect("the box says its state partition is full, and tries again");
+    println!("power-on to the second report of the full partition: {twice:.1?}");
+    let console = vm.console();
+    let line = console
+        .lines()
+        .find(|l| l.contains(said))
+        .unwrap_or_default();
+    let free_kib: u64 = line
+        .split_once(" KiB free of ")
+        .and_then(|(before, _)| before.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the console does not say how much is free: {line}"));
+    println!("console: {line}");
+    assert!(free_kib < 1024, "{free_kib} KiB free is not full: {line}");
+    assert!(
+        line.contains("MiB") && line.contains("enrollment code is kept unused"),
+        "the console says how big the partition is and that the code is kept: {line}"
+    );
+    // Nothing was written with the code: gatewayd never got it, the hub never saw it.
+    assert!(
+        !console.contains("enrolling with the code") && !console.contains("enrollment failed"),
+        "the code was used on a full partition:\n{console}"
+    );
+    assert!(
+        hub.appliances().expect("hub /status").is_empty(),
+        "an appliance with a full state partition has a tunnel"
+    );
+    let row = noc.row(hub_ns, "paris", "PAR-06").expect("fleet ls");
+    assert_eq!(row.state, "pending", "the one-time code was spent: {row:?}");
+    drop(vm);
+}
+
+/// Writes into `disk`'s `legatura-state` partition an ext4 file system (made from a directory by
+/// mkfs.ext4, nothing mounted) with one file filling what a non-root user may write.
+fn fill_state_partition(disk: &Path, dir: &Path) {
+    let (start, bytes) = partition(disk, "legatura-state");
+    let fs = dir.join("state.ext4");
+    let mkfs = |from: Option<&Path>| {
+        let _ = std::fs::remove_file(&fs);
+        std::fs::File::create(&fs)
+            .and_then(|f| f.set_len(bytes))
+            .expect("the state file system's file");
+        let mut cmd = Command::new("mkfs.ext4");
+        cmd.args(["-q", "-F", "-L", "legatura-state"]);
+        if let Some(from) = from {
+            cmd.arg("-d").arg(from);
+        }
+        let status = cmd.arg(&fs).status().expect("mkfs.ext4");
+        assert!(status.success(), "mkfs.ext4 failed");
+    };
+    mkfs(None);
+    let out = Command::new("dumpe2fs")
+        .arg("-h")
+        .arg(&fs)
+        .output()
+        .expect("dumpe2fs");
+    let header = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| -> u64 {
+        header
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim_start_matches(':').trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in dumpe2fs:\n{header}"))
+    };
+    let (free, reserved, block) = (
+        field("Free blocks"),
+        field("Reserved block count"),
+        field("Block size"),
+    );
+    // All but root's reserve, less a few blocks for the filler's own extent tree. Not zeros:
+    // mkfs.ext4 -d would leave zero blocks as holes.
+    let filler_blocks = free - reserved - 64;
+    let content = dir.join("state-content");
+    std::fs::create_dir_all(&content).unwrap();
+    let mut filler = std::fs::File::create(content.join("filler")).expect("the filler");
+    let chunk = vec![0x5au8; block as usize * 256];
+    let mut left = filler_blocks * block;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        filler.write_all(&chunk[..n]).expect("write the filler");
+        left -= n as u64;
+    }
+    drop(filler);
+    mkfs(Some(&content));
+    std::fs::remove_dir_all(&content).unwrap();
+
+    let mut from = std::fs::File::open(&fs).expect("the state file system");
+    let mut to = std::fs::OpenOptions::new()
+        .write(true)
+        .open(disk)
+        .expect("open the copy");
+    to.seek(SeekFrom::Start(start)).unwrap();
+    std::io::copy(&mut from, &mut to).expect("write the state partition");
+    drop(to);
+    std::fs::remove_file(&fs).unwrap();
+}
+
+/// The byte offset of the partition named `name`.
+fn partition_start(disk: &Path, name: &str) -> u64 {
+    partition(disk, name).0
+}
+
+/// The byte offset and size of the partition named `name`, from `sfdisk --json`.
+fn partition(disk: &Path, name: &str) -> (u64, u64) {
     let out = Command::new("sfdisk")
         .arg("--json")
         .arg(disk)
@@ -220,5 +510,8 @@ fn partition_start(disk: &std::path::Path, name: &str) -> u64 {
         .iter()
         .find(|p| p["name"] == name)
         .unwrap_or_else(|| panic!("no partition {name} in {doc}"));
-    part["start"].as_u64().expect("start sector") * 512
+    (
+        part["start"].as_u64().expect("start sector") * 512,
+        part["size"].as_u64().expect("size in sectors") * 512,
+    )
 }
