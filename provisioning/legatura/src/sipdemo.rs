@@ -51,7 +51,12 @@ pub(crate) fn provision(data: &Path) -> anyhow::Result<()> {
 
 /// What to print: where SIP listens (at the hub, and at the gateway for embassy phones) and
 /// the accounts.
-pub(crate) fn banner(data: &Path, sip: u16, gateway_sip: u16) -> anyhow::Result<String> {
+pub(crate) fn banner(
+    data: &Path,
+    sip: u16,
+    gateway_sip: u16,
+    gateway_rtp: u16,
+) -> anyhow::Result<String> {
     let file = data.join("sip-accounts.txt");
     let accounts =
         std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -69,7 +74,15 @@ pub(crate) fn banner(data: &Path, sip: u16, gateway_sip: u16) -> anyhow::Result<
         format!(
             "An embassy desk phone registers through the Paris gateway instead: the same\n\
              account with registrar/outbound proxy 127.0.0.1:{gateway_sip} (UDP); the hub sees\n\
-             it as the ro-emb-paris mission's phone.\n"
+             it as the ro-emb-paris mission's phone.{audio}\n",
+            audio = if gateway.contains("service = \"rtp\"") {
+                format!(
+                    " Its audio goes to the gateway too\n\
+                     (127.0.0.1:{gateway_rtp}, RTCP on the next port) and rides the tunnel."
+                )
+            } else {
+                String::new()
+            }
         )
     } else {
         String::new()

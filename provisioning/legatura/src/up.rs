@@ -86,8 +86,8 @@ impl Ports {
 
 pub(crate) fn run(data: &Path, ports: Ports) -> anyhow::Result<()> {
     provision(data, ports)?;
-    let accounts =
-        crate::demo::seed(data)? + &crate::sipdemo::banner(data, ports.sip, ports.gateway_sip)?;
+    let accounts = crate::demo::seed(data)?
+        + &crate::sipdemo::banner(data, ports.sip, ports.gateway_sip, ports.gateway_rtp)?;
     let hub_config =
         hubd::Config::load(&data.join("hub/hubd.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let gw_config = gatewayd::Config::load(&data.join("gateway/gatewayd.toml"))
