@@ -1,5 +1,8 @@
 //! The measured parts: bulk load, intake against plain rusqlite, search, queue pages.
 
+use std::fs::File;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +26,28 @@ const HISTORY_START_MS: i64 = 1_701_388_800_000;
 /// Intake alternates between the store and the baseline in blocks of this many cases, so
 /// that both see the same machine (other builds, page cache, disk) at the same moments.
 const INTAKE_BLOCK: u64 = 250;
+
+/// Cases over which the pages written per intake are counted: few enough that neither
+/// write-ahead log reaches its checkpoint (8192 pages for the store, SQLite's 1000 for the
+/// baseline) meanwhile.
+const PAGES_SAMPLE: usize = 100;
+
+/// Frames (pages written) in the write-ahead log of the database at `db`, read from the file's
+/// size and the page size in its header (the WAL format: a 32-byte header, then frames of a
+/// 24-byte header and one page).
+fn wal_frames(db: &Path) -> Result<u64> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    let mut header = [0u8; 32];
+    let mut file = File::open(&wal).with_context(|| format!("opening {}", wal.display()))?;
+    file.read_exact(&mut header)?;
+    let page = u64::from(u32::from_be_bytes([
+        header[8], header[9], header[10], header[11],
+    ]));
+    let len = file.metadata()?.len();
+    Ok(len.saturating_sub(32) / (page + 24))
+}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -84,6 +109,10 @@ pub(crate) fn intake(
 ) -> Result<()> {
     let mut corpus = Corpus::new(2);
     let (mut store_times, mut raw_times) = (Vec::new(), Vec::new());
+    // Both write-ahead logs start empty (the baseline's database is new), so the frames in each
+    // after the first PAGES_SAMPLE cases are the pages those cases wrote.
+    store.checkpoint()?;
+    let (mut store_pages, mut raw_pages) = (None, None);
     let mut i = first;
     while i < first + sample {
         let upto = (i + INTAKE_BLOCK).min(first + sample);
@@ -97,15 +126,25 @@ pub(crate) fn intake(
             if created.is_duplicate() {
                 bail!("intake case {} was taken for a duplicate", created.case_no);
             }
+            if store_times.len() == PAGES_SAMPLE {
+                store_pages = Some(wal_frames(store.path())?);
+            }
         }
         for case in &cases {
             let t = Instant::now();
             raw.insert(case, SystemClock.now().unix_ms())
                 .context("baseline insert")?;
             raw_times.push(ms(t.elapsed()));
+            if raw_times.len() == PAGES_SAMPLE {
+                raw_pages = Some(wal_frames(raw.path())?);
+            }
         }
         i = upto;
     }
+    let per_case =
+        |frames: Option<u64>| frames.map_or(f64::NAN, |f| f as f64 / PAGES_SAMPLE as f64);
+    report.num("intake_pages_per_case", per_case(store_pages));
+    report.num("raw_sqlite_pages_per_case", per_case(raw_pages));
     let store_rate = store_times.len() as f64 / (store_times.iter().sum::<f64>() / 1000.0);
     let raw_rate = raw_times.len() as f64 / (raw_times.iter().sum::<f64>() / 1000.0);
     report.num("intake_sample", sample as f64);

@@ -50,6 +50,8 @@ const SUMMARY: &[&str] = &[
     "intake_per_s",
     "raw_sqlite_insert_per_s",
     "intake_ratio_vs_raw_sqlite",
+    "intake_pages_per_case",
+    "raw_sqlite_pages_per_case",
     "search_p99_ms",
     "queue_page_p99_ms",
     "db_bytes_per_case",

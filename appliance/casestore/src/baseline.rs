@@ -8,7 +8,7 @@
 //! do. Same durability as the store (WAL, `synchronous=FULL`, one transaction per case), so
 //! the store's rate divided by this one prices everything the store adds.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, params};
 
@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS attachments (id INTEGER PRIMARY KEY, case_id INTEGER,
 #[derive(Debug)]
 pub struct PlainInserts {
     conn: Connection,
+    path: PathBuf,
 }
 
 impl PlainInserts {
@@ -43,7 +44,15 @@ impl PlainInserts {
         conn.pragma_update(None, "journal_mode", "WAL").db()?;
         conn.pragma_update(None, "synchronous", "FULL").db()?;
         conn.execute_batch(SCHEMA).db()?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Inserts one case's rows in one transaction, received at `at_ms`.
