@@ -190,7 +190,7 @@ fn parse_net(s: &str) -> Option<ipnet::IpNet> {
 }
 
 impl TelephonySection {
-    /// `trunks` as networks (checked by [`TelephonySection::check`]).
+    /// `trunks` as networks (each checked when the file is loaded).
     pub fn trunk_networks(&self) -> Option<Vec<ipnet::IpNet>> {
         self.trunks
             .as_ref()
