@@ -10,7 +10,7 @@
 //!   [`casestore::baseline::PlainInserts`] (the same rows, plain rusqlite, same durability),
 //!   alternating in blocks; `intake_ratio_vs_raw_sqlite` is the store's rate over the
 //!   baseline's; `intake_pages_per_case` and `raw_sqlite_pages_per_case` are the pages each
-//!   side wrote per case (write-ahead log frames over its first 100 cases), what most of an
+//!   side wrote per case (write-ahead log frames over its first 150 cases), what most of an
 //!   intake's time goes to;
 //! - **search**: the 50 most recent cases for common words, and scoped to one consulate;
 //! - **queues**: agents' queue pages with filters and cursors;

@@ -30,7 +30,7 @@ const INTAKE_BLOCK: u64 = 250;
 /// Cases over which the pages written per intake are counted: few enough that neither
 /// write-ahead log reaches its checkpoint (8192 pages for the store, SQLite's 1000 for the
 /// baseline) meanwhile.
-const PAGES_SAMPLE: usize = 100;
+const PAGES_SAMPLE: usize = 150;
 
 /// Frames (pages written) in the write-ahead log of the database at `db`, read from the file's
 /// size and the page size in its header (the WAL format: a 32-byte header, then frames of a

@@ -135,12 +135,11 @@ fn insert_case(
     }
 
     let year = tx.now.year();
+    // The next number of the year, from the end of the year's range in the index of
+    // UNIQUE (year, seq); cases are never deleted, so no number is given twice.
     let seq: i64 = tx
         .sql
-        .prepare_cached(
-            "INSERT INTO case_seq (year, last) VALUES (?1, 1)
-             ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last",
-        )
+        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM cases WHERE year = ?1")
         .db()?
         .query_row([year], |r| r.get(0))
         .db()?;

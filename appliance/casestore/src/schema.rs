@@ -71,6 +71,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "queue_orders",
         sql: include_str!("../migrations/0009_queue_orders.sql"),
     },
+    Migration {
+        version: 10,
+        name: "clustered_history",
+        sql: include_str!("../migrations/0010_clustered_history.sql"),
+    },
 ];
 
 /// The schema version this build writes.

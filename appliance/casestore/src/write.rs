@@ -412,8 +412,9 @@ impl Tx<'_> {
     ) -> Result<(), DbError> {
         self.sql
             .prepare_cached(
-                "INSERT INTO status_history (case_id, at, from_status, to_status, actor, note)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO status_history (case_id, id, at, from_status, to_status, actor, note)
+                 VALUES (?1, (SELECT coalesce(max(id), 0) + 1 FROM status_history
+                              WHERE case_id = ?1), ?2, ?3, ?4, ?5, ?6)",
             )
             .db()?
             .execute(params![

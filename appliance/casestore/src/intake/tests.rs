@@ -238,10 +238,14 @@ fn a_refused_case_leaves_nothing() {
 #[test]
 fn an_exhausted_year_refuses_new_cases() {
     let t = testkit::store();
+    let last = t.store.create_case(&new_case("a")).unwrap();
     let conn = rusqlite::Connection::open(t.store.path()).unwrap();
-    conn.execute("INSERT INTO case_seq VALUES (2026, 9999999)", [])
-        .unwrap();
-    let err = t.store.create_case(&new_case("a")).unwrap_err();
+    conn.execute(
+        "UPDATE cases SET seq = 9999999 WHERE id = ?1",
+        [last.case_id.get()],
+    )
+    .unwrap();
+    let err = t.store.create_case(&new_case("b")).unwrap_err();
     assert!(
         matches!(err, WriteError::SequenceExhausted { year: 2026 }),
         "{err}"

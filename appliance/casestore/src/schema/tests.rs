@@ -348,6 +348,77 @@ fn queue_rows_keep_only_the_urgency_orders_from_version_9() {
     }
 }
 
+/// Version 10 keeps the status history in its case's order and takes case numbers from the
+/// cases: a store migrated from version 9 keeps every entry in order, appends after them, and
+/// numbers on from the last case of the year.
+#[test]
+fn history_is_kept_by_case_and_numbers_continue_from_version_10() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let mut conn = raw(&path);
+    migrate_to(&mut conn, &path, 9).unwrap();
+    seed(&conn, 9);
+    drop(conn);
+    let store = Store::open(&path, testkit::options()).unwrap();
+    let objects: Vec<String> = raw(&path)
+        .prepare(
+            "SELECT name FROM sqlite_schema
+             WHERE name IN ('case_seq', 'status_history_case', 'status_history_by_case')
+                OR (tbl_name = 'status_history' AND type = 'index')",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(objects, Vec::<String>::new(), "one b-tree, no sequence row");
+    let table: String = raw(&path)
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'status_history'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(table.ends_with("WITHOUT ROWID"), "{table}");
+    let steps = |case| {
+        store
+            .status_history(CaseId::from_raw(case))
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.from, h.to, h.at.unix_ms()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        steps(3),
+        [
+            (None, Status::New, T0 + 2),
+            (Some(Status::New), Status::Closed, T0 + 2 + CLOSED_AFTER)
+        ]
+    );
+    // Case 2 came in, was taken, and now waits for the citizen: the new entry comes last.
+    store
+        .change_status(
+            CaseId::from_raw(2),
+            Status::WaitingCitizen,
+            &crate::Actor::System,
+            None,
+            crate::Expect::Any,
+        )
+        .unwrap();
+    let case2 = steps(2);
+    assert_eq!(case2.len(), 3);
+    assert_eq!(case2[0].0, None);
+    assert_eq!(case2[1].1, Status::InProgress);
+    assert_eq!(case2[2].1, Status::WaitingCitizen);
+    // A new case opens its own history and takes the number after the year's last.
+    let created = store
+        .create_case(&testkit::new_case("cerere nouă"))
+        .unwrap();
+    assert_eq!(created.case_no.to_string(), "CSC-2026-0000004");
+    assert_eq!(steps(created.case_id.get()).len(), 1);
+    assert_eq!(store.check_counters().unwrap(), vec![]);
+}
+
 #[test]
 fn a_failed_migration_leaves_the_previous_version() {
     let dir = tempfile::tempdir().unwrap();
