@@ -170,6 +170,13 @@ pub fn is_enrolled(config: &Config) -> bool {
     config.tls.cert.exists() && config.tls.key.exists()
 }
 
+/// The identity in this appliance's certificate, if it holds a readable one.
+pub fn identity(config: &Config) -> Option<pki::ApplianceId> {
+    let pem = std::fs::read(&config.tls.cert).ok()?;
+    let der = CertificateDer::from_pem_slice(&pem).ok()?;
+    pki::appliance_id_from_cert(&der).ok()
+}
+
 /// The code-file location the daemon checks at start.
 pub fn code_file(config: &Config) -> PathBuf {
     config.tls.key.with_file_name("enroll.code")

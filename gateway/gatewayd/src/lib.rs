@@ -9,8 +9,9 @@ pub mod config;
 pub mod confine;
 pub mod enroll;
 pub mod renew;
+pub mod report;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use prometheus_client::registry::Registry;
@@ -19,6 +20,7 @@ use tunnel::{Credentials, Gateway, GatewayConfig, Metrics};
 
 pub use config::Config;
 pub use confine::Sandboxing;
+pub use report::{Enrollment, Report, TunnelWarnings};
 
 /// The first wait before a code whose hub could not be reached is tried again; it doubles up
 /// to `[reconnect] backoff_cap`.
@@ -63,7 +65,40 @@ pub async fn run_with(
 ) -> anyhow::Result<()> {
     tokio::pin!(stop);
     let mut confined = sandboxing == Sandboxing::Skip;
-    if !enroll::is_enrolled(&config) {
+    let enrolled = enroll::is_enrolled(&config);
+    let report = Report::new(
+        if enrolled {
+            Enrollment::Enrolled
+        } else {
+            Enrollment::WaitingForCode
+        },
+        enroll::identity(&config),
+    );
+
+    // The admin endpoint answers from the start, so that what holds enrollment up can be read
+    // on loopback (the appliance's LAN status page does) while the daemon waits; `/readyz`
+    // stays 503 until a tunnel is admitted.
+    let metrics = Metrics::default();
+    let mut registry = Registry::default();
+    metrics.register(&mut registry);
+    let started: Arc<OnceLock<Gateway>> = Arc::new(OnceLock::new());
+    let (ready_gw, status_gw, status_report) = (started.clone(), started.clone(), report.clone());
+    let admin = admin::Admin::new(
+        registry,
+        Arc::new(move || match ready_gw.get() {
+            Some(gw) if gw.is_ready() => Ok(()),
+            Some(_) => Err("no admitted tunnel to a hub".into()),
+            None => Err("not enrolled yet".into()),
+        }),
+        Arc::new(move || status_report.json(status_gw.get().map(Gateway::status).as_ref())),
+    );
+    let admin_listener = tokio::net::TcpListener::bind(config.admin)
+        .await
+        .with_context(|| format!("binding admin {}", config.admin))?;
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(async move { admin.serve(admin_listener).await });
+
+    if !enrolled {
         // Waiting for a code may take days: confined from the start, the key and certificate
         // directories writable.
         if !confined {
@@ -93,14 +128,20 @@ pub async fn run_with(
                 due = tokio::time::Instant::now();
             }
             if let Some(typed) = code.take_if(|_| tokio::time::Instant::now() >= due) {
+                report.enrollment(Enrollment::Enrolling, None);
                 match enroll::enroll(&config, &typed).await {
                     Ok(enrolled) => {
                         info!(mission = %enrolled.mission, appliance = %enrolled.appliance, "enrolled");
+                        report.enrolled(
+                            pki::ApplianceId::new(&enrolled.mission, &enrolled.appliance).ok(),
+                        );
                         break;
                     }
                     Err(error) if error.is_retryable() => {
                         warn!(%error, retry_in_s = backoff.as_secs(), "cannot reach the hub to enrol; retrying");
                         daemon::notify::status(&format!("enrollment: {error}; retrying"));
+                        report.error(&error.to_string());
+                        report.enrollment(Enrollment::Retrying, Some(backoff));
                         code = Some(typed);
                         due = tokio::time::Instant::now() + backoff;
                         backoff =
@@ -109,10 +150,13 @@ pub async fn run_with(
                     Err(error) => {
                         warn!(%error, "enrollment failed; waiting for a new code");
                         daemon::notify::status(&format!("enrollment failed: {error}"));
+                        report.error(&error.to_string());
+                        report.enrollment(Enrollment::Refused, None);
                     }
                 }
             }
             if enroll::is_enrolled(&config) {
+                report.enrolled(enroll::identity(&config));
                 break;
             }
             tokio::select! {
@@ -122,12 +166,10 @@ pub async fn run_with(
         }
         drop(watchdog);
     }
-    let metrics = Metrics::default();
     let gateway = Gateway::new(gateway_config(&config)?, metrics.clone())
         .context("starting the tunnel endpoint")?;
 
     // Bind every listener before declaring readiness, so a port clash fails the start.
-    let mut tasks = tokio::task::JoinSet::new();
     for config::ServiceListener {
         service,
         tcp,
@@ -152,34 +194,16 @@ pub async fn run_with(
             tasks.spawn(async move { gw.serve_udp_advertised(socket, service, advertise).await });
         }
     }
-
-    let mut registry = Registry::default();
-    metrics.register(&mut registry);
-    let (ready_gw, status_gw) = (gateway.clone(), gateway.clone());
-    let admin = admin::Admin::new(
-        registry,
-        Arc::new(move || {
-            if ready_gw.is_ready() {
-                Ok(())
-            } else {
-                Err("no admitted tunnel to a hub".into())
-            }
-        }),
-        Arc::new(move || status_json(&status_gw)),
-    );
-    let admin_listener = tokio::net::TcpListener::bind(config.admin)
-        .await
-        .with_context(|| format!("binding admin {}", config.admin))?;
-    tasks.spawn(async move { admin.serve(admin_listener).await });
+    let _ = started.set(gateway.clone());
 
     if !confined {
         confine::confine(&config)?;
     }
     gateway.start();
     tasks.spawn({
-        let (config, gateway) = (config.clone(), gateway.clone());
+        let (config, gateway, report) = (config.clone(), gateway.clone(), report.clone());
         async move {
-            renew::run(config, gateway).await;
+            renew::run(config, gateway, report).await;
             Ok(())
         }
     });
@@ -214,15 +238,4 @@ pub async fn run_with(
     daemon::notify::stopping();
     gateway.shutdown().await;
     Ok(())
-}
-
-fn status_json(gw: &Gateway) -> serde_json::Value {
-    let s = gw.status();
-    serde_json::json!({
-        "tunnel": if s.connected { "up" } else { "down" },
-        "hub": s.hub.map(|h| h.to_string()),
-        "hub_id": s.hub_id,
-        "up_for_s": s.up_for.map(|d| d.as_secs()),
-        "rtt_ms": s.rtt.map(|d| d.as_secs_f64() * 1000.0),
-    })
 }

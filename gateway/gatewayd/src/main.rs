@@ -30,7 +30,8 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    daemon::logging::init();
+    // The tunnel's last warning shows in `/status` (`last_error`), for the LAN status page.
+    daemon::logging::init_with(Some(gatewayd::TunnelWarnings));
     let config = gatewayd::Config::load(&args.config).unwrap_or_else(|e| e.exit());
     if args.check {
         return std::process::ExitCode::SUCCESS;

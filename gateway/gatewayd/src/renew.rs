@@ -10,7 +10,7 @@ use rustls::pki_types::pem::PemObject;
 use tracing::{info, warn};
 use tunnel::{Credentials, Gateway};
 
-use crate::Config;
+use crate::{Config, Report};
 
 /// Retry pacing when the hub cannot renew (HSM away, hub down): from 30 s up to 15 min.
 const RETRY_MIN: Duration = Duration::from_secs(30);
@@ -28,14 +28,18 @@ pub fn renew_at(
     not_before + life * (2.0 / 3.0) + jitter
 }
 
-/// Runs forever: sleep until the renewal time, renew, swap, repeat.
-pub async fn run(config: Config, gateway: Gateway) {
+/// Runs forever: sleep until the renewal time, renew, swap, repeat. Failures also go to
+/// `report` (the admin endpoint's `last_error`).
+pub async fn run(config: Config, gateway: Gateway, report: Report) {
     let mut retry = RETRY_MIN;
     loop {
         let wait = match next_wait(&config) {
             Ok(wait) => wait,
             Err(error) => {
                 warn!(%error, "cannot read the appliance certificate; renewal paused");
+                report.error(&format!(
+                    "cannot read the appliance certificate; renewal paused: {error}"
+                ));
                 tokio::time::sleep(RETRY_MAX).await;
                 continue;
             }
@@ -52,6 +56,7 @@ pub async fn run(config: Config, gateway: Gateway) {
             }
             Err(error) => {
                 warn!(error = %error, retry_s = retry.as_secs(), "certificate renewal failed; will retry");
+                report.error(&format!("certificate renewal failed: {error:#}"));
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(RETRY_MAX);
             }
