@@ -19,6 +19,10 @@ use serde::Deserialize;
 const BASE: (&str, &str) = ("base.toml", include_str!("../profiles/base.toml"));
 const GATEWAYD: (&str, &str) = ("gatewayd.toml", include_str!("../profiles/gatewayd.toml"));
 const HUBD: (&str, &str) = ("hubd.toml", include_str!("../profiles/hubd.toml"));
+const LAN_STATUS: (&str, &str) = (
+    "lan-status.toml",
+    include_str!("../profiles/lan-status.toml"),
+);
 
 /// Which daemon's allow-list to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,6 +31,8 @@ pub enum Profile {
     Gateway,
     /// `base.toml` + `hubd.toml`.
     Hub,
+    /// `base.toml` + `lan-status.toml`: the appliance's LAN status page.
+    LanStatus,
 }
 
 impl Profile {
@@ -35,6 +41,7 @@ impl Profile {
         match self {
             Self::Gateway => "gatewayd",
             Self::Hub => "hubd",
+            Self::LanStatus => "legatura-lan-status",
         }
     }
 
@@ -43,6 +50,7 @@ impl Profile {
         match self {
             Self::Gateway => [BASE, GATEWAYD],
             Self::Hub => [BASE, HUBD],
+            Self::LanStatus => [BASE, LAN_STATUS],
         }
     }
 

@@ -1,6 +1,6 @@
 use super::*;
 
-const PROFILES: [Profile; 2] = [Profile::Gateway, Profile::Hub];
+const PROFILES: [Profile; 3] = [Profile::Gateway, Profile::Hub, Profile::LanStatus];
 
 #[test]
 fn every_profile_parses_with_one_reason_per_call() {
