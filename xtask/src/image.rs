@@ -166,12 +166,17 @@ pub(crate) fn build(
     })
 }
 
-/// `cargo build --release` of the role's daemons; their paths in `target/release`.
+/// `cargo build --release` of the role's binaries, each in the workspace package that has it;
+/// their paths in `target/release`.
 fn release_binaries(root: &Path, spec: &Spec) -> Result<Vec<PathBuf>> {
+    let metadata = crate::metadata::Metadata::load()?;
     let mut build = cmd::cargo();
     build.args(["build", "--release", "--locked"]);
     for name in &spec.binaries {
-        build.args(["-p", name]);
+        let package = metadata
+            .package_of_bin(name)
+            .with_context(|| format!("os-image/image.toml: no workspace package builds {name}"))?;
+        build.args(["-p", &package.name, "--bin", name]);
     }
     cmd::run(&mut build)?;
     let dir = target_dir(root).join("release");

@@ -33,6 +33,7 @@ pub(crate) struct Dependency {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Target {
+    pub(crate) name: String,
     /// `lib`, `bin`, `test`, `bench`, `example`, `custom-build`, …
     pub(crate) kind: Vec<String>,
     pub(crate) src_path: PathBuf,
@@ -49,6 +50,15 @@ impl Metadata {
     /// The workspace member named `name`.
     pub(crate) fn package(&self, name: &str) -> Option<&Package> {
         self.packages.iter().find(|p| p.name == name)
+    }
+
+    /// The workspace member that builds the binary `bin`.
+    pub(crate) fn package_of_bin(&self, bin: &str) -> Option<&Package> {
+        self.packages.iter().find(|p| {
+            p.targets
+                .iter()
+                .any(|t| t.name == bin && t.kind.iter().any(|k| k == "bin"))
+        })
     }
 
     /// The workspace member whose directory is `dir`.

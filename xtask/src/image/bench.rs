@@ -20,6 +20,7 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
     let image_mib = checked.first.bytes as f64 / 1_048_576.0;
     let exposure_gatewayd = exposure(root, "gatewayd.service")?;
     let exposure_hubd = exposure(root, "hubd.service")?;
+    let exposure_lan_status = exposure(root, "legatura-lan-status.service")?;
 
     let bench_dir = root.join("target/bench");
     std::fs::create_dir_all(&bench_dir)?;
@@ -51,13 +52,15 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
         "kvm": kvm,
         "exposure_gatewayd": exposure_gatewayd,
         "exposure_hubd": exposure_hubd,
+        "exposure_lan_status": exposure_lan_status,
     });
     let path = bench_dir.join("image.json");
     std::fs::write(&path, format!("{}\n", serde_json::to_string_pretty(&json)?))?;
     say!("wrote {}", path.display());
     println!(
         "image: reproducible={} image_mib={:.1} build_s={:.1} boot_to_tunnel_s={:.1} kvm={kvm} \
-         exposure_gatewayd={exposure_gatewayd} exposure_hubd={exposure_hubd}",
+         exposure_gatewayd={exposure_gatewayd} exposure_hubd={exposure_hubd} \
+         exposure_lan_status={exposure_lan_status}",
         checked.reproducible, image_mib, build_s, boot_to_tunnel_s
     );
     Ok(())

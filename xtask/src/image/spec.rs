@@ -18,7 +18,7 @@ pub(crate) struct Spec {
     pub(crate) ids: Ids,
     pub(crate) disk: Disk,
     pub(crate) packages: Vec<String>,
-    /// The daemons (workspace packages whose binary has the same name).
+    /// Our programs installed in `/usr/bin`, by binary name (cargo finds the package).
     pub(crate) binaries: Vec<String>,
     /// Unit files of `os-image/systemd/` installed and enabled.
     pub(crate) units: Vec<String>,
