@@ -2,16 +2,30 @@
 //! the same inputs) with `cargo xtask image`, and [`Vm`] boots a disk under OVMF with boot
 //! credentials as SMBIOS strings, the serial console in a file, and qemu's user network inside
 //! a namespace of the test, where the guest reaches that namespace's loopback as `10.0.2.2`.
+//! The guest's LAN status page (port 8080) is forwarded to [`STATUS_PAGE`] on that namespace's
+//! loopback, where [`Vm::status_page`] reads it as a browser on the embassy LAN would.
 //!
 //! The emulator is TCG unless `LEGATURA_QEMU_ACCEL=kvm` says otherwise: a `/dev/kvm` that opens
 //! is no proof that it runs guests (nested, paravirtual KVM does not).
 
+use std::io::{Read as _, Write as _};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+use crate::in_ns;
+
+/// Where the guest's status page (`legatura-lan-status` on port 8080) is forwarded to, on the
+/// loopback of the namespace qemu runs in: a port nothing else in a test's namespace uses.
+pub const STATUS_PAGE: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 18080);
+/// The guest's port for the page.
+const STATUS_PAGE_GUEST_PORT: u16 = 8080;
+/// Under TCG the guest is slow, and qemu accepts a forwarded connection before the guest does.
+const STATUS_PAGE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One emulated machine at a time: two TCG guests on a 2-core machine would each take twice as
 /// long, and the build of the image must not run twice at once either.
@@ -81,6 +95,8 @@ impl Credential {
 #[derive(Debug)]
 pub struct Vm {
     child: Child,
+    /// The namespace qemu runs in.
+    ns: String,
     serial: PathBuf,
     started: Instant,
     /// Whether the guest runs under KVM (else TCG).
@@ -121,7 +137,12 @@ impl Vm {
                 "if=virtio,format=raw,snapshot=on,file={}",
                 disk.display()
             ))
-            .args(["-nic", "user,model=virtio-net-pci"])
+            .arg("-nic")
+            .arg(format!(
+                "user,model=virtio-net-pci,hostfwd=tcp:{}:{}-:{STATUS_PAGE_GUEST_PORT}",
+                STATUS_PAGE.ip(),
+                STATUS_PAGE.port()
+            ))
             .arg("-serial")
             .arg(format!("file:{}", serial.display()));
         for (i, credential) in credentials.iter().enumerate() {
@@ -148,6 +169,7 @@ impl Vm {
             .context("starting qemu-system-x86_64 (`cargo xtask deps` installs it)")?;
         Ok(Vm {
             child,
+            ns: ns.to_owned(),
             serial,
             started: Instant::now(),
             kvm,
@@ -213,6 +235,61 @@ impl Vm {
                 );
             }
             std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// `GET path` on the appliance's LAN status page (through qemu's forward): the status code
+    /// and the body.
+    pub fn status_page(&self, path: &str) -> Result<(u16, String)> {
+        in_ns(&self.ns, || {
+            let mut s = TcpStream::connect_timeout(&STATUS_PAGE, STATUS_PAGE_TIMEOUT)
+                .with_context(|| format!("connecting to the status page at {STATUS_PAGE}"))?;
+            s.set_read_timeout(Some(STATUS_PAGE_TIMEOUT))?;
+            s.set_write_timeout(Some(STATUS_PAGE_TIMEOUT))?;
+            s.write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: appliance\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )?;
+            let mut raw = Vec::new();
+            s.read_to_end(&mut raw)
+                .with_context(|| format!("reading the status page's answer to GET {path}"))?;
+            let text = String::from_utf8_lossy(&raw);
+            let (head, body) = text
+                .split_once("\r\n\r\n")
+                .with_context(|| format!("no HTTP head in the status page's answer {text:?}"))?;
+            let code = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .with_context(|| format!("no HTTP status in {head:?}"))?;
+            Ok((code, body.to_owned()))
+        })
+    }
+
+    /// Reads the status page's `/status.json` until `check` holds on it, qemu exits, or
+    /// `timeout` passes; the document that held.
+    pub fn wait_status_page(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = match self.status_page("/status.json") {
+                Ok((200, body)) => match serde_json::from_str::<serde_json::Value>(&body) {
+                    Ok(json) if check(&json) => return Ok(json),
+                    Ok(json) => json.to_string(),
+                    Err(error) => format!("not JSON ({error}): {body}"),
+                },
+                Ok((code, body)) => format!("{code} {body}"),
+                Err(error) => format!("{error:#}"),
+            };
+            self.check_running()?;
+            if Instant::now() >= deadline {
+                bail!("the status page never showed {what} within {timeout:?}; last: {last}");
+            }
+            std::thread::sleep(Duration::from_secs(1));
         }
     }
 

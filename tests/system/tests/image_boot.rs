@@ -9,6 +9,10 @@
 //! cannot be reached when the box starts (it must come up without a reboot once the hub
 //! answers), and a full state partition (the one-time code must not be spent).
 //!
+//! In every case the box's LAN status page (`legatura-lan-status`, port 8080, forwarded by qemu
+//! to the hub's namespace) must say the same as the console, and never show the code; a
+//! tampered box must not serve it at all. No case boots only for the page.
+//!
 //! Every case needs root, the Debian archive for the first build, and a few minutes: the guest
 //! is emulated (TCG) unless `LEGATURA_QEMU_ACCEL=kvm`.
 
@@ -32,6 +36,31 @@ const HUB_FROM_GUEST: &str = "10.0.2.2:4433";
 const QUIET: Duration = Duration::from_secs(45);
 /// What provisioning prints each time gatewayd's unit starts.
 const PROVISIONED: &str = "hub 10.0.2.2:4433 from the boot credentials";
+/// How long the status page may take to show what the console already says: it asks its
+/// sources at most once a second and gatewayd may be between two states.
+const PAGE: Duration = Duration::from_secs(60);
+
+/// The enrollment code among `credentials`.
+fn code_of(credentials: &[Credential]) -> String {
+    credentials
+        .iter()
+        .find(|c| c.name == "legatura.enroll-code")
+        .map(|c| c.value.clone())
+        .expect("an enrollment code among the credentials")
+}
+
+/// The status page's HTML, which must not show the enrollment `code` the box was given.
+fn page_html(vm: &Vm, code: Option<&str>) -> String {
+    let (status, html) = vm.status_page("/").expect("the status page answers");
+    assert_eq!(status, 200, "the status page answered {status}: {html}");
+    if let Some(code) = code {
+        assert!(
+            !html.contains(code),
+            "the status page shows the enrollment code:\n{html}"
+        );
+    }
+    html
+}
 
 /// A hub with the fleet PKI, and the boot credentials that enrol `paris/<appliance>` with it.
 fn hub_and_credentials(lab: &Lab, appliance: &str) -> (system::HubNode, Noc, Vec<Credential>) {
@@ -106,6 +135,33 @@ fn the_appliance_enrols_and_its_tunnel_comes_up() {
     assert_eq!(row.state, "active", "{row:?}");
     assert_eq!(row.transport, "quic", "{row:?}");
 
+    // Embassy IT's view from the LAN: the appliance's identity and its tunnel up.
+    let code = code_of(&credentials);
+    let json = vm
+        .wait_status_page(PAGE, "the tunnel up as paris/PAR-01", |j| {
+            j["tunnel"]["state"] == "up" && j["appliance"] == "PAR-01"
+        })
+        .expect("the status page shows the working appliance");
+    assert_eq!(json["verdict"], "working", "{json}");
+    assert_eq!(json["mission"], "paris", "{json}");
+    assert_eq!(json["enrollment"], "enrolled", "{json}");
+    assert!(
+        !json.to_string().contains(&code),
+        "the page's JSON shows the code: {json}"
+    );
+    let html = page_html(&vm, Some(&code));
+    for what in [
+        "Legătura appliance paris/PAR-01",
+        "OK: The tunnel to the hub is up.",
+        "<tr><th>Tunnel to the hub</th><td>up, to the hub",
+    ] {
+        assert!(
+            html.contains(what),
+            "the status page does not say {what:?}:\n{html}"
+        );
+    }
+    println!("status page: {}", json["summary"]);
+
     if let Some(path) = std::env::var_os("LEGATURA_IMAGE_FIGURES") {
         std::fs::write(
             path,
@@ -173,6 +229,11 @@ fn a_tampered_root_is_refused_and_never_connects() {
         hub.appliances().expect("hub /status").is_empty(),
         "a tampered appliance has a tunnel"
     );
+    let page = vm.status_page("/");
+    assert!(
+        page.is_err(),
+        "a tampered appliance serves its status page: {page:?}"
+    );
     drop(vm);
 }
 
@@ -229,6 +290,21 @@ fn a_wrong_enrollment_code_is_said_on_the_console_once_and_not_retried() {
         hub.appliances().expect("hub /status").is_empty(),
         "an appliance with a wrong code has a tunnel"
     );
+    let json = vm
+        .wait_status_page(PAGE, "the refused code", |j| j["enrollment"] == "refused")
+        .expect("the status page says the code was refused");
+    let reason = json["last_error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("enrollment code has"),
+        "the status page does not give the reason: {json}"
+    );
+    assert_eq!(json["verdict"], "problem", "{json}");
+    let html = page_html(&vm, Some("this-is-not-a-code-the-noc-made"));
+    assert!(
+        html.contains("The enrollment code was refused") && html.contains("new code"),
+        "{html}"
+    );
+    println!("status page: {} ({reason})", json["summary"]);
     drop(vm);
 }
 
@@ -283,6 +359,28 @@ fn a_missing_enrollment_code_is_said_once_with_the_credential_to_give() {
     );
     let row = noc.row(hub_ns, "paris", "PAR-04").expect("fleet ls");
     assert_eq!(row.state, "pending", "{row:?}");
+
+    // The status page says what the console said: no code, and which credential to set.
+    let json = vm
+        .wait_status_page(PAGE, "the missing code", |j| {
+            j["provision"]["state"] == "no-code" && j["enrollment"] == "waiting_for_code"
+        })
+        .expect("the status page says the code is missing");
+    assert_eq!(json["verdict"], "problem", "{json}");
+    assert!(json["appliance"].is_null(), "{json}");
+    let html = page_html(&vm, None);
+    for what in [
+        "PROBLEM: Not enrolled: this box was given no enrollment code.",
+        "no boot credential legatura.enroll-code",
+        "io.systemd.credential:legatura.enroll-code=&lt;the code from the NOC&gt;",
+        "<tr><th>Enrollment</th><td>waiting for an enrollment code</td></tr>",
+    ] {
+        assert!(
+            html.contains(what),
+            "the status page does not say {what:?}:\n{html}"
+        );
+    }
+    println!("status page: {}", json["summary"]);
     drop(vm);
 }
 
@@ -321,6 +419,24 @@ fn a_hub_unreachable_at_boot_is_said_and_retried_until_the_tunnel_comes_up_witho
         !console.contains("enrollment failed"),
         "an unreachable hub was taken for a refused code:\n{console}"
     );
+    let code = code_of(&credentials);
+    let json = vm
+        .wait_status_page(PAGE, "the enrollment retrying", |j| {
+            j["enrollment"] == "retrying"
+        })
+        .expect("the status page says the hub cannot be reached");
+    let error = json["last_error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("cannot reach the hub at 10.0.2.2:4433"),
+        "the status page does not name the hub it cannot reach: {json}"
+    );
+    assert!(json["tunnel"]["retry_in_s"].is_u64(), "{json}");
+    let html = page_html(&vm, Some(&code));
+    assert!(
+        html.contains("Cannot reach the hub to enrol; trying again"),
+        "{html}"
+    );
+    println!("status page: {} ({error})", json["summary"]);
 
     // The hub comes back; the box enrols on its next attempt, with no help and no reboot (qemu
     // runs with -no-reboot: a guest reboot would end it, and check_running fails).
@@ -363,6 +479,10 @@ fn a_hub_unreachable_at_boot_is_said_and_retried_until_the_tunnel_comes_up_witho
     );
     let row = noc.row(hub_ns, "paris", "PAR-05").expect("fleet ls");
     assert_eq!(row.state, "active", "{row:?}");
+    vm.wait_status_page(PAGE, "the tunnel up as paris/PAR-05", |j| {
+        j["tunnel"]["state"] == "up" && j["appliance"] == "PAR-05"
+    })
+    .expect("the status page follows the box from retrying to working");
     drop(vm);
 }
 
@@ -423,6 +543,22 @@ fn a_full_state_partition_is_said_on_the_console_and_the_code_is_not_spent() {
     );
     let row = noc.row(hub_ns, "paris", "PAR-06").expect("fleet ls");
     assert_eq!(row.state, "pending", "the one-time code was spent: {row:?}");
+
+    // gatewayd is held back, so the page has only provisioning's word, and says so.
+    let json = vm
+        .wait_status_page(PAGE, "the full state partition", |j| {
+            j["provision"]["state"] == "state-full"
+        })
+        .expect("the status page says the state partition is full");
+    assert_eq!(json["gatewayd"]["running"], false, "{json}");
+    let summary = json["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains(said) && summary.contains("KiB free of"),
+        "the status page does not say the partition is full and how full: {json}"
+    );
+    let html = page_html(&vm, Some(&code_of(&credentials)));
+    assert!(html.contains("gatewayd is not running"), "{html}");
+    println!("status page: {summary}");
     drop(vm);
 }
 
