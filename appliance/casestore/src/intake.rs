@@ -190,7 +190,7 @@ fn insert_case(
             .execute(params![key, id.get()])
             .db()?;
     }
-    tx.history(id, None, status, &new.author, None)?;
+    tx.opening_history(id, status, &new.author)?;
     tx.person(id, Role::Subject, Relationship::Myself, &new.subject)?;
     if let Some(requester) = &new.requester {
         tx.person(

@@ -401,7 +401,31 @@ impl Tx<'_> {
         Ok(ContactId::from_raw(self.sql.last_insert_rowid()))
     }
 
-    /// Appends to the case's status history.
+    /// Opens the status history of a case created in this transaction: its first entry,
+    /// numbered 1 without reading anything (a new case has no entries yet).
+    pub(crate) fn opening_history(
+        &mut self,
+        case: CaseId,
+        to: Status,
+        actor: &Actor,
+    ) -> Result<(), DbError> {
+        self.sql
+            .prepare_cached(
+                "INSERT INTO status_history (case_id, id, at, from_status, to_status, actor, note)
+                 VALUES (?1, 1, ?2, NULL, ?3, ?4, NULL)",
+            )
+            .db()?
+            .execute(params![
+                case.get(),
+                self.now.unix_ms(),
+                to.code(),
+                actor.code()
+            ])
+            .db()?;
+        Ok(())
+    }
+
+    /// Appends to the case's status history, after its last entry.
     pub(crate) fn history(
         &mut self,
         case: CaseId,
