@@ -70,7 +70,7 @@ pub async fn run_with(
     sandboxing: Sandboxing,
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (hub, pki) = start(&config).await?;
+    let Started { hub, pki, phones } = start(&config).await?;
     if sandboxing == Sandboxing::FromConfig {
         confine::confine(&config)?;
     }
@@ -80,6 +80,10 @@ pub async fn run_with(
         _ = daemon::notify::watchdog() => {}
     }
     daemon::notify::stopping();
+    // Calls first, while the tunnels still carry the embassy phones' BYEs.
+    if let Some(phones) = &phones {
+        phones.hang_up_all(PHONE_HANG_UP_GRACE).await;
+    }
     info!(grace_s = config.drain_grace.as_secs(), "draining");
     let cut = hub.drain(config.drain_grace).await;
     if let Some((fleet, audit)) = pki {
@@ -110,10 +114,21 @@ async fn checkpoints(audit: Arc<audit::AuditLog>) {
     }
 }
 
+/// How long a stopping hub waits for phones to answer the BYEs of the calls it hangs up.
+const PHONE_HANG_UP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What [`start`] brought up.
+#[derive(Debug)]
+pub struct Started {
+    pub hub: HubHandle,
+    /// The fleet manager and its audit log, with `[pki]`.
+    pub pki: Option<(Arc<fleet::Fleet>, Arc<audit::AuditLog>)>,
+    /// The telephony bridge, with `[telephony]`.
+    pub phones: Option<Arc<telephony::Telephony>>,
+}
+
 /// Binds the endpoint, the status page and the admin endpoint.
-pub async fn start(
-    config: &Config,
-) -> anyhow::Result<(HubHandle, Option<(Arc<fleet::Fleet>, Arc<audit::AuditLog>)>)> {
+pub async fn start(config: &Config) -> anyhow::Result<Started> {
     let metrics = Metrics::default();
     let fleet = match &config.pki {
         Some(section) => Some(pki::open(section)?),
@@ -199,19 +214,26 @@ pub async fn start(
                 Ok(())
             }
         }),
-        Arc::new(move || {
-            serde_json::json!({
-                "hub_id": hub_id,
-                "draining": status_hub.is_draining(),
-                "appliances": statuspage::rows(&status_hub),
-                // Registered phones, with the embassy gateway of those registered through one.
-                "phones": phones.as_ref().map(|p| p.registrations()),
-            })
+        Arc::new({
+            let phones = phones.clone();
+            move || {
+                serde_json::json!({
+                    "hub_id": hub_id,
+                    "draining": status_hub.is_draining(),
+                    "appliances": statuspage::rows(&status_hub),
+                    // Registered phones, with the embassy gateway of those registered through one.
+                    "phones": phones.as_ref().map(|p| p.registrations()),
+                })
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind(config.admin)
         .await
         .with_context(|| format!("binding admin {}", config.admin))?;
     tokio::spawn(async move { admin.serve(listener).await });
-    Ok((hub, fleet))
+    Ok(Started {
+        hub,
+        pki: fleet,
+        phones,
+    })
 }

@@ -140,6 +140,12 @@ impl Engine {
             self.respond(now, &key, tagged(invite.response(482), "x"));
             return;
         }
+        if self.stopping {
+            let mut busy = tagged(invite.response(503), "x");
+            busy.headers.push("Retry-After", "30");
+            self.respond(now, &key, busy);
+            return;
+        }
         if !self.may_call(now, from) {
             self.refuse_call(now, &key, &invite, from);
             return;
@@ -350,6 +356,10 @@ impl Engine {
         match purpose {
             Purpose::AgentInvite(id) => self.on_agent_invite_response(now, id, response),
             Purpose::TransferInvite(id) => self.on_transfer_response(now, id, response),
+            // Answered: nothing more to wait for (`Engine::cleanups_in_flight`).
+            Purpose::Cleanup if response.code >= 200 => {
+                self.purposes.remove(key);
+            }
             Purpose::Cleanup => {}
             Purpose::Relay {
                 call,
@@ -477,7 +487,7 @@ impl Engine {
         }
     }
 
-    fn cancel_agent(&mut self, now: Instant, call: &Call, id: u64) {
+    pub(crate) fn cancel_agent(&mut self, now: Instant, call: &Call, id: u64) {
         let give_up = now + self.txns.timers().t1 * 64;
         self.arm(give_up, TuTimer::CancelGiveUp(id));
         let invite = &call.agent_invite;
@@ -494,7 +504,7 @@ impl Engine {
         self.send_cleanup(now, cancel, call.agent_peer);
     }
 
-    fn send_cleanup(&mut self, now: Instant, request: Request, peer: Peer) {
+    pub(crate) fn send_cleanup(&mut self, now: Instant, request: Request, peer: Peer) {
         if let Ok(key) = self.txns.send_request(now, request, peer) {
             self.purposes.insert(key, Purpose::Cleanup);
         }

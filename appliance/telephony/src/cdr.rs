@@ -40,6 +40,8 @@ pub enum Outcome {
     QueueFull,
     /// An agent's leg only: the agent handed the call on (blind transfer).
     Transferred,
+    /// The bridge stopped while the call was up or waiting (`Engine::hang_up_all`).
+    Shutdown,
 }
 
 impl Outcome {
@@ -52,6 +54,7 @@ impl Outcome {
             Outcome::NoAgent => "no_agent",
             Outcome::NoAnswer => "no_answer",
             Outcome::Rejected(_) => "rejected",
+            Outcome::Shutdown => "shutdown",
             Outcome::Unreachable => "unreachable",
             Outcome::QueueFull => "queue_full",
             Outcome::Transferred => "transferred",

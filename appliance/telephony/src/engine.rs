@@ -151,6 +151,8 @@ pub struct Engine {
     pub(crate) acd: Acd,
     /// Callers waiting in a queue, by call record id.
     pub(crate) held: HashMap<u64, Held>,
+    /// The bridge is stopping: calls were hung up; new ones get 503 (`crate::shutdown`).
+    pub(crate) stopping: bool,
     /// The media relay, when media is anchored (set by the server, which owns its events).
     pub(crate) anchor: Option<crate::anchor::Anchor>,
     pub(crate) events: VecDeque<CallEvent>,
@@ -188,6 +190,7 @@ impl Engine {
             next_call: 1,
             acd: Acd::new(cfg.queues.clone(), cfg.service_level),
             held: HashMap::new(),
+            stopping: false,
             anchor: None,
             events: VecDeque::new(),
             api_changes: 0,
@@ -284,7 +287,7 @@ impl Engine {
         self.tu_timers.insert((at, self.tu_sequence), timer);
     }
 
-    fn pump(&mut self, now: Instant) {
+    pub(crate) fn pump(&mut self, now: Instant) {
         while let Some(output) = self.txns.poll_output() {
             match output {
                 Output::Transmit { to, bytes } => self.out.push_back(Transmit { to, bytes }),

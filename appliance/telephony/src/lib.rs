@@ -25,6 +25,7 @@ pub mod origin;
 pub mod queueing;
 pub mod registrar;
 pub mod server;
+mod shutdown;
 mod transfer;
 pub mod tunnelled;
 

@@ -187,6 +187,9 @@ impl Engine {
 
     /// Offers waiting callers to free agents while there are matches.
     pub(crate) fn dispatch(&mut self, now: Instant) {
+        if self.stopping {
+            return;
+        }
         loop {
             let registrar = &self.registrar;
             let Some((waiting, agent)) = self.acd.next(now, |a| registrar.lookup(now, a).is_some())

@@ -284,7 +284,22 @@ impl Telephony {
         lock(&self.engine).media_routes()
     }
 
-    /// Stops listening; calls in progress are dropped without BYE (later: drain).
+    /// Hangs up every call (a BYE to both phones, 503 to callers still ringing or waiting)
+    /// and waits up to `grace` for the phones to answer, so lost BYEs are sent again; from
+    /// now on new calls get 503. Returns how many calls there were (`crate::shutdown`).
+    pub async fn hang_up_all(&self, grace: Duration) -> usize {
+        let count = lock(&self.engine).hang_up_all(Instant::now());
+        self.wake.notify_one();
+        let deadline = tokio::time::Instant::now() + grace;
+        while lock(&self.engine).cleanups_in_flight() > 0 && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        count
+    }
+
+    /// Stops listening. Calls still up are dropped without BYE: [`Telephony::hang_up_all`]
+    /// first.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;

@@ -366,3 +366,40 @@ async fn calls_complete_when_the_trunk_loses_messages() {
     );
     bridge.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_hangs_up_both_phones() {
+    let bridge = bridge().await;
+    let addr = bridge.udp_addr();
+    let port = free_port();
+    register(addr, "agent1", "secret1", port, "u1", 3600).await;
+    // Both sides wait for a BYE: only the bridge hanging up ends them.
+    let answering = phone(port, &["-sn", "uas"], "u1", 1);
+    let caller = trunk(
+        addr,
+        "agent1",
+        &["-sf", scenario("uac_wait_bye.xml").to_str().unwrap()],
+        "u1",
+        &[],
+    );
+    let mut answered = false;
+    for _ in 0..100 {
+        if bridge
+            .call_records()
+            .first()
+            .is_some_and(|r| r.answered_ms.is_some())
+        {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(answered, "the call was answered");
+
+    assert_eq!(bridge.hang_up_all(Duration::from_secs(2)).await, 1);
+    caller.success().await;
+    answering.success().await;
+    settle(&bridge, 1).await;
+    assert_eq!(bridge.call_records()[0].outcome, Outcome::Shutdown);
+    bridge.shutdown().await;
+}

@@ -316,6 +316,39 @@ fn an_embassy_phone_registers_and_calls_through_its_gateway() {
         "{echoed} of 100 RTP packets came back through the tunnel"
     );
 
+    // The hub stops in the middle of a call from the embassy: both phones are hung up (the
+    // embassy phone's BYE through the tunnel, before the hub drains it), not left with dead
+    // air. Both SIPp wait for the bridge's BYE and fail without it.
+    let mut agent = answering_phone(&hub_ns, "5071");
+    let mut desk = Phone(
+        sipp(
+            &paris_ns,
+            &[
+                "-sf",
+                &scenario("uac_wait_bye.xml"),
+                SIP,
+                "-i",
+                "127.0.0.1",
+                "-p",
+                "5083",
+                "-s",
+                "101",
+                "-m",
+                "1",
+            ],
+        )
+        .spawn()
+        .expect("sipp"),
+    );
+    std::thread::sleep(Duration::from_secs(2));
     hubd.terminate().ok();
+    assert!(
+        answered(&mut desk),
+        "the embassy phone was not hung up when the hub stopped"
+    );
+    assert!(
+        answered(&mut agent),
+        "the agent's phone was not hung up when the hub stopped"
+    );
     gw.daemon.terminate().ok();
 }

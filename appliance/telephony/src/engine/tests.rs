@@ -507,3 +507,38 @@ fn with_trunks_set_a_stranger_cannot_call() {
     );
     assert_eq!(lab.engine.stats.refused_calls, 1);
 }
+
+#[test]
+fn stopping_hangs_up_and_turns_new_calls_away() {
+    let mut lab = Lab::new();
+    lab.register();
+    lab.send(TRUNK, INVITE);
+    let (_, invite) = request(&lab.sent(), Method::Invite);
+    lab.send_message(PHONE, &answer(&invite, 200));
+    let ok = response(&lab.sent(), 200);
+    lab.send(TRUNK, &trunk_ack(&ok));
+    lab.sent();
+
+    assert_eq!(lab.engine.hang_up_all(lab.now), 1);
+    let sent = lab.sent();
+    let byes: Vec<&String> = sent
+        .iter()
+        .filter(|(_, m)| matches!(m, Message::Request(r) if r.method == Method::Bye))
+        .map(|(to, _)| to)
+        .collect();
+    assert_eq!(byes.len(), 2, "a BYE to each phone: {sent:#?}");
+    assert!(byes.contains(&&TRUNK.to_owned()) && byes.contains(&&PHONE.to_owned()));
+    assert_eq!(lab.engine.cleanups_in_flight(), 2);
+    assert_eq!(
+        lab.engine.call_records()[0].outcome,
+        Outcome::Shutdown,
+        "the record says why it ended"
+    );
+
+    let again = INVITE
+        .replace("z9hG4bKinv1", "z9hG4bKinv2")
+        .replace("trunk-call-1", "trunk-call-2");
+    lab.send(TRUNK, &again);
+    let busy = response(&lab.sent(), 503);
+    assert_eq!(busy.headers.get("Retry-After"), Some("30"));
+}
