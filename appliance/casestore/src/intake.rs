@@ -1,8 +1,8 @@
 //! New cases: [`Store::create_case`] for live intake and [`Store::bulk_import`] for loading
 //! many cases at once.
 //!
-//! One new case is one transaction: the idempotency check, the case number from the year's
-//! sequence, the header with the sealed tracking code, the persons and contact points, the
+//! One new case is one transaction: the idempotency check, the next case number of the year
+//! (after the year's last case), the header with the sealed tracking code, the persons and contact points, the
 //! opening status-history entry, the first message and its search row, the attachment rows,
 //! the queue rows and counter deltas, and the `case.created` event (plus `case.emergency` for
 //! P0/P1). A repeated idempotency key returns the first case and writes nothing.
