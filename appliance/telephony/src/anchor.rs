@@ -109,8 +109,8 @@ impl Anchor {
         }
     }
 
-    /// The appliance of a phone whose audio rides the tunnel: behind `gateway`, with the
-    /// gateways' media service configured.
+    /// The gateway of a phone whose audio rides the tunnel: `gateway` when it names its
+    /// listener and the gateways' media service is configured.
     fn tunnelled<'g>(&self, gateway: Option<&'g Gateway>) -> Option<&'g Gateway> {
         gateway.filter(|g| g.listener.is_some() && self.gateway_rtp_port.is_some())
     }
@@ -142,7 +142,8 @@ impl Anchor {
             Some(gateway) => {
                 let relay = self.media.relay_address(local);
                 if self.routes.set(cdr, leg, &gateway.appliance, remote, relay) {
-                    // Another phone on this leg (a transfer, a re-offer): latch afresh.
+                    // A new phone on this leg (the first, a transfer's target, a re-offer,
+                    // one reached directly before): latch on its flow afresh.
                     let _ = self.media.forget_remote(cdr, leg);
                 }
             }

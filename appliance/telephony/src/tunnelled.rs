@@ -49,7 +49,9 @@ impl MediaRoutes {
 
     /// Routes the phone at `rtp` (and its RTCP on the next port) behind `appliance` to the
     /// relay's ports for `leg` of `call`, replacing that leg's earlier routes (a re-offer to
-    /// another agent, a phone that moved). Returns whether the leg had another phone before.
+    /// another agent, a phone that moved). Returns whether this is news: the leg had no route
+    /// to this phone before (no route at all, or another phone's), so the relay must latch
+    /// afresh.
     pub(crate) fn set(
         &self,
         call: u64,
@@ -59,15 +61,10 @@ impl MediaRoutes {
         relay: SocketAddr,
     ) -> bool {
         let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        let moved = map.iter().any(|(client, routes)| {
-            *client != rtp
-                && routes
-                    .iter()
-                    .any(|r| r.call == call && r.leg == leg && r.relay == relay)
-        }) || map.get(&rtp).is_some_and(|routes| {
-            routes
-                .iter()
-                .any(|r| r.call == call && r.leg == leg && r.appliance != appliance)
+        let known = map.get(&rtp).is_some_and(|routes| {
+            routes.iter().any(|r| {
+                r.call == call && r.leg == leg && r.appliance == appliance && r.relay == relay
+            })
         });
         remove(&mut map, |r| r.call == call && r.leg == leg);
         let next = |a: SocketAddr| SocketAddr::new(a.ip(), a.port().wrapping_add(1));
@@ -81,7 +78,7 @@ impl MediaRoutes {
                 relay,
             });
         }
-        moved
+        !known
     }
 
     /// Forgets `leg` of `call` (its peer is no longer behind a gateway).
@@ -167,8 +164,11 @@ mod tests {
         let any = |_: &str| true;
         let first = addr("10.0.0.5:4000");
         let second = addr("10.0.0.6:4000");
-        assert!(!routes.set(1, Leg::Agent, "m/a", first, addr("127.0.0.1:20002")));
-        assert!(!routes.set(1, Leg::Agent, "m/a", first, addr("127.0.0.1:20002")));
+        assert!(routes.set(1, Leg::Agent, "m/a", first, addr("127.0.0.1:20002")));
+        assert!(
+            !routes.set(1, Leg::Agent, "m/a", first, addr("127.0.0.1:20002")),
+            "the same phone again (a hold, a refresh) keeps its latch"
+        );
         assert!(routes.set(1, Leg::Agent, "m/a", second, addr("127.0.0.1:20002")));
         assert_eq!(routes.route(first, any), None);
         assert_eq!(routes.route(second, any), Some(addr("127.0.0.1:20002")));
