@@ -23,8 +23,18 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `GET path` on `addr` from inside `ns`: the status code and the body.
 pub fn http_get(ns: &str, addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+    http_get_within(ns, addr, path, ADMIN_TIMEOUT)
+}
+
+/// [`http_get`] with `timeout` for the connection and each read and write.
+pub(crate) fn http_get_within(
+    ns: &str,
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> Result<(u16, String)> {
     in_ns(ns, || {
-        let mut s = connect(addr, ADMIN_TIMEOUT)?;
+        let mut s = connect(addr, timeout)?;
         s.write_all(
             format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                 .as_bytes(),

@@ -8,16 +8,13 @@
 //! The emulator is TCG unless `LEGATURA_QEMU_ACCEL=kvm` says otherwise: a `/dev/kvm` that opens
 //! is no proof that it runs guests (nested, paravirtual KVM does not).
 
-use std::io::{Read as _, Write as _};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-
-use crate::in_ns;
 
 /// Where the guest's status page (`legatura-lan-status` on port 8080) is forwarded to, on the
 /// loopback of the namespace qemu runs in: a port nothing else in a test's namespace uses.
@@ -241,29 +238,7 @@ impl Vm {
     /// `GET path` on the appliance's LAN status page (through qemu's forward): the status code
     /// and the body.
     pub fn status_page(&self, path: &str) -> Result<(u16, String)> {
-        in_ns(&self.ns, || {
-            let mut s = TcpStream::connect_timeout(&STATUS_PAGE, STATUS_PAGE_TIMEOUT)
-                .with_context(|| format!("connecting to the status page at {STATUS_PAGE}"))?;
-            s.set_read_timeout(Some(STATUS_PAGE_TIMEOUT))?;
-            s.set_write_timeout(Some(STATUS_PAGE_TIMEOUT))?;
-            s.write_all(
-                format!("GET {path} HTTP/1.1\r\nHost: appliance\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            )?;
-            let mut raw = Vec::new();
-            s.read_to_end(&mut raw)
-                .with_context(|| format!("reading the status page's answer to GET {path}"))?;
-            let text = String::from_utf8_lossy(&raw);
-            let (head, body) = text
-                .split_once("\r\n\r\n")
-                .with_context(|| format!("no HTTP head in the status page's answer {text:?}"))?;
-            let code = head
-                .split_whitespace()
-                .nth(1)
-                .and_then(|c| c.parse().ok())
-                .with_context(|| format!("no HTTP status in {head:?}"))?;
-            Ok((code, body.to_owned()))
-        })
+        crate::probe::http_get_within(&self.ns, STATUS_PAGE, path, STATUS_PAGE_TIMEOUT)
     }
 
     /// Reads the status page's `/status.json` until `check` holds on it, qemu exits, or
