@@ -117,6 +117,20 @@ CSeq: {} REGISTER\nContact: <sip:agent1@{PHONE}>\nExpires: 600\n{auth}Content-Le
     }
 }
 
+impl Lab {
+    /// The trunk's call answered by the agent and ACKed: the agent's INVITE, and what the
+    /// trunk's ACK made the bridge send.
+    fn answered_call(&mut self) -> (Request, Vec<(String, Message)>) {
+        self.send(TRUNK, INVITE);
+        let (_, invite) = request(&self.sent(), Method::Invite);
+        self.send_message(PHONE, &answer(&invite, 200));
+        let ok = response(&self.sent(), 200);
+        self.send(TRUNK, &trunk_ack(&ok));
+        let sent = self.sent();
+        (invite, sent)
+    }
+}
+
 fn response(sent: &[(String, Message)], code: u16) -> Response {
     sent.iter()
         .find_map(|(_, m)| match m {
@@ -311,12 +325,7 @@ fn ring_timeout_gives_480_and_cancels_the_phone() {
 fn reinvite_from_the_agent_is_relayed_and_acked_across() {
     let mut lab = Lab::new();
     lab.register();
-    lab.send(TRUNK, INVITE);
-    let (_, invite) = request(&lab.sent(), Method::Invite);
-    lab.send_message(PHONE, &answer(&invite, 200));
-    let ok = response(&lab.sent(), 200);
-    lab.send(TRUNK, &trunk_ack(&ok));
-    lab.sent();
+    let (invite, _) = lab.answered_call();
     // The phone puts the caller on hold: a re-INVITE on the agent's leg.
     let leg = invite.essentials().expect("valid");
     let reinvite = format!(
@@ -406,25 +415,13 @@ mod bounds;
 #[test]
 fn phones_behind_a_gateway_are_kept_reachable_with_options() {
     // The phone registers from 10.0.0.3:5062, which the hub says is a tunnel flow.
-    let accounts = vec![Account {
-        username: "agent1".into(),
-        ha1_md5: ha1(Algorithm::Md5, "agent1", "test", "pw"),
-        ha1_sha256: None,
-        extension: Some("101".into()),
-        staff: None,
-    }];
-    let mut cfg = EngineConfig::new(BRIDGE.parse().expect("addr"), "test", accounts);
-    cfg.origins = Some(crate::Origins::new(|source| {
+    let mut lab = Lab::new();
+    lab.engine.cfg.origins = Some(crate::Origins::new(|source| {
         (source.to_string() == PHONE).then(|| crate::Gateway {
             appliance: "ro-emb-paris/PAR-01".into(),
             listener: Some("192.168.1.1:5060".parse().expect("addr")),
         })
     }));
-    let now = Instant::now();
-    let mut lab = Lab {
-        engine: Engine::with_rng(cfg, now, SystemTime::now(), StdRng::seed_from_u64(7)),
-        now,
-    };
     lab.register();
     lab.advance(Duration::from_secs(29));
     assert!(lab.sent().is_empty(), "nothing before the first round");
@@ -512,12 +509,7 @@ fn with_trunks_set_a_stranger_cannot_call() {
 fn stopping_hangs_up_and_turns_new_calls_away() {
     let mut lab = Lab::new();
     lab.register();
-    lab.send(TRUNK, INVITE);
-    let (_, invite) = request(&lab.sent(), Method::Invite);
-    lab.send_message(PHONE, &answer(&invite, 200));
-    let ok = response(&lab.sent(), 200);
-    lab.send(TRUNK, &trunk_ack(&ok));
-    lab.sent();
+    lab.answered_call();
 
     assert_eq!(lab.engine.hang_up_all(lab.now), 1);
     let sent = lab.sent();
