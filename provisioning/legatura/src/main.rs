@@ -4,6 +4,7 @@
 mod ca;
 mod demo;
 mod fleet;
+mod hub_credential;
 mod hw;
 mod noc;
 mod operator;
@@ -125,6 +126,16 @@ enum CaCommand {
         #[arg(long, default_value = "noc")]
         operator: String,
     },
+    /// Write the boot credential a hub appliance takes its PKI from (`legatura.hub-pki`): the
+    /// hub's certificate and key, the CA certificates and the key store, never the root key.
+    HubCredential {
+        /// The directory `ca init` wrote.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Where to write the SMBIOS string `io.systemd.credential.binary:legatura.hub-pki=…`.
+        #[arg(long, default_value = "hub-pki.cred")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +179,9 @@ fn main() -> std::process::ExitCode {
             let names: Vec<&str> = hub_name.iter().map(String::as_str).collect();
             ca::init(&dir, &names, &operator).map(|_| say(&format!("PKI created in {}; move root.key offline.", dir.display())))
         }
+        Command::Ca { command: CaCommand::HubCredential { dir, out } } => hub_credential::write(&dir, &out).map(|()| {
+            say(&format!("{} written: give it to the hub appliance as an SMBIOS OEM string (docs/install.md); it holds the hub's keys", out.display()))
+        }),
         Command::Fleet { data, command } => runtime().and_then(|rt| {
             rt.block_on(async {
                 match command {

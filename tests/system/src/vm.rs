@@ -40,25 +40,70 @@ fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `target/image/gateway/disk.raw`, built by `cargo xtask image` unless its inputs are
-/// unchanged since the last build. Needs root and the Debian archive for a build.
+/// `target/image/gateway/disk.raw`: [`image`] of the embassy gateway.
 pub fn appliance_image() -> Result<PathBuf> {
+    image("gateway")
+}
+
+/// `target/image/<role>/disk.raw`, built by `cargo xtask image` unless its inputs are
+/// unchanged since the last build. Needs root and the Debian archive for a build.
+pub fn image(role: &str) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["xtask", "image", "--role", "gateway"])
+        .args(["xtask", "image", "--role", role])
         .current_dir(workspace())
         .status()
         .context("running `cargo xtask image`")?;
     if !status.success() {
-        bail!("`cargo xtask image` failed ({status}); its output is above");
+        bail!("`cargo xtask image --role {role}` failed ({status}); its output is above");
     }
     let disk = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace().join("target"), |d| workspace().join(d))
-        .join("image/gateway/disk.raw");
+        .join("image")
+        .join(role)
+        .join("disk.raw");
     if !disk.is_file() {
         bail!("`cargo xtask image` left no {}", disk.display());
     }
     Ok(disk)
+}
+
+/// A port of the guest that qemu's user network forwards from the loopback of the namespace
+/// qemu runs in.
+#[derive(Debug, Clone, Copy)]
+pub struct Forward {
+    pub udp: bool,
+    pub host: SocketAddr,
+    pub guest: u16,
+}
+
+impl Forward {
+    pub fn tcp(host: SocketAddr, guest: u16) -> Forward {
+        Forward {
+            udp: false,
+            host,
+            guest,
+        }
+    }
+
+    pub fn udp(host: SocketAddr, guest: u16) -> Forward {
+        Forward {
+            udp: true,
+            host,
+            guest,
+        }
+    }
+
+    /// qemu's `hostfwd=` rule.
+    fn rule(&self) -> String {
+        format!(
+            "hostfwd={}:{}:{}-:{}",
+            if self.udp { "udp" } else { "tcp" },
+            self.host.ip(),
+            self.host.port(),
+            self.guest
+        )
+    }
 }
 
 /// A boot credential: a systemd credential handed to the guest as an SMBIOS type 11 string.
@@ -110,6 +155,18 @@ impl Vm {
         label: &str,
         credentials: &[Credential],
     ) -> Result<Vm> {
+        Vm::boot_forwarding(ns, disk, dir, label, credentials, &[])
+    }
+
+    /// [`Vm::boot`], with `forwards` besides the status page's.
+    pub fn boot_forwarding(
+        ns: &str,
+        disk: &Path,
+        dir: &Path,
+        label: &str,
+        credentials: &[Credential],
+        forwards: &[Forward],
+    ) -> Result<Vm> {
         let kvm = std::env::var("LEGATURA_QEMU_ACCEL").is_ok_and(|a| a == "kvm");
         let vars = dir.join(format!("{label}.OVMF_VARS.fd"));
         std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
@@ -135,11 +192,16 @@ impl Vm {
                 disk.display()
             ))
             .arg("-nic")
-            .arg(format!(
-                "user,model=virtio-net-pci,hostfwd=tcp:{}:{}-:{STATUS_PAGE_GUEST_PORT}",
-                STATUS_PAGE.ip(),
-                STATUS_PAGE.port()
-            ))
+            .arg(
+                std::iter::once(String::from("user,model=virtio-net-pci"))
+                    .chain(
+                        std::iter::once(Forward::tcp(STATUS_PAGE, STATUS_PAGE_GUEST_PORT))
+                            .chain(forwards.iter().copied())
+                            .map(|f| f.rule()),
+                    )
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
             .arg("-serial")
             .arg(format!("file:{}", serial.display()));
         for (i, credential) in credentials.iter().enumerate() {

@@ -1,0 +1,213 @@
+//! The hub image boots to a hub that gateways enrol with: the NOC runs `legatura ca init` and
+//! `legatura ca hub-credential` on its workstation, and the image built by `cargo xtask image
+//! --role hub` is powered on under qemu/OVMF with that one boot credential. The test passes only
+//! when the hub in the guest has provisioned itself, answers the NOC API (its certificate from
+//! the credential, the operator's from `ca init`), and an embassy gateway on the host has
+//! enrolled with the code the NOC made there and holds its tunnel to it.
+//!
+//! A hub powered on without the credential must say so on its console, with the credential to
+//! give, and keep retrying; one whose credential is not what `hub-credential` writes must say
+//! that, name what is wrong, and never start hubd with it.
+//!
+//! Needs root, the Debian archive for the first build, and a few minutes: the guest is
+//! emulated (TCG) unless `LEGATURA_QEMU_ACCEL=kvm`.
+
+#![allow(clippy::expect_used)] // a failed expectation is a failed test
+
+use std::ffi::OsStr;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use system::{Bin, Credential, Forward, HUB_HOST, Lab, Noc, Vm, image, machine_lock, run_bin};
+
+/// Power-on to a hub that answers: ~40–90 s under TCG on an idle 2-core machine.
+const BOOT: Duration = Duration::from_secs(600);
+const START: Duration = Duration::from_secs(20);
+/// The guest's tunnel (udp/4433) and NOC API (tcp/9443), on the host namespace's loopback.
+const TUNNEL: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 14433);
+const NOC_API: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 19443);
+/// Longer than the unit's restart delay (10 s) twice over: a retry shows within it.
+const RETRIES: Duration = Duration::from_secs(35);
+
+/// The hub's ports, forwarded by qemu to the host namespace's loopback.
+fn forwards() -> [Forward; 2] {
+    [Forward::udp(TUNNEL, 4433), Forward::tcp(NOC_API, 9443)]
+}
+
+/// `legatura ca hub-credential` for `noc`'s PKI, as the credential qemu hands the guest.
+fn hub_credential(noc: &Noc) -> Credential {
+    let out = noc.data().join("hub-pki.cred");
+    run_bin(
+        None,
+        Bin::Legatura,
+        &[
+            OsStr::new("ca"),
+            OsStr::new("hub-credential"),
+            OsStr::new("--dir"),
+            noc.pki_dir().as_os_str(),
+            OsStr::new("--out"),
+            out.as_os_str(),
+        ],
+        START,
+    )
+    .expect("run legatura ca hub-credential")
+    .check("legatura ca hub-credential")
+    .expect("legatura ca hub-credential");
+    let text = std::fs::read_to_string(&out).expect("the credential file");
+    let value = text
+        .strip_prefix("io.systemd.credential.binary:legatura.hub-pki=")
+        .expect("an SMBIOS credential string");
+    Credential::binary("legatura.hub-pki", value.trim())
+}
+
+#[test]
+fn the_hub_image_provisions_itself_and_a_gateway_enrols_and_holds_its_tunnel() {
+    let _machine = machine_lock();
+    let disk = image("hub").expect("the hub image");
+    let lab = Lab::new(&[]).expect("topology");
+    let ns = lab.net.ns(HUB_HOST);
+    let noc = Noc::init(&lab.net.dir().join("noc")).expect("legatura ca init");
+    noc.set_address(NOC_API)
+        .expect("point the CLI at the guest");
+    let credentials = [
+        hub_credential(&noc),
+        Credential::new("legatura.hub-id", "hub-central"),
+    ];
+    let mut vm = Vm::boot_forwarding(ns, &disk, lab.net.dir(), "hub", &credentials, &forwards())
+        .expect("start qemu");
+
+    // The NOC API answers once hubd runs with the PKI from the credential: the CLI pins the
+    // root of `ca init` and presents the operator's certificate, so an answer proves both.
+    let mut answered = None;
+    while vm.uptime() < BOOT {
+        vm.check_running().expect("the hub is running");
+        if noc.ls(ns).is_ok() {
+            answered = Some(vm.uptime());
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let Some(answered) = answered else {
+        panic!(
+            "the hub's NOC API did not answer within {BOOT:?}; console:\n{}",
+            vm.tail(60)
+        );
+    };
+    println!("power-on to the hub answering the NOC: {answered:.1?}");
+    let console = vm.console();
+    assert!(
+        console.contains("hub hub-central provisioned from the boot credentials"),
+        "the console does not say the hub was provisioned:\n{console}"
+    );
+
+    // An embassy enrols with a code from the NOC, pinning only the root, and its tunnel comes
+    // up at the hub in the guest.
+    let code = noc
+        .enroll(ns, "paris", "PAR-01")
+        .expect("legatura fleet enroll");
+    let spec = lab
+        .enrolling_gateway_spec(HUB_HOST, &noc.root(), &[TUNNEL])
+        .expect("gateway config");
+    let out = lab
+        .gatewayd_enroll(HUB_HOST, &spec, &code)
+        .expect("run gatewayd enroll");
+    assert!(
+        out.success(),
+        "gatewayd enroll against the hub image failed:\n{out}"
+    );
+    let started = Instant::now();
+    let mut gw = lab.start_gateway(HUB_HOST, spec).expect("start gatewayd");
+    gw.wait_ready(START)
+        .expect("the gateway's tunnel to the hub image is up");
+    let row = noc.row(ns, "paris", "PAR-01").expect("fleet ls");
+    assert_eq!(row.state, "active", "{row:?}");
+    assert_eq!(row.transport, "quic", "{row:?}");
+    println!("enrolled, tunnel up {:.1?} after start", started.elapsed());
+
+    // The tunnel holds: nothing restarts hubd in the guest (watchdog, crash) for a while.
+    std::thread::sleep(RETRIES);
+    vm.check_running().expect("the hub is running");
+    assert!(gw.is_ready(), "the tunnel to the hub image went down");
+    let console = vm.console();
+    assert_eq!(
+        console
+            .matches("provisioned from the boot credentials")
+            .count(),
+        1,
+        "hubd's unit restarted:\n{console}"
+    );
+}
+
+#[test]
+fn a_hub_without_its_credential_says_which_to_give_and_a_bad_one_is_refused() {
+    let _machine = machine_lock();
+    let disk = image("hub").expect("the hub image");
+    let lab = Lab::new(&[]).expect("topology");
+    let ns = lab.net.ns(HUB_HOST);
+    // Not what `hub-credential` writes: a gzip'd tar, but of a file it never holds.
+    let stray = lab.net.dir().join("stray");
+    std::fs::create_dir_all(&stray).expect("mkdir");
+    std::fs::write(
+        stray.join("authorized_keys"),
+        "ssh-ed25519 AAAA… intruder\n",
+    )
+    .expect("write");
+    let archive = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("tar -czf - -C \"$1\" authorized_keys | base64 -w0")
+        .arg("sh")
+        .arg(&stray)
+        .output()
+        .expect("tar | base64");
+    assert!(archive.status.success(), "tar | base64 failed");
+    let bad = Credential::binary(
+        "legatura.hub-pki",
+        String::from_utf8(archive.stdout).expect("base64 is ASCII"),
+    );
+    let mut vm = Vm::boot_forwarding(ns, &disk, lab.net.dir(), "hub-bad", &[bad], &forwards())
+        .expect("start qemu");
+    vm.wait_console(BOOT, "the refused credential", |c| {
+        c.contains("credential legatura.hub-pki is not what")
+    })
+    .expect("the console says the credential is not what hub-credential writes");
+    std::thread::sleep(RETRIES);
+    let console = vm.console();
+    assert!(
+        console.contains("it holds authorized_keys"),
+        "the console does not name what is wrong:\n{console}"
+    );
+    assert!(
+        console
+            .matches("credential legatura.hub-pki is not what")
+            .count()
+            >= 2,
+        "the hub does not keep retrying:\n{console}"
+    );
+    let noc = Noc::init(&lab.net.dir().join("noc")).expect("legatura ca init");
+    noc.set_address(NOC_API)
+        .expect("point the CLI at the guest");
+    assert!(
+        noc.ls(ns).is_err(),
+        "a hub with a refused credential answers the NOC"
+    );
+    drop(vm);
+
+    let mut vm = Vm::boot_forwarding(ns, &disk, lab.net.dir(), "hub-none", &[], &forwards())
+        .expect("start qemu");
+    let said = vm
+        .wait_console(BOOT, "the missing credential", |c| {
+            c.contains("give the boot credential legatura.hub-pki")
+        })
+        .expect("the console names the credential to give");
+    println!("power-on to the missing credential on the console: {said:.1?}");
+    std::thread::sleep(RETRIES);
+    vm.check_running().expect("the hub is running");
+    assert!(noc.ls(ns).is_err(), "a hub with no PKI answers the NOC");
+    assert!(
+        vm.console()
+            .matches("give the boot credential legatura.hub-pki")
+            .count()
+            >= 2,
+        "the hub does not keep retrying"
+    );
+}
