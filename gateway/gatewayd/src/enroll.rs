@@ -97,9 +97,10 @@ async fn exchange(
     csr: &str,
     connect_timeout: std::time::Duration,
 ) -> Result<Enrolled, EnrollFailure> {
+    // No route at all is this box's problem (the cable, DHCP), whatever the attempt ran into.
     let unreachable = |e: &dyn std::fmt::Display| EnrollFailure::Unreachable {
         hub: hub.to_owned(),
-        reason: e.to_string(),
+        reason: tunnel::no_route(hub).unwrap_or_else(|| e.to_string()),
     };
     let bind = "0.0.0.0:0"
         .parse()

@@ -17,7 +17,8 @@ use tracing::{info, warn};
 #[command(version)]
 struct Args {
     /// Where the page is served.
-    #[arg(long, default_value = "0.0.0.0:8080")]
+    /// `[::]` serves IPv6 and IPv4 both.
+    #[arg(long, default_value = "[::]:8080")]
     listen: SocketAddr,
     /// gatewayd's admin endpoint (its `admin` setting).
     #[arg(long, default_value = "127.0.0.1:9101")]
@@ -52,7 +53,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = lan_status::serve::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     if args.no_sandbox {

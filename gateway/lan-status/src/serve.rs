@@ -2,7 +2,7 @@
 //! else. Each answer is built from a fresh [`Snapshot`], gathered at most once a second however
 //! many people ask, so the page cannot be used to hammer gatewayd's admin endpoint.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -120,6 +120,19 @@ fn guarded(content_type: &'static str, body: String) -> Response {
         headers.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// Binds the page's listener. `[::]` takes IPv6 and IPv4 both (Linux's default, dual stack):
+/// embassy LANs number boxes either way. On a kernel without IPv6 it falls back to `0.0.0.0`,
+/// saying so, rather than leave the page unserved.
+pub async fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(listen).await {
+        Err(error) if listen.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) => {
+            tracing::warn!(%error, "no IPv6 on this box; serving the page on IPv4 only");
+            tokio::net::TcpListener::bind((Ipv4Addr::UNSPECIFIED, listen.port())).await
+        }
+        bound => bound,
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ const STATUS_PAGE_GUEST_PORT: u16 = 8080;
 /// Under TCG the guest is slow, and qemu accepts a forwarded connection before the guest does.
 const STATUS_PAGE_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The id of the guest's one network card and its user-mode network, for `set_link`.
+const LINK: &str = "lan";
+
 /// One emulated machine at a time: two TCG guests on a 2-core machine would each take twice as
 /// long, and the build of the image must not run twice at once either.
 static MACHINE: Mutex<()> = Mutex::new(());
@@ -140,6 +143,8 @@ pub struct Vm {
     /// The namespace qemu runs in.
     ns: String,
     serial: PathBuf,
+    /// qemu's human monitor, a Unix socket: [`Vm::set_link`] speaks to it.
+    monitor: PathBuf,
     started: Instant,
     /// Whether the guest runs under KVM (else TCG).
     pub kvm: bool,
@@ -172,6 +177,7 @@ impl Vm {
         std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
             .context("OVMF firmware missing: `cargo xtask deps` installs ovmf")?;
         let serial = dir.join(format!("{label}.serial"));
+        let monitor = dir.join(format!("{label}.monitor"));
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns, "qemu-system-x86_64"])
             .arg("-machine")
@@ -193,7 +199,7 @@ impl Vm {
             ))
             .arg("-nic")
             .arg(
-                std::iter::once(String::from("user,model=virtio-net-pci"))
+                std::iter::once(format!("user,id={LINK},model=virtio-net-pci"))
                     .chain(
                         std::iter::once(Forward::tcp(STATUS_PAGE, STATUS_PAGE_GUEST_PORT))
                             .chain(forwards.iter().copied())
@@ -203,7 +209,9 @@ impl Vm {
                     .join(","),
             )
             .arg("-serial")
-            .arg(format!("file:{}", serial.display()));
+            .arg(format!("file:{}", serial.display()))
+            .arg("-monitor")
+            .arg(format!("unix:{},server=on,wait=off", monitor.display()));
         for (i, credential) in credentials.iter().enumerate() {
             // A file holds the string, so PEM newlines and commas need no escaping.
             let file = dir.join(format!("{label}.cred{i}"));
@@ -230,9 +238,46 @@ impl Vm {
             child,
             ns: ns.to_owned(),
             serial,
+            monitor,
             started: Instant::now(),
             kvm,
         })
+    }
+
+    /// Plugs (`true`) or unplugs the guest's LAN cable: the guest's card loses or regains its
+    /// carrier, as with a real cable. Waits for qemu's monitor to take the command.
+    pub fn set_link(&self, plugged: bool) -> Result<()> {
+        use std::io::{Read, Write};
+        use std::os::unix::net::UnixStream;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut stream = loop {
+            match UnixStream::connect(&self.monitor) {
+                Ok(stream) => break stream,
+                Err(e) if Instant::now() > deadline => {
+                    bail!("qemu's monitor {}: {e}", self.monitor.display())
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let state = if plugged { "on" } else { "off" };
+        stream.write_all(format!("set_link {LINK} {state}\n").as_bytes())?;
+        // The banner's prompt, then the prompt after the command: it has been carried out.
+        let mut said = String::new();
+        let mut buf = [0u8; 512];
+        while said.matches("(qemu)").count() < 2 {
+            let n = stream
+                .read(&mut buf)
+                .context("reading qemu's monitor after set_link")?;
+            if n == 0 {
+                bail!("qemu's monitor closed after set_link: {said}");
+            }
+            said.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        if said.contains("not found") || said.contains("rror") {
+            bail!("qemu refused set_link {LINK} {state}: {said}");
+        }
+        Ok(())
     }
 
     /// Time since qemu started (power-on).

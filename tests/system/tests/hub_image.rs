@@ -105,9 +105,13 @@ fn the_hub_image_provisions_itself_and_a_gateway_enrols_and_holds_its_tunnel() {
     let code = noc
         .enroll(ns, "paris", "PAR-01")
         .expect("legatura fleet enroll");
-    let spec = lab
-        .enrolling_gateway_spec(HUB_HOST, &noc.root(), &[TUNNEL])
-        .expect("gateway config");
+    let spec = system::GatewaySpec {
+        // An emulated hub answers a handshake in seconds, not the lab's milliseconds.
+        handshake_timeout: "15s",
+        ..lab
+            .enrolling_gateway_spec(HUB_HOST, &noc.root(), &[TUNNEL])
+            .expect("gateway config")
+    };
     let out = lab
         .gatewayd_enroll(HUB_HOST, &spec, &code)
         .expect("run gatewayd enroll");

@@ -7,7 +7,9 @@
 //! The bad inputs embassy IT may meet are each one boot, judged by what the serial console (the
 //! one place they look) says and by what the hub sees: a wrong code, no code at all, a hub that
 //! cannot be reached when the box starts (it must come up without a reboot once the hub
-//! answers), and a full state partition (the one-time code must not be spent).
+//! answers), a LAN cable out at power-on (the box must say it has no network, not blame the
+//! hub, and come up once the cable is in), and a full state partition (the one-time code must
+//! not be spent).
 //!
 //! In every case the box's LAN status page (`legatura-lan-status`, port 8080, forwarded by qemu
 //! to the hub's namespace) must say the same as the console, and never show the code; a
@@ -484,6 +486,84 @@ fn a_hub_unreachable_at_boot_is_said_and_retried_until_the_tunnel_comes_up_witho
     })
     .expect("the status page follows the box from retrying to working");
     drop(vm);
+}
+
+#[test]
+fn an_unplugged_cable_at_boot_is_said_and_the_box_enrols_once_it_is_plugged_in() {
+    let _machine = machine_lock();
+    let disk = appliance_image().expect("the appliance image");
+    let lab = Lab::new(&[]).expect("topology");
+    let (hub, noc, credentials) = hub_and_credentials(&lab, "PAR-07");
+    let hub_ns = lab.net.ns(HUB_HOST);
+
+    // The cable is out before the firmware has even started: no carrier, no DHCP, no route.
+    let mut vm =
+        Vm::boot(hub_ns, &disk, lab.net.dir(), "unplugged", &credentials).expect("start qemu");
+    vm.set_link(false).expect("unplug the cable");
+    let no_network = "no network: this box has no route to 10.0.2.2:4433";
+    let said = vm
+        .wait_console(BOOT, "the box saying it has no network", |c| {
+            c.matches(no_network).count() >= 2
+        })
+        .expect("gatewayd says the box has no network, and tries again");
+    println!("power-on to the second attempt with no network: {said:.1?}");
+    let console = vm.console();
+    let line = console
+        .lines()
+        .find(|l| l.contains(no_network))
+        .unwrap_or_default();
+    assert!(
+        line.contains("LAN cable") && line.contains("retry_in_s"),
+        "the console sends embassy IT to the cable and says when it tries again: {line}"
+    );
+    println!("console: {line}");
+    assert!(
+        !console.contains("enrollment failed"),
+        "a missing network was taken for a refused code:\n{console}"
+    );
+    assert!(
+        hub.appliances().expect("hub /status").is_empty(),
+        "a box with no cable has a tunnel"
+    );
+
+    // The cable goes in: DHCP, then the next attempt enrols, with no reboot and no help.
+    vm.set_link(true).expect("plug the cable in");
+    let plugged = vm.uptime();
+    let mut tunnel_up = None;
+    while vm.uptime() < plugged + Duration::from_secs(120) {
+        vm.check_running()
+            .expect("the appliance is running, never rebooted");
+        if hub
+            .appliances()
+            .is_ok_and(|a| a.iter().any(|x| x == "paris/PAR-07"))
+        {
+            tunnel_up = Some(vm.uptime());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let Some(tunnel_up) = tunnel_up else {
+        hub.daemon.print_logs();
+        panic!(
+            "no tunnel from paris/PAR-07 within 120 s of the cable going in; console:\n{}",
+            vm.tail(60)
+        );
+    };
+    println!(
+        "cable in at {plugged:.1?} after power-on, tunnel up at {tunnel_up:.1?} ({:.1?} later)",
+        tunnel_up - plugged
+    );
+    assert_eq!(
+        vm.console().matches(PROVISIONED).count(),
+        1,
+        "gatewayd's unit was restarted rather than retrying itself"
+    );
+    let row = noc.row(hub_ns, "paris", "PAR-07").expect("fleet ls");
+    assert_eq!(row.state, "active", "{row:?}");
+    vm.wait_status_page(PAGE, "the tunnel up as paris/PAR-07", |j| {
+        j["tunnel"]["state"] == "up" && j["appliance"] == "PAR-07"
+    })
+    .expect("the status page, reachable once the cable is in, says the tunnel is up");
 }
 
 #[test]

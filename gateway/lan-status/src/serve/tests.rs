@@ -92,3 +92,24 @@ async fn a_file_that_changes_shows_within_a_second_and_a_broken_one_is_said() {
     let (_, html) = get(addr, "/").await;
     assert!(html.contains("its status file is unreadable"), "{html}");
 }
+
+#[tokio::test]
+async fn the_default_listener_answers_browsers_on_ipv4_and_ipv6() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = bind("[::]:0".parse().unwrap()).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let page = Page::new(Sources {
+        provision_file: dir.path().join("provision.json"),
+        admin: "127.0.0.1:9".parse().unwrap(),
+        admin_timeout: Duration::from_millis(200),
+    });
+    tokio::spawn(async move { axum::serve(listener, page.router()).await });
+    for ip in [
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ] {
+        let (head, body) = get(SocketAddr::new(ip, port), "/status.json").await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{ip}: {head}");
+        assert!(body.contains("\"verdict\""), "{ip}: {body}");
+    }
+}

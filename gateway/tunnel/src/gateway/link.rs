@@ -132,14 +132,18 @@ pub(super) async fn dial_until_up(
                     "failed"
                 };
                 shared.metrics.handshake(result);
-                limited!(
-                    log,
-                    warn!(hub = %hubs[index], error = %error_chain(&error), "cannot open tunnel")
-                );
+                let error = crate::no_route(&hubs[index]).unwrap_or_else(|| error_chain(&error));
+                limited!(log, warn!(hub = %hubs[index], %error, "cannot open tunnel"));
             }
             Err(_) => {
                 shared.metrics.handshake("timeout");
-                limited!(log, warn!(hub = %hubs[index], "tunnel handshake timed out"));
+                // A box with no route at all is told so, not sent to look for a hub problem.
+                match crate::no_route(&hubs[index]) {
+                    Some(error) => {
+                        limited!(log, warn!(hub = %hubs[index], %error, "cannot open tunnel"))
+                    }
+                    None => limited!(log, warn!(hub = %hubs[index], "tunnel handshake timed out")),
+                }
             }
         }
         *next = index + 1;
