@@ -172,6 +172,30 @@ impl Vm {
         credentials: &[Credential],
         forwards: &[Forward],
     ) -> Result<Vm> {
+        Vm::start(ns, disk, dir, label, credentials, forwards, true)
+    }
+
+    /// [`Vm::boot`], but the guest writes to `disk` itself, as a real box to its own disk: a
+    /// later boot of `disk` finds what this one left.
+    pub fn boot_persistent(
+        ns: &str,
+        disk: &Path,
+        dir: &Path,
+        label: &str,
+        credentials: &[Credential],
+    ) -> Result<Vm> {
+        Vm::start(ns, disk, dir, label, credentials, &[], false)
+    }
+
+    fn start(
+        ns: &str,
+        disk: &Path,
+        dir: &Path,
+        label: &str,
+        credentials: &[Credential],
+        forwards: &[Forward],
+        snapshot: bool,
+    ) -> Result<Vm> {
         let kvm = std::env::var("LEGATURA_QEMU_ACCEL").is_ok_and(|a| a == "kvm");
         let vars = dir.join(format!("{label}.OVMF_VARS.fd"));
         std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
@@ -194,7 +218,8 @@ impl Vm {
             .arg(format!("if=pflash,format=raw,file={}", vars.display()))
             .arg("-drive")
             .arg(format!(
-                "if=virtio,format=raw,snapshot=on,file={}",
+                "if=virtio,format=raw,snapshot={},file={}",
+                if snapshot { "on" } else { "off" },
                 disk.display()
             ))
             .arg("-nic")
@@ -245,8 +270,38 @@ impl Vm {
     }
 
     /// Plugs (`true`) or unplugs the guest's LAN cable: the guest's card loses or regains its
-    /// carrier, as with a real cable. Waits for qemu's monitor to take the command.
+    /// carrier, as with a real cable.
     pub fn set_link(&self, plugged: bool) -> Result<()> {
+        let said = self.monitor(&format!(
+            "set_link {LINK} {}",
+            if plugged { "on" } else { "off" }
+        ))?;
+        if said.contains("not found") || said.contains("rror") {
+            bail!("qemu refused set_link: {said}");
+        }
+        Ok(())
+    }
+
+    /// Presses the power button (ACPI) and waits up to `timeout` for the guest to shut down
+    /// cleanly and qemu to exit, as a person powering a box off would.
+    pub fn power_off(&mut self, timeout: Duration) -> Result<()> {
+        self.monitor("system_powerdown")?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        bail!(
+            "the guest did not power off within {timeout:?}; console:\n{}",
+            self.tail(30)
+        )
+    }
+
+    /// Sends one command to qemu's human monitor and returns what it answered, once it has
+    /// carried it out.
+    fn monitor(&self, command: &str) -> Result<String> {
         use std::io::{Read, Write};
         use std::os::unix::net::UnixStream;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -260,24 +315,20 @@ impl Vm {
             }
         };
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let state = if plugged { "on" } else { "off" };
-        stream.write_all(format!("set_link {LINK} {state}\n").as_bytes())?;
+        stream.write_all(format!("{command}\n").as_bytes())?;
         // The banner's prompt, then the prompt after the command: it has been carried out.
         let mut said = String::new();
         let mut buf = [0u8; 512];
         while said.matches("(qemu)").count() < 2 {
             let n = stream
                 .read(&mut buf)
-                .context("reading qemu's monitor after set_link")?;
+                .with_context(|| format!("reading qemu's monitor after {command}"))?;
             if n == 0 {
-                bail!("qemu's monitor closed after set_link: {said}");
+                bail!("qemu's monitor closed after {command}: {said}");
             }
             said.push_str(&String::from_utf8_lossy(&buf[..n]));
         }
-        if said.contains("not found") || said.contains("rror") {
-            bail!("qemu refused set_link {LINK} {state}: {said}");
-        }
-        Ok(())
+        Ok(said)
     }
 
     /// Time since qemu started (power-on).

@@ -8,8 +8,9 @@
 //! one place they look) says and by what the hub sees: a wrong code, no code at all, a hub that
 //! cannot be reached when the box starts (it must come up without a reboot once the hub
 //! answers), a LAN cable out at power-on (the box must say it has no network, not blame the
-//! hub, and come up once the cable is in), and a full state partition (the one-time code must
-//! not be spent).
+//! hub, and come up once the cable is in), a full state partition (the one-time code must
+//! not be spent), and an enrolled box whose state partition filled up later (its tunnel comes
+//! up, and the console and page warn that its certificate cannot be renewed).
 //!
 //! In every case the box's LAN status page (`legatura-lan-status`, port 8080, forwarded by qemu
 //! to the hub's namespace) must say the same as the console, and never show the code; a
@@ -585,7 +586,7 @@ fn a_full_state_partition_is_said_on_the_console_and_the_code_is_not_spent() {
         .status()
         .expect("cp");
     assert!(copied.success(), "copying the image failed");
-    fill_state_partition(&full, lab.net.dir());
+    fill_state_partition(&full, lab.net.dir(), true);
 
     let mut vm =
         Vm::boot(hub_ns, &full, lab.net.dir(), "full-state", &credentials).expect("start qemu");
@@ -642,59 +643,163 @@ fn a_full_state_partition_is_said_on_the_console_and_the_code_is_not_spent() {
     drop(vm);
 }
 
-/// Writes into `disk`'s `legatura-state` partition an ext4 file system (made from a directory by
-/// mkfs.ext4, nothing mounted) with one file filling what a non-root user may write.
-fn fill_state_partition(disk: &Path, dir: &Path) {
+#[test]
+fn an_enrolled_box_whose_state_partition_fills_says_so_and_keeps_its_tunnel() {
+    let _machine = machine_lock();
+    let disk = appliance_image().expect("the appliance image");
+    let lab = Lab::new(&[]).expect("topology");
+    let (hub, noc, credentials) = hub_and_credentials(&lab, "PAR-08");
+    let hub_ns = lab.net.ns(HUB_HOST);
+
+    // A box that enrolled on its own disk and was powered off; then its state partition filled.
+    let box_disk = lab.net.dir().join("enrolled.raw");
+    let copied = Command::new("cp")
+        .args(["--sparse=always"])
+        .arg(&disk)
+        .arg(&box_disk)
+        .status()
+        .expect("cp");
+    assert!(copied.success(), "copying the image failed");
+    let mut vm = Vm::boot_persistent(hub_ns, &box_disk, lab.net.dir(), "enrolled", &credentials)
+        .expect("start qemu");
+    let enrolled = |hub: &system::HubNode| {
+        hub.appliances()
+            .is_ok_and(|a| a.iter().any(|x| x == "paris/PAR-08"))
+    };
+    while !enrolled(&hub) {
+        vm.check_running().expect("the appliance is running");
+        assert!(
+            vm.uptime() < BOOT,
+            "no tunnel from paris/PAR-08:\n{}",
+            vm.tail(60)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    vm.power_off(Duration::from_secs(180))
+        .expect("the box powers off cleanly");
+    drop(vm);
+    fill_state_partition(&box_disk, lab.net.dir(), false);
+
+    let mut vm = Vm::boot(
+        hub_ns,
+        &box_disk,
+        lab.net.dir(),
+        "enrolled-full",
+        &credentials,
+    )
+    .expect("start qemu");
+    let warning = "WARNING: the state partition legatura-state (/var) is full";
+    vm.wait_console(BOOT, "the warning about the full partition", |c| {
+        c.contains(warning)
+    })
+    .expect("the box warns that its state partition is full");
+    while !enrolled(&hub) {
+        vm.check_running().expect("the appliance is running");
+        assert!(
+            vm.uptime() < BOOT,
+            "an enrolled box with a full partition has no tunnel:\n{}",
+            vm.tail(60)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let console = vm.console();
+    let line = console
+        .lines()
+        .find(|l| l.contains(warning))
+        .unwrap_or_default();
+    assert!(
+        line.contains("KiB free of") && line.contains("cannot be renewed"),
+        "the console says how full and what it means: {line}"
+    );
+    println!("console: {line}");
+    assert!(
+        !console.contains("enrolling with the code"),
+        "an enrolled box used the code again:\n{console}"
+    );
+    let row = noc.row(hub_ns, "paris", "PAR-08").expect("fleet ls");
+    assert_eq!(row.state, "active", "{row:?}");
+    let json = vm
+        .wait_status_page(PAGE, "the tunnel up on a full partition", |j| {
+            j["provision"]["state"] == "enrolled-state-full" && j["tunnel"]["state"] == "up"
+        })
+        .expect("the status page says the tunnel is up and the partition full");
+    let summary = json["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("state partition is full") && json["verdict"] == "problem",
+        "the status page does not call the full partition a problem: {json}"
+    );
+    println!("status page: {summary}");
+}
+
+/// Fills `disk`'s `legatura-state` partition with one file, up to what a non-root user may
+/// write, as a box that ran until something filled it would have. With `format`, on a fresh
+/// ext4 (which first boot's makefs leaves alone); without, on the file system an earlier boot
+/// left there, everything on it kept. Nothing is mounted: debugfs writes the file.
+fn fill_state_partition(disk: &Path, dir: &Path, format: bool) {
     let (start, bytes) = partition(disk, "legatura-state");
     let fs = dir.join("state.ext4");
-    let mkfs = |from: Option<&Path>| {
-        let _ = std::fs::remove_file(&fs);
+    if format {
         std::fs::File::create(&fs)
             .and_then(|f| f.set_len(bytes))
             .expect("the state file system's file");
-        let mut cmd = Command::new("mkfs.ext4");
-        cmd.args(["-q", "-F", "-L", "legatura-state"]);
-        if let Some(from) = from {
-            cmd.arg("-d").arg(from);
-        }
-        let status = cmd.arg(&fs).status().expect("mkfs.ext4");
+        let status = Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-L", "legatura-state"])
+            .arg(&fs)
+            .status()
+            .expect("mkfs.ext4");
         assert!(status.success(), "mkfs.ext4 failed");
+    } else {
+        let mut from = std::fs::File::open(disk).expect("open the disk");
+        from.seek(SeekFrom::Start(start)).unwrap();
+        let mut to = std::fs::File::create(&fs).expect("the state file system's file");
+        std::io::copy(&mut from.take(bytes), &mut to).expect("read the state partition");
+    }
+    let available = || -> (u64, u64) {
+        let out = Command::new("dumpe2fs")
+            .arg("-h")
+            .arg(&fs)
+            .output()
+            .expect("dumpe2fs");
+        let header = String::from_utf8_lossy(&out.stdout);
+        let field = |name: &str| -> u64 {
+            header
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim_start_matches(':').trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in dumpe2fs:\n{header}"))
+        };
+        let block = field("Block size");
+        let free = field("Free blocks").saturating_sub(field("Reserved block count"));
+        (free, block)
     };
-    mkfs(None);
-    let out = Command::new("dumpe2fs")
-        .arg("-h")
-        .arg(&fs)
-        .output()
-        .expect("dumpe2fs");
-    let header = String::from_utf8_lossy(&out.stdout);
-    let field = |name: &str| -> u64 {
-        header
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim_start_matches(':').trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in dumpe2fs:\n{header}"))
-    };
-    let (free, reserved, block) = (
-        field("Free blocks"),
-        field("Reserved block count"),
-        field("Block size"),
-    );
+    let (free, block) = available();
     // All but root's reserve, less a few blocks for the filler's own extent tree. Not zeros:
-    // mkfs.ext4 -d would leave zero blocks as holes.
-    let filler_blocks = free - reserved - 64;
-    let content = dir.join("state-content");
-    std::fs::create_dir_all(&content).unwrap();
-    let mut filler = std::fs::File::create(content.join("filler")).expect("the filler");
+    // they could be left as holes.
+    let filler_path = dir.join("state-filler");
+    let mut filler = std::fs::File::create(&filler_path).expect("the filler");
     let chunk = vec![0x5au8; block as usize * 256];
-    let mut left = filler_blocks * block;
+    let mut left = free.saturating_sub(64) * block;
     while left > 0 {
         let n = left.min(chunk.len() as u64) as usize;
         filler.write_all(&chunk[..n]).expect("write the filler");
         left -= n as u64;
     }
     drop(filler);
-    mkfs(Some(&content));
-    std::fs::remove_dir_all(&content).unwrap();
+    let out = Command::new("debugfs")
+        .arg("-w")
+        .arg("-R")
+        .arg(format!("write {} filler", filler_path.display()))
+        .arg(&fs)
+        .output()
+        .expect("debugfs");
+    assert!(out.status.success(), "debugfs write failed: {out:?}");
+    std::fs::remove_file(&filler_path).unwrap();
+    let (left, _) = available();
+    assert!(
+        left * block < 1024 * 1024,
+        "the filler left {} KiB free",
+        left * block / 1024
+    );
 
     let mut from = std::fs::File::open(&fs).expect("the state file system");
     let mut to = std::fs::OpenOptions::new()
