@@ -132,7 +132,11 @@ pub(super) async fn dial_until_up(
                     "failed"
                 };
                 shared.metrics.handshake(result);
-                let error = crate::no_route(&hubs[index]).unwrap_or_else(|| error_chain(&error));
+                // A hub that rejected us was reached: only other failures may be the network's.
+                let error = (!error.is_rejection())
+                    .then(|| crate::no_route(&hubs[index]))
+                    .flatten()
+                    .unwrap_or_else(|| error_chain(&error));
                 limited!(log, warn!(hub = %hubs[index], %error, "cannot open tunnel"));
             }
             Err(_) => {
