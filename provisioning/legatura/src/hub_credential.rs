@@ -73,7 +73,7 @@ pub(crate) fn write(dir: &Path, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The names and modes in `archive`, in order (for tests and `--check` style inspection).
+/// The names and modes in `archive`, in order.
 #[cfg(test)]
 fn entries(archive: &[u8]) -> anyhow::Result<Vec<(String, u32)>> {
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
