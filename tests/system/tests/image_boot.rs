@@ -22,11 +22,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed expectation is a failed test
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use system::{Credential, HUB_HOST, Lab, Noc, Vm, appliance_image, machine_lock};
+use system::{Credential, HUB_HOST, HubNode, Lab, Noc, Vm, appliance_image, machine_lock};
 
 const START: Duration = Duration::from_secs(10);
 /// Power-on to tunnel: ~60–120 s under TCG on an idle 2-core machine; more under load.
@@ -42,6 +42,9 @@ const PROVISIONED: &str = "hub 10.0.2.2:4433 from the boot credentials";
 /// How long the status page may take to show what the console already says: it asks its
 /// sources at most once a second and gatewayd may be between two states.
 const PAGE: Duration = Duration::from_secs(60);
+/// From the moment the hub, or the network, comes back to the box's tunnel: its retries have
+/// backed off to at most 30 s, and DHCP comes first.
+const AGAIN: Duration = Duration::from_secs(120);
 
 /// The enrollment code among `credentials`.
 fn code_of(credentials: &[Credential]) -> String {
@@ -63,6 +66,47 @@ fn page_html(vm: &Vm, code: Option<&str>) -> String {
         );
     }
     html
+}
+
+/// Waits at most `within` for `hub` to list `appliance` as connected, and returns the guest's
+/// uptime then. Fails at once if qemu exits: the box must never reboot (qemu runs with
+/// `-no-reboot`). `since` names what `within` counts from, for the failure.
+fn wait_for_tunnel(
+    vm: &mut Vm,
+    hub: &HubNode,
+    appliance: &str,
+    within: Duration,
+    since: &str,
+) -> Duration {
+    let deadline = vm.uptime() + within;
+    while vm.uptime() < deadline {
+        vm.check_running()
+            .expect("the appliance is running, never rebooted");
+        if hub
+            .appliances()
+            .is_ok_and(|a| a.iter().any(|x| x == appliance))
+        {
+            return vm.uptime();
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    hub.daemon.print_logs();
+    panic!(
+        "no tunnel from {appliance} at the hub within {within:?} {since}; console:\n{}",
+        vm.tail(60)
+    );
+}
+
+/// A copy of `disk` at `to` (sparse, as the image is), for a case that changes the disk.
+fn copy_disk(disk: &Path, to: &Path) -> PathBuf {
+    let copied = Command::new("cp")
+        .args(["--sparse=always"])
+        .arg(disk)
+        .arg(to)
+        .status()
+        .expect("cp");
+    assert!(copied.success(), "copying the image failed");
+    to.to_owned()
 }
 
 /// A hub with the fleet PKI, and the boot credentials that enrol `paris/<appliance>` with it.
@@ -101,26 +145,8 @@ fn the_appliance_enrols_and_its_tunnel_comes_up() {
 
     let mut vm =
         Vm::boot(hub_ns, &disk, lab.net.dir(), "appliance", &credentials).expect("start qemu");
-    let mut tunnel_up = None;
-    while vm.uptime() < BOOT {
-        vm.check_running().expect("the appliance is running");
-        if hub
-            .appliances()
-            .is_ok_and(|a| a.iter().any(|x| x == "paris/PAR-01"))
-        {
-            tunnel_up = Some(vm.uptime());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let tunnel_up = wait_for_tunnel(&mut vm, &hub, "paris/PAR-01", BOOT, "of power-on");
     let console = vm.console();
-    let Some(tunnel_up) = tunnel_up else {
-        hub.daemon.print_logs();
-        panic!(
-            "no tunnel from paris/PAR-01 at the hub within {BOOT:?}; console:\n{}",
-            vm.tail(60)
-        );
-    };
     println!("power-on to tunnel up at the hub: {tunnel_up:.1?}");
 
     // The console tells embassy IT what happened, in order.
@@ -446,27 +472,8 @@ fn a_hub_unreachable_at_boot_is_said_and_retried_until_the_tunnel_comes_up_witho
     hub.restart().expect("start hubd again");
     hub.wait_ready(START).expect("hubd ready again");
     let back = vm.uptime();
-    let mut tunnel_up = None;
-    while vm.uptime() < back + Duration::from_secs(120) {
-        vm.check_running()
-            .expect("the appliance is running, never rebooted");
-        if hub
-            .appliances()
-            .is_ok_and(|a| a.iter().any(|x| x == "paris/PAR-05"))
-        {
-            tunnel_up = Some(vm.uptime());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let tunnel_up = wait_for_tunnel(&mut vm, &hub, "paris/PAR-05", AGAIN, "of the hub's return");
     let console = vm.console();
-    let Some(tunnel_up) = tunnel_up else {
-        hub.daemon.print_logs();
-        panic!(
-            "no tunnel from paris/PAR-05 within 120 s of the hub's return; console:\n{}",
-            vm.tail(60)
-        );
-    };
     println!(
         "hub back at {back:.1?} after power-on, tunnel up at {tunnel_up:.1?} ({:.1?} later)",
         tunnel_up - back
@@ -530,26 +537,13 @@ fn an_unplugged_cable_at_boot_is_said_and_the_box_enrols_once_it_is_plugged_in()
     // The cable goes in: DHCP, then the next attempt enrols, with no reboot and no help.
     vm.set_link(true).expect("plug the cable in");
     let plugged = vm.uptime();
-    let mut tunnel_up = None;
-    while vm.uptime() < plugged + Duration::from_secs(120) {
-        vm.check_running()
-            .expect("the appliance is running, never rebooted");
-        if hub
-            .appliances()
-            .is_ok_and(|a| a.iter().any(|x| x == "paris/PAR-07"))
-        {
-            tunnel_up = Some(vm.uptime());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let Some(tunnel_up) = tunnel_up else {
-        hub.daemon.print_logs();
-        panic!(
-            "no tunnel from paris/PAR-07 within 120 s of the cable going in; console:\n{}",
-            vm.tail(60)
-        );
-    };
+    let tunnel_up = wait_for_tunnel(
+        &mut vm,
+        &hub,
+        "paris/PAR-07",
+        AGAIN,
+        "of the cable going in",
+    );
     println!(
         "cable in at {plugged:.1?} after power-on, tunnel up at {tunnel_up:.1?} ({:.1?} later)",
         tunnel_up - plugged
@@ -578,14 +572,7 @@ fn a_full_state_partition_is_said_on_the_console_and_the_code_is_not_spent() {
     // A copy whose state partition already holds an ext4 file system filled up to root's
     // reserve, as a box that ran until something filled it would have: first boot's makefs
     // leaves a formatted partition alone.
-    let full = lab.net.dir().join("full-state.raw");
-    let copied = Command::new("cp")
-        .args(["--sparse=always"])
-        .arg(&disk)
-        .arg(&full)
-        .status()
-        .expect("cp");
-    assert!(copied.success(), "copying the image failed");
+    let full = copy_disk(&disk, &lab.net.dir().join("full-state.raw"));
     fill_state_partition(&full, lab.net.dir(), true);
 
     let mut vm =
@@ -652,32 +639,22 @@ fn an_enrolled_box_whose_state_partition_fills_says_so_and_keeps_its_tunnel() {
     let hub_ns = lab.net.ns(HUB_HOST);
 
     // A box that enrolled on its own disk and was powered off; then its state partition filled.
-    let box_disk = lab.net.dir().join("enrolled.raw");
-    let copied = Command::new("cp")
-        .args(["--sparse=always"])
-        .arg(&disk)
-        .arg(&box_disk)
-        .status()
-        .expect("cp");
-    assert!(copied.success(), "copying the image failed");
+    let box_disk = copy_disk(&disk, &lab.net.dir().join("enrolled.raw"));
     let mut vm = Vm::boot_persistent(hub_ns, &box_disk, lab.net.dir(), "enrolled", &credentials)
         .expect("start qemu");
-    let enrolled = |hub: &system::HubNode| {
-        hub.appliances()
-            .is_ok_and(|a| a.iter().any(|x| x == "paris/PAR-08"))
-    };
-    while !enrolled(&hub) {
-        vm.check_running().expect("the appliance is running");
-        assert!(
-            vm.uptime() < BOOT,
-            "no tunnel from paris/PAR-08:\n{}",
-            vm.tail(60)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_for_tunnel(&mut vm, &hub, "paris/PAR-08", BOOT, "of power-on");
     vm.power_off(Duration::from_secs(180))
         .expect("the box powers off cleanly");
     drop(vm);
+    // Its tunnel closed with it: the next one the hub lists is the next boot's.
+    let gone = std::time::Instant::now();
+    while hub.appliances().is_ok_and(|a| !a.is_empty()) {
+        assert!(
+            gone.elapsed() < QUIET,
+            "the hub still lists the powered-off box"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     fill_state_partition(&box_disk, lab.net.dir(), false);
 
     let mut vm = Vm::boot(
@@ -693,15 +670,13 @@ fn an_enrolled_box_whose_state_partition_fills_says_so_and_keeps_its_tunnel() {
         c.contains(warning)
     })
     .expect("the box warns that its state partition is full");
-    while !enrolled(&hub) {
-        vm.check_running().expect("the appliance is running");
-        assert!(
-            vm.uptime() < BOOT,
-            "an enrolled box with a full partition has no tunnel:\n{}",
-            vm.tail(60)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_for_tunnel(
+        &mut vm,
+        &hub,
+        "paris/PAR-08",
+        BOOT,
+        "of power-on, on a full partition",
+    );
     let console = vm.console();
     let line = console
         .lines()
