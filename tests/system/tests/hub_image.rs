@@ -6,8 +6,9 @@
 //! enrolled with the code the NOC made there and holds its tunnel to it.
 //!
 //! A hub powered on without the credential must say so on its console, with the credential to
-//! give, and keep retrying; one whose credential is not what `hub-credential` writes must say
-//! that, name what is wrong, and never start hubd with it.
+//! give, and keep retrying; one whose credential is not what `hub-credential` writes (a file it
+//! never holds; all the right names, but one a link out of the state directory) must say that,
+//! name what is wrong, and never start hubd with it.
 //!
 //! Needs root, the Debian archive for the first build, and a few minutes: the guest is
 //! emulated (TCG) unless `LEGATURA_QEMU_ACCEL=kvm`.
@@ -16,6 +17,7 @@
 
 use std::ffi::OsStr;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use system::{Bin, Credential, Forward, HUB_HOST, Lab, Noc, Vm, image, machine_lock, run_bin};
@@ -146,11 +148,15 @@ fn the_hub_image_provisions_itself_and_a_gateway_enrols_and_holds_its_tunnel() {
 }
 
 #[test]
-fn a_hub_without_its_credential_says_which_to_give_and_a_bad_one_is_refused() {
+fn a_hub_without_its_credential_says_which_to_give_and_bad_ones_are_refused() {
     let _machine = machine_lock();
     let disk = image("hub").expect("the hub image");
     let lab = Lab::new(&[]).expect("topology");
     let ns = lab.net.ns(HUB_HOST);
+    let noc = Noc::init(&lab.net.dir().join("noc")).expect("legatura ca init");
+    noc.set_address(NOC_API)
+        .expect("point the CLI at the guest");
+
     // Not what `hub-credential` writes: a gzip'd tar, but of a file it never holds.
     let stray = lab.net.dir().join("stray");
     std::fs::create_dir_all(&stray).expect("mkdir");
@@ -159,40 +165,35 @@ fn a_hub_without_its_credential_says_which_to_give_and_a_bad_one_is_refused() {
         "ssh-ed25519 AAAA… intruder\n",
     )
     .expect("write");
-    let archive = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("tar -czf - -C \"$1\" authorized_keys | base64 -w0")
-        .arg("sh")
-        .arg(&stray)
-        .output()
-        .expect("tar | base64");
-    assert!(archive.status.success(), "tar | base64 failed");
-    let bad = Credential::binary(
-        "legatura.hub-pki",
-        String::from_utf8(archive.stdout).expect("base64 is ASCII"),
+    let bad = archive_credential(&stray, &["authorized_keys"]);
+    refused(
+        &lab,
+        &disk,
+        &noc,
+        "hub-stray",
+        bad,
+        "it holds authorized_keys",
     );
-    let mut vm = Vm::boot_forwarding(ns, &disk, lab.net.dir(), "hub-bad", &[bad], &forwards())
-        .expect("start qemu");
-    let refused = "credential legatura.hub-pki is not what";
-    vm.wait_console(BOOT, "the refused credential", |c| c.contains(refused))
-        .expect("the console says the credential is not what hub-credential writes");
-    vm.wait_console(RETRY, "the next attempt", |c| {
-        c.matches(refused).count() >= 2
-    })
-    .expect("the hub keeps retrying");
-    let console = vm.console();
-    assert!(
-        console.contains("it holds authorized_keys"),
-        "the console does not name what is wrong:\n{console}"
+
+    // Every name `hub-credential` writes, once, but the root CA a link to a file outside the
+    // state directory: unpacked as root, it would hand hubd whatever the link names.
+    let linked = lab.net.dir().join("linked");
+    std::fs::create_dir_all(linked.join("keys")).expect("mkdir");
+    for name in FILES {
+        std::fs::copy(noc.pki_dir().join(name), linked.join(name)).expect("copy the PKI");
+    }
+    std::fs::remove_file(linked.join("root.pem")).expect("rm");
+    std::os::unix::fs::symlink("/etc/shadow", linked.join("root.pem")).expect("symlink");
+    let bad = archive_credential(&linked, FILES);
+    let said = refused(
+        &lab,
+        &disk,
+        &noc,
+        "hub-linked",
+        bad,
+        "it holds something other than plain files",
     );
-    let noc = Noc::init(&lab.net.dir().join("noc")).expect("legatura ca init");
-    noc.set_address(NOC_API)
-        .expect("point the CLI at the guest");
-    assert!(
-        noc.ls(ns).is_err(),
-        "a hub with a refused credential answers the NOC"
-    );
-    drop(vm);
+    println!("a link: {said}");
 
     let mut vm = Vm::boot_forwarding(ns, &disk, lab.net.dir(), "hub-none", &[], &forwards())
         .expect("start qemu");
@@ -206,4 +207,87 @@ fn a_hub_without_its_credential_says_which_to_give_and_a_bad_one_is_refused() {
     })
     .expect("the hub keeps retrying");
     assert!(noc.ls(ns).is_err(), "a hub with no PKI answers the NOC");
+}
+
+/// What `legatura ca hub-credential` puts in its archive.
+const FILES: &[&str] = &[
+    "root.pem",
+    "issuing.pem",
+    "hub.pem",
+    "hub.key",
+    "audit.pub",
+    "receipt.pub",
+    "keys/master-key",
+    "keys/fleet-issuing.key",
+    "keys/audit-checkpoint.key",
+    "keys/receipt-signing.key",
+];
+
+/// `legatura.hub-pki` made by hand: a gzip'd tar of `names` under `dir`, links kept as links.
+fn archive_credential(dir: &Path, names: &[&str]) -> Credential {
+    let archive = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg("-")
+        .arg("-C")
+        .arg(dir)
+        .args(names)
+        .output()
+        .expect("tar");
+    assert!(archive.status.success(), "tar failed: {archive:?}");
+    let encoded = std::process::Command::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(&archive.stdout)?;
+            child.wait_with_output()
+        })
+        .expect("base64");
+    Credential::binary(
+        "legatura.hub-pki",
+        String::from_utf8(encoded.stdout).expect("base64 is ASCII"),
+    )
+}
+
+/// Boots the hub image with `credential` and checks that it is refused for `reason`, said on
+/// the console, tried again, and that hubd never starts with it (the NOC API does not answer).
+/// Returns the console's line.
+fn refused(
+    lab: &Lab,
+    disk: &Path,
+    noc: &Noc,
+    label: &str,
+    credential: Credential,
+    reason: &str,
+) -> String {
+    let ns = lab.net.ns(HUB_HOST);
+    let mut vm = Vm::boot_forwarding(ns, disk, lab.net.dir(), label, &[credential], &forwards())
+        .expect("start qemu");
+    let refused = "credential legatura.hub-pki is not what";
+    vm.wait_console(BOOT, "the refused credential", |c| c.contains(refused))
+        .expect("the console says the credential is not what hub-credential writes");
+    vm.wait_console(RETRY, "the next attempt", |c| {
+        c.matches(refused).count() >= 2
+    })
+    .expect("the hub keeps retrying");
+    let console = vm.console();
+    let line = console
+        .lines()
+        .find(|l| l.contains(refused))
+        .unwrap_or_default();
+    assert!(
+        line.contains(reason),
+        "the console does not say {reason:?}: {line}"
+    );
+    assert!(
+        noc.ls(ns).is_err(),
+        "a hub with a refused credential answers the NOC"
+    );
+    line.to_owned()
 }
