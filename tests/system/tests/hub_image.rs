@@ -166,7 +166,7 @@ fn a_hub_without_its_credential_says_which_to_give_and_bad_ones_are_refused() {
     )
     .expect("write");
     let bad = archive_credential(&stray, &["authorized_keys"]);
-    refused(
+    let said = refused(
         &lab,
         &disk,
         &noc,
@@ -174,6 +174,7 @@ fn a_hub_without_its_credential_says_which_to_give_and_bad_ones_are_refused() {
         bad,
         "it holds authorized_keys",
     );
+    println!("a stray file: {said}");
 
     // Every name `hub-credential` writes, once, but the root CA a link to a file outside the
     // state directory: unpacked as root, it would hand hubd whatever the link names.
