@@ -57,7 +57,9 @@ pub use noc::{
 };
 pub use probe::{LoopReport, RequestLoop, http_get, request_line, status, wait_ready};
 pub use upstream::{Upstream, pattern};
-pub use vm::{Credential, Forward, STATUS_PAGE, Vm, appliance_image, image, machine_lock};
+pub use vm::{
+    Credential, Forward, STATUS_PAGE, Vm, appliance_image, image, line_with, machine_lock,
+};
 
 use std::time::{Duration, Instant};
 

@@ -71,6 +71,14 @@ pub fn image(role: &str) -> Result<PathBuf> {
     Ok(disk)
 }
 
+/// The first line of `console` that contains `text`, or `""` when none does.
+pub fn line_with<'a>(console: &'a str, text: &str) -> &'a str {
+    console
+        .lines()
+        .find(|l| l.contains(text))
+        .unwrap_or_default()
+}
+
 /// A port of the guest that qemu's user network forwards from the loopback of the namespace
 /// qemu runs in.
 #[derive(Debug, Clone, Copy)]

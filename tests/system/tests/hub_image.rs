@@ -17,10 +17,13 @@
 
 use std::ffi::OsStr;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
-use system::{Bin, Credential, Forward, HUB_HOST, Lab, Noc, Vm, image, machine_lock, run_bin};
+use system::{
+    Bin, Credential, Forward, HUB_HOST, Lab, Noc, Vm, image, line_with, machine_lock, run_bin,
+};
 
 /// Power-on to a hub that answers: ~40–90 s under TCG on an idle 2-core machine.
 const BOOT: Duration = Duration::from_secs(600);
@@ -37,6 +40,18 @@ const RETRY: Duration = Duration::from_secs(60);
 /// The hub's ports, forwarded by qemu to the host namespace's loopback.
 fn forwards() -> [Forward; 2] {
     [Forward::udp(TUNNEL, 4433), Forward::tcp(NOC_API, 9443)]
+}
+
+/// What each case starts from: the machine to itself, the hub image, a lab, and a NOC whose
+/// CLI is pointed at the guest's forwarded NOC API.
+fn hub_lab() -> (MutexGuard<'static, ()>, PathBuf, Lab, Noc) {
+    let machine = machine_lock();
+    let disk = image("hub").expect("the hub image");
+    let lab = Lab::new(&[]).expect("topology");
+    let noc = Noc::init(&lab.net.dir().join("noc")).expect("legatura ca init");
+    noc.set_address(NOC_API)
+        .expect("point the CLI at the guest");
+    (machine, disk, lab, noc)
 }
 
 /// `legatura ca hub-credential` for `noc`'s PKI, as the credential qemu hands the guest.
@@ -67,13 +82,8 @@ fn hub_credential(noc: &Noc) -> Credential {
 
 #[test]
 fn the_hub_image_provisions_itself_and_a_gateway_enrols_and_holds_its_tunnel() {
-    let _machine = machine_lock();
-    let disk = image("hub").expect("the hub image");
-    let lab = Lab::new(&[]).expect("topology");
+    let (_machine, disk, lab, noc) = hub_lab();
     let ns = lab.net.ns(HUB_HOST);
-    let noc = Noc::init(&lab.net.dir().join("noc")).expect("legatura ca init");
-    noc.set_address(NOC_API)
-        .expect("point the CLI at the guest");
     let credentials = [
         hub_credential(&noc),
         Credential::new("legatura.hub-id", "hub-central"),
@@ -149,13 +159,8 @@ fn the_hub_image_provisions_itself_and_a_gateway_enrols_and_holds_its_tunnel() {
 
 #[test]
 fn a_hub_without_its_credential_says_which_to_give_and_bad_ones_are_refused() {
-    let _machine = machine_lock();
-    let disk = image("hub").expect("the hub image");
-    let lab = Lab::new(&[]).expect("topology");
+    let (_machine, disk, lab, noc) = hub_lab();
     let ns = lab.net.ns(HUB_HOST);
-    let noc = Noc::init(&lab.net.dir().join("noc")).expect("legatura ca init");
-    noc.set_address(NOC_API)
-        .expect("point the CLI at the guest");
 
     // Not what `hub-credential` writes: a gzip'd tar, but of a file it never holds.
     let stray = lab.net.dir().join("stray");
@@ -278,10 +283,7 @@ fn refused(
     })
     .expect("the hub keeps retrying");
     let console = vm.console();
-    let line = console
-        .lines()
-        .find(|l| l.contains(refused))
-        .unwrap_or_default();
+    let line = line_with(&console, refused);
     assert!(
         line.contains(reason),
         "the console does not say {reason:?}: {line}"

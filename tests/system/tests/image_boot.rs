@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use system::{Credential, HUB_HOST, HubNode, Lab, Noc, Vm, appliance_image, machine_lock};
+use system::{
+    Credential, HUB_HOST, HubNode, Lab, Noc, Vm, appliance_image, line_with, machine_lock,
+};
 
 const START: Duration = Duration::from_secs(10);
 /// Power-on to tunnel: ~60–120 s under TCG on an idle 2-core machine; more under load.
@@ -296,10 +298,7 @@ fn a_wrong_enrollment_code_is_said_on_the_console_once_and_not_retried() {
     std::thread::sleep(QUIET);
     vm.check_running().expect("the appliance is running");
     let console = vm.console();
-    let failure = console
-        .lines()
-        .find(|l| l.contains("enrollment failed"))
-        .unwrap_or_default();
+    let failure = line_with(&console, "enrollment failed");
     assert!(
         failure.contains("enrollment code has") && failure.contains("waiting for a new code"),
         "the console says what is wrong with the code and that a new one is needed: {failure}"
@@ -435,10 +434,7 @@ fn a_hub_unreachable_at_boot_is_said_and_retried_until_the_tunnel_comes_up_witho
         .expect("gatewayd says it cannot reach the hub, and tries again");
     println!("power-on to the second attempt that found no hub: {twice:.1?}");
     let console = vm.console();
-    let said = console
-        .lines()
-        .find(|l| l.contains(retrying))
-        .unwrap_or_default();
+    let said = line_with(&console, retrying);
     assert!(
         said.contains("cannot reach the hub at 10.0.2.2:4433") && said.contains("retry_in_s"),
         "the console names the hub it cannot reach and when it tries again: {said}"
@@ -516,10 +512,7 @@ fn an_unplugged_cable_at_boot_is_said_and_the_box_enrols_once_it_is_plugged_in()
         .expect("gatewayd says the box has no network, and tries again");
     println!("power-on to the second attempt with no network: {said:.1?}");
     let console = vm.console();
-    let line = console
-        .lines()
-        .find(|l| l.contains(no_network))
-        .unwrap_or_default();
+    let line = line_with(&console, no_network);
     assert!(
         line.contains("LAN cable") && line.contains("retry_in_s"),
         "the console sends embassy IT to the cable and says when it tries again: {line}"
@@ -585,10 +578,7 @@ fn a_full_state_partition_is_said_on_the_console_and_the_code_is_not_spent() {
         .expect("the box says its state partition is full, and tries again");
     println!("power-on to the second report of the full partition: {twice:.1?}");
     let console = vm.console();
-    let line = console
-        .lines()
-        .find(|l| l.contains(said))
-        .unwrap_or_default();
+    let line = line_with(&console, said);
     let free_kib: u64 = line
         .split_once(" KiB free of ")
         .and_then(|(before, _)| before.rsplit(' ').next())
@@ -678,10 +668,7 @@ fn an_enrolled_box_whose_state_partition_fills_says_so_and_keeps_its_tunnel() {
         "of power-on, on a full partition",
     );
     let console = vm.console();
-    let line = console
-        .lines()
-        .find(|l| l.contains(warning))
-        .unwrap_or_default();
+    let line = line_with(&console, warning);
     assert!(
         line.contains("KiB free of") && line.contains("cannot be renewed"),
         "the console says how full and what it means: {line}"
