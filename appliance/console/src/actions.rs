@@ -404,6 +404,14 @@ async fn perform(
             .into_iter()
             .find(|m| m.id == merge_id)
             .ok_or(Failure::NotFound)?;
+            // Un-merging changes both cases, so the agent must be allowed to on the other one
+            // too: a case they cannot reach is not pulled out of (or back from) one they can.
+            let other = if on_record.source == id {
+                on_record.into
+            } else {
+                on_record.source
+            };
+            case_view::reach_id(app, agent, other, CaseAction::Unmerge).await?;
             let (source, into) = if on_record.source == id {
                 (expect, Expect::Any)
             } else {

@@ -6,7 +6,7 @@ use access::{CaseAction, CaseFacts, Decision, GrantFacts};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use casestore::{Case, CaseNumber};
+use casestore::{Case, CaseId, CaseNumber};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
@@ -31,12 +31,41 @@ pub(crate) async fn reach(
     action: CaseAction,
 ) -> Result<Reached, Failure> {
     let number: CaseNumber = number.parse().map_err(|_| Failure::NotFound)?;
+    reach_case(app, agent, CaseKey::Number(number), action).await
+}
+
+/// [`reach`] for a case known by its id: the other case of a merge, say, which an action
+/// changes as much as the one on the page.
+pub(crate) async fn reach_id(
+    app: &App,
+    agent: &Agent,
+    id: CaseId,
+    action: CaseAction,
+) -> Result<Reached, Failure> {
+    reach_case(app, agent, CaseKey::Id(id), action).await
+}
+
+enum CaseKey {
+    Number(CaseNumber),
+    Id(CaseId),
+}
+
+async fn reach_case(
+    app: &App,
+    agent: &Agent,
+    key: CaseKey,
+    action: CaseAction,
+) -> Result<Reached, Failure> {
     let store = app.store.clone();
     let who = agent.staff.id.clone();
     let at = now();
     let found = spawn(move || {
-        let Some(id) = store.case_id(number)? else {
-            return Ok(None);
+        let id = match key {
+            CaseKey::Id(id) => id,
+            CaseKey::Number(number) => match store.case_id(number)? {
+                Some(id) => id,
+                None => return Ok(None),
+            },
         };
         let case = store.case(id)?;
         let grant = store.active_grant(&who, id, at)?;
@@ -153,15 +182,15 @@ pub(crate) async fn case_context(
     let case = reached.case.clone();
     let id = case.id;
     let store = app.store.clone();
-    let (persons, items, related, merges, numbers, referrals) = spawn(move || {
+    let (persons, items, related, merges, mentioned, referrals) = spawn(move || {
         let persons = store.persons(id)?;
         let referrals = store.referrals(id)?;
         let items = store.timeline(id)?;
         let merges = store.merges_of(id)?;
-        let mut numbers = timeline::Numbers::new();
+        let mut mentioned = Vec::new();
         for other in timeline::mentioned(&items, &merges) {
             if let Some(c) = store.case(other)? {
-                numbers.insert(other, c.case_no);
+                mentioned.push(c);
             }
         }
         // Suggestions are cases too: only their headers are read, to ask the policy.
@@ -171,11 +200,28 @@ pub(crate) async fn case_context(
                 related.push((r, c));
             }
         }
-        Ok::<_, casestore::ReadError>((persons, items, related, merges, numbers, referrals))
+        Ok::<_, casestore::ReadError>((persons, items, related, merges, mentioned, referrals))
     })
     .await??;
     audit_read(app, agent, reached);
     let at = now();
+    // Other cases are named, and a merged case's entries shown, only where the agent could
+    // open that case themselves: a link or a merge is no way around the policy.
+    let numbers: timeline::Numbers = mentioned
+        .into_iter()
+        .filter(|c| {
+            c.id == id
+                || app
+                    .policy
+                    .decide(&agent.staff, &facts(c), CaseAction::Read, None, at)
+                    .is_allowed()
+        })
+        .map(|c| (c.id, c.case_no))
+        .collect();
+    let hidden = items
+        .iter()
+        .filter(|i| !numbers.contains_key(&i.case()))
+        .count();
     // Show only the suggestions this agent could open.
     let related: Vec<Value> = related
         .into_iter()
@@ -219,7 +265,12 @@ pub(crate) async fn case_context(
         ..context! {
             case => header(&case),
             persons => persons.iter().map(timeline::person).collect::<Vec<_>>(),
-            timeline => items.iter().map(|i| timeline::item(i, id, &numbers)).collect::<Vec<_>>(),
+            timeline => items
+                .iter()
+                .filter(|i| numbers.contains_key(&i.case()))
+                .map(|i| timeline::item(i, id, &numbers))
+                .collect::<Vec<_>>(),
+            hidden_entries => hidden,
             merges => merges.iter().map(|m| timeline::merge(m, &numbers)).collect::<Vec<_>>(),
             referrals => referrals.iter().map(timeline::referral).collect::<Vec<_>>(),
             related => related,

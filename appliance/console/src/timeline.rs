@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use casestore::{Actor, CaseId, CaseNumber, Merge, Person, ScanVerdict, TimelineItem, Visibility};
 use minijinja::{Value, context};
 
-/// Case numbers of the ids an entry mentions.
+/// Case numbers of the ids an entry mentions, for the cases the viewer may open.
 pub(crate) type Numbers = HashMap<CaseId, CaseNumber>;
 
+/// A case the viewer may not open is not named, not even by its internal id.
 fn number(numbers: &Numbers, id: CaseId) -> String {
     numbers
         .get(&id)
-        .map_or_else(|| format!("#{}", id.get()), ToString::to_string)
+        .map_or_else(|| "another case".to_owned(), ToString::to_string)
 }
 
 fn who(actor: &Actor) -> String {
@@ -51,6 +52,8 @@ pub(crate) fn merge(m: &Merge, numbers: &Numbers) -> Value {
         by => who(&m.actor),
         reason => m.reason.as_str(),
         undone => m.undone.is_some(),
+        // Un-merging changes both cases, so it is offered only to who may open both.
+        both_readable => numbers.contains_key(&m.source) && numbers.contains_key(&m.into),
     }
 }
 

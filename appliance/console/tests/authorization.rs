@@ -257,3 +257,80 @@ async fn a_form_naming_a_case_out_of_reach_changes_nothing() {
     assert!(env.store.links(ours.id).unwrap().is_empty());
     assert!(env.store.merges_of(ours.id).unwrap().is_empty());
 }
+
+/// A supervisor may merge a Berlin case into a Paris one. A Paris officer then sees the Paris
+/// case without the Berlin case's entries or number, and cannot pull the Berlin case back out:
+/// un-merging changes both cases, so it needs both within reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merged_case_out_of_reach_is_neither_shown_nor_unmerged() {
+    let env = Env::start().await;
+    let paris = env.case_with(PARIS, Sensitivity::Normal, Priority::P3, "Mesaj din Paris.");
+    let berlin = env.case_with(
+        BERLIN,
+        Sensitivity::Normal,
+        Priority::P3,
+        "Mesaj din Berlin.",
+    );
+    let linked = env.case_with(BERLIN, Sensitivity::Normal, Priority::P3, "Alt caz.");
+    let supervisor = env.account("sup.mihai", StaffRole::Supervisor, CENTRAL);
+    let central = env.login(&supervisor, &Route::Central).await;
+    let paris_no = paris.number.to_string();
+    central
+        .act_ok(
+            berlin,
+            "merge",
+            &[("other", &paris_no), ("reason", "the same family")],
+        )
+        .await;
+    let linked_no = linked.number.to_string();
+    central
+        .act_ok(
+            paris,
+            "link",
+            &[("other", &linked_no), ("link_kind", "related")],
+        )
+        .await;
+    let (page, _) = central.open_case(paris).await;
+    assert!(page.body.contains("Mesaj din Berlin."), "{}", page.body);
+    assert!(support::field(&page.body, "merge_id").is_some());
+
+    let officer = env.account("off.ana", StaffRole::Officer, PARIS);
+    let session = env.login(&officer, &Route::paris()).await;
+    let (page, _) = session.open_case(paris).await;
+    assert!(page.body.contains("Mesaj din Paris."), "{}", page.body);
+    for secret in ["Mesaj din Berlin.", &berlin.number.to_string(), &linked_no] {
+        assert!(!page.body.contains(secret), "{secret} shown: {}", page.body);
+    }
+    assert!(
+        support::element(&page.body, "hidden-entries").is_some(),
+        "{}",
+        page.body
+    );
+    assert_eq!(support::field(&page.body, "merge_id"), None);
+
+    // The form the page does not offer, posted anyway.
+    let merge_id = env.store.merges_of(paris.id).unwrap()[0]
+        .id
+        .get()
+        .to_string();
+    let refused = session
+        .act(
+            paris,
+            "unmerge",
+            &[("merge_id", &merge_id), ("reason", "not the same")],
+        )
+        .await;
+    assert_eq!(refused.status, 404, "{}", refused.body);
+    assert_eq!(env.case_now(berlin).status, Status::Merged);
+    assert!(env.store.merges_of(paris.id).unwrap()[0].undone.is_none());
+
+    // Whoever may open both cases can.
+    central
+        .act_ok(
+            paris,
+            "unmerge",
+            &[("merge_id", &merge_id), ("reason", "not the same")],
+        )
+        .await;
+    assert_eq!(env.case_now(berlin).status, Status::New);
+}
