@@ -17,7 +17,8 @@ use rusqlite::types::Value;
 
 use crate::error::{DbResult as _, InvalidValue, ReadError};
 use crate::model::{
-    AgentId, Case, Channel, ConsulateId, Language, Priority, QueueKind, Sensitivities, TypeCode,
+    AgentId, Case, Channel, ConsulateId, Language, Priority, QueueKind, Sensitivities, Timestamp,
+    TypeCode,
 };
 use crate::read::{CASE_COLUMN_COUNT, CASE_COLUMNS, case_row};
 use crate::store::Store;
@@ -80,6 +81,8 @@ pub struct QueueFilter {
     pub case_type: Option<TypeCode>,
     pub language: Option<Language>,
     pub channel: Option<Channel>,
+    /// Only cases that arrived at or before this time: "older than a week".
+    pub created_before: Option<Timestamp>,
 }
 
 /// A request for one page of a queue.
@@ -276,6 +279,13 @@ pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadE
             &mut cond,
             " AND q.channel = ?",
             Value::Text(c.code().to_owned()),
+        );
+    }
+    if let Some(before) = f.created_before {
+        bind(
+            &mut cond,
+            " AND q.created_at <= ?",
+            Value::Integer(before.unix_ms()),
         );
     }
     if let Some(after) = query.after {

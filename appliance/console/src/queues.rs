@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::errors::Failure;
 use crate::login::spawn;
 use crate::session::Agent;
-use crate::{App, render};
+use crate::{App, now, render};
 
 /// The queues, in tab order: URL name, label, what it selects.
 const QUEUES: &[(&str, &str, QueueKind)] = &[
@@ -30,6 +30,10 @@ const QUEUES: &[(&str, &str, QueueKind)] = &[
 
 /// The largest page an agent may ask for.
 const MAX_PAGE: u16 = 200;
+
+/// The age filter's choices, in days; any whole number of days up to [`MAX_AGE_DAYS`] works.
+const AGES: &[u16] = &[1, 3, 7, 14, 30];
+const MAX_AGE_DAYS: u16 = 3650;
 
 /// Where signing in lands: the queues, or the knowledge base for a role without queues (an
 /// administrator would otherwise land on a refusal).
@@ -49,6 +53,8 @@ pub(crate) struct Params {
     case_type: Option<String>,
     language: Option<String>,
     channel: Option<String>,
+    /// Only cases older than this many days.
+    older_than: Option<String>,
     consulate: Option<String>,
     after: Option<String>,
     /// Any size is accepted and clamped to [`MAX_PAGE`]; a type as narrow as the limit would
@@ -167,6 +173,8 @@ async fn queue_context(
             params => params,
             next => next,
             all_consulates => scope.consulate.is_none(),
+            channels => Channel::ALL.iter().map(|c| c.code()).collect::<Vec<_>>(),
+            ages => AGES,
         }
     })
 }
@@ -215,6 +223,13 @@ fn build_query(
             .ok_or_else(|| bad("language"))?,
         channel: opt(params.channel.as_deref(), Channel::from_code)
             .ok_or_else(|| bad("channel"))?,
+        created_before: opt(params.older_than.as_deref(), |s| {
+            s.parse::<u16>()
+                .ok()
+                .filter(|days| (1..=MAX_AGE_DAYS).contains(days))
+        })
+        .ok_or_else(|| bad("age"))?
+        .map(|days| now().plus_ms(-i64::from(days) * 86_400_000)),
     };
     let after = match params.after.as_deref().filter(|s| !s.is_empty()) {
         Some(text) => Some(
@@ -260,6 +275,7 @@ fn link_params(params: &Params) -> Vec<(&'static str, String)> {
     push("type", &params.case_type);
     push("language", &params.language);
     push("channel", &params.channel);
+    push("older_than", &params.older_than);
     push("consulate", &params.consulate);
     if let Some(size) = params.size {
         out.push(("size", size.to_string()));

@@ -149,6 +149,8 @@ fn filters_narrow_the_page() {
     let (t, cases) = fixture();
     let base = QueueQuery::first(Some(testkit::consulate("RO-PAR")), QueueKind::Open);
     let open = |c: &Case| c.status.is_open();
+    // A time some cases share, with older and newer ones on either side.
+    let cutoff = cases[14].created_at;
     type Keep = Box<dyn Fn(&Case) -> bool>;
     let filters: Vec<(QueueFilter, Keep)> = vec![
         (
@@ -187,9 +189,24 @@ fn filters_narrow_the_page() {
             },
             Box::new(|c: &Case| c.language.as_str() == "ro" && c.channel == Channel::Web),
         ),
+        (
+            QueueFilter {
+                created_before: Some(cutoff),
+                ..Default::default()
+            },
+            Box::new(move |c: &Case| c.created_at <= cutoff),
+        ),
+        (
+            QueueFilter {
+                priority: Some(Priority::P2),
+                created_before: Some(cutoff),
+                ..Default::default()
+            },
+            Box::new(move |c: &Case| c.priority == Priority::P2 && c.created_at <= cutoff),
+        ),
     ];
     for (filter, keep) in filters {
-        for sort in [QueueSort::Urgency, QueueSort::Newest] {
+        for sort in [QueueSort::Urgency, QueueSort::Oldest, QueueSort::Newest] {
             let query = QueueQuery {
                 filter: filter.clone(),
                 sort,
