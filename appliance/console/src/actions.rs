@@ -36,7 +36,6 @@ pub(crate) struct ActionForm {
     sensitivity: Option<String>,
     status: Option<String>,
     case_type: Option<String>,
-    subtype: Option<String>,
     reason: Option<String>,
     body: Option<String>,
     referral_body: Option<String>,
@@ -250,21 +249,21 @@ async fn perform(
             Ok(format!("sensitivity {}", sensitivity.code()))
         }
         CaseAction::ChangeType => {
-            let code = TypeCode::new(text(form.case_type.as_deref(), "A type")?)
-                .map_err(invalid("type"))?;
-            let subtype = match form
-                .subtype
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-            {
-                Some(s) => Some(TypeCode::new(s).map_err(invalid("subtype"))?),
-                None => None,
-            };
+            // Only a type of the taxonomy, and the family is that type's: a free-text code
+            // would leave the case in no form, no document list and the wrong family.
+            let taxonomy = &app.settings.taxonomy;
+            let asked = text(form.case_type.as_deref(), "A type")?;
+            let chosen = taxonomy.lookup(asked.trim()).ok_or_else(|| {
+                Failure::BadRequest(format!(
+                    "{asked:?} is not a request type of taxonomy version {}",
+                    taxonomy.version()
+                ))
+            })?;
             let new_type = CaseType {
-                code,
-                subtype,
-                ..case.case_type.clone()
+                code: TypeCode::new(chosen.code.as_str()).map_err(invalid("type"))?,
+                subtype: None,
+                taxonomy_version: taxonomy.version(),
+                family: casestore::Family::from_intake(Some(chosen.family)),
             };
             let detail = format!("type {}", new_type.code);
             let reason = reason()?;

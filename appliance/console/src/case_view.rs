@@ -279,6 +279,13 @@ pub(crate) async fn case_context(
             drafts => drafts,
             notice => notice,
             templates => crate::actions::TEMPLATE_NAMES,
+            case_types => app
+                .settings
+                .taxonomy
+                .types()
+                .iter()
+                .map(|t| context! { code => t.code.as_str(), name => t.name.get("en") })
+                .collect::<Vec<_>>(),
         }
     })
 }

@@ -72,6 +72,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// How often the live-update watcher looks for committed changes.
     pub live_poll: Duration,
+    /// The request types a case may be given; the one intake uses.
+    pub taxonomy: Arc<intake::Taxonomy>,
 }
 
 impl Settings {
@@ -83,6 +85,7 @@ impl Settings {
             totp_issuer: "Legătura".to_owned(),
             secure_cookies: false,
             live_poll: Duration::from_millis(250),
+            taxonomy: Arc::new(intake::Taxonomy::default_v1()),
         }
     }
 }

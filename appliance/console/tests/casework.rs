@@ -473,3 +473,97 @@ async fn documents_can_be_asked_for_again_and_never_from_a_closed_case() {
     );
     assert_eq!(env.case_now(closed).status, Status::Closed);
 }
+
+/// A consul hands a case to an officer and to another, reclassifies it within the taxonomy
+/// and restricts it; each change is on the timeline, and the officer's reach follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assign_reassign_retype_and_restrict() {
+    let env = Env::start().await;
+    let case = env.case(PARIS, Sensitivity::Normal);
+    let consul = env.account("cons.maria", StaffRole::Consul, PARIS);
+    let ana = env.account("off.ana", StaffRole::Officer, PARIS);
+    env.account("off.dan", StaffRole::Officer, PARIS);
+    let session = env.login(&consul, &Route::paris()).await;
+    let officer = env.login(&ana, &Route::paris()).await;
+
+    session
+        .act_ok(case, "assign", &[("assignee", "off.ana")])
+        .await;
+    assert_eq!(env.case_now(case).assignee.unwrap().as_str(), "off.ana");
+    assert_eq!(
+        tab_count(&officer.get("/queues/mine").await.body, "mine"),
+        1
+    );
+    // An officer takes work but does not hand it out.
+    let (page, _) = officer.open_case(case).await;
+    assert!(!page.body.contains("/assign\""), "{}", page.body);
+    let refused = officer
+        .act(case, "assign", &[("assignee", "off.dan")])
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+
+    session
+        .act_ok(case, "assign", &[("assignee", "off.dan")])
+        .await;
+    assert_eq!(env.case_now(case).assignee.unwrap().as_str(), "off.dan");
+    assert_eq!(
+        tab_count(&officer.get("/queues/mine").await.body, "mine"),
+        0
+    );
+    let nobody = session
+        .act(case, "assign", &[("assignee", "off.ghost")])
+        .await;
+    assert_eq!(nobody.status, 400);
+    assert!(
+        nobody.body.contains("no active account off.ghost"),
+        "{}",
+        nobody.body
+    );
+    session.act_ok(case, "assign", &[("assignee", "")]).await;
+    assert_eq!(env.case_now(case).assignee, None);
+
+    // Types come from the taxonomy, and bring their family.
+    let (page, _) = session.open_case(case).await;
+    assert!(page.body.contains("<option value=\"C1\" "), "{}", page.body);
+    let unknown = session
+        .act(case, "type", &[("case_type", "Z9"), ("reason", "guess")])
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.body.contains("not a request type"),
+        "{}",
+        unknown.body
+    );
+    session
+        .act_ok(
+            case,
+            "type",
+            &[("case_type", "C1"), ("reason", "a child taken abroad")],
+        )
+        .await;
+    let now = env.case_now(case);
+    assert_eq!(now.case_type.code.as_str(), "C1");
+    assert_eq!(now.case_type.family.code(), "protection");
+
+    session
+        .act_ok(
+            case,
+            "sensitivity",
+            &[("sensitivity", "restricted"), ("reason", "a minor")],
+        )
+        .await;
+    assert_eq!(env.case_now(case).sensitivity, Sensitivity::Restricted);
+    let (page, _) = session.open_case(case).await;
+    let timeline = element_block(&page.body, "timeline");
+    for change in [
+        "assignee — → off.ana by cons.maria",
+        "assignee off.ana → off.dan by cons.maria",
+        "assignee off.dan → — by cons.maria",
+        "type A1.1 → C1 by cons.maria",
+        "sensitivity normal → restricted by cons.maria",
+    ] {
+        assert!(timeline.contains(change), "no {change:?}: {timeline}");
+    }
+    // A restricted case no longer assigned to the officer is out of their reach.
+    assert_eq!(officer.get(&case.url()).await.status, 404);
+}

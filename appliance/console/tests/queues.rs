@@ -91,6 +91,10 @@ async fn queue_pages_sort_and_filter_on_every_field() {
     for bad in ["older_than=0", "older_than=week", "older_than=99999"] {
         let refused = session.get(&format!("/queues/unassigned?{bad}")).await;
         assert_eq!(refused.status, 400, "{bad}: {}", refused.body);
-        assert!(refused.body.contains("unknown age"), "{bad}: {}", refused.body);
+        assert!(
+            refused.body.contains("unknown age"),
+            "{bad}: {}",
+            refused.body
+        );
     }
 }
