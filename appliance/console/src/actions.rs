@@ -80,8 +80,25 @@ pub(crate) async fn act(
     Path((number, action)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, Failure> {
-    check_csrf(&agent, form.csrf.as_deref())?;
     let kind = action_kind(&action)?;
+    if let Err(failure) = check_csrf(&agent, form.csrf.as_deref()) {
+        // A forged or stale form aimed at a case is worth a line in the audit log. The number
+        // is logged only when it is one, so the log never carries what a forger typed.
+        let target = number
+            .parse::<CaseNumber>()
+            .map_or_else(|_| "-".to_owned(), |n| n.to_string());
+        app.audit(
+            audit::Event::new(
+                "console.case.refused",
+                agent.audit_actor(),
+                target,
+                "denied",
+            )
+            .with("action", format!("{kind:?}"))
+            .with("why", "no valid CSRF token"),
+        );
+        return Err(failure);
+    }
     let reached = reach(&app, &agent, &number, kind).await?;
     let expect = form
         .version

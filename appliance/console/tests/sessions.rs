@@ -135,6 +135,14 @@ async fn a_state_change_without_the_token_or_from_another_site_changes_nothing()
         .messages(case.id, Some(Visibility::External))
         .unwrap();
     assert!(replies.iter().all(|m| m.body.as_str() != "Forged reply"));
+    // The three forms without a valid token reached the console and are audited against the
+    // case; the cross-site ones were stopped before any session was looked at.
+    let refused: Vec<_> = env
+        .audit_of("console.case.refused")
+        .into_iter()
+        .filter(|e| e["subject"] == case.number.to_string())
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
 
     // The same form with the token, from the console's own page, goes through.
     let response = session.send(same_origin(reply(Some(&token)))).await;
