@@ -36,6 +36,12 @@ pub(crate) fn seed(data: &Path) -> anyhow::Result<String> {
         );
         pki::write_private(&file, text.as_bytes())
             .with_context(|| format!("writing {}", file.display()))?;
+        return Ok(text);
     }
-    std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))
+    // Secrets go to the terminal once, when they are made; later starts say where they are.
+    Ok(format!(
+        "Demo console accounts: shown when they were created; their passwords and TOTP\n  \
+         secrets are in {} (readable only by its owner).\n",
+        file.display()
+    ))
 }

@@ -35,31 +35,8 @@ fn get(port: u16, path: &str) -> std::io::Result<String> {
 fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
     let data = tempfile::tempdir().expect("tempdir");
     let base = 20_000 + (std::process::id() % 20_000) as u16 / 16 * 16;
-    let child = Command::new(env!("CARGO_BIN_EXE_legatura"))
-        .args(["up", "--data"])
-        .arg(data.path())
-        .args(["--port-base", &base.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("legatura starts");
-    let mut up = Running(child);
-    let stdout = up.0.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
+    let (up, printed) = start(data.path(), base);
     let console = format!("http://127.0.0.1:{}/", base + 4);
-    let started = Instant::now();
-    let mut printed = String::new();
-    while let Some(Ok(line)) = lines.next() {
-        printed.push_str(&line);
-        printed.push('\n');
-        if line.contains("Press Ctrl-C") {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no banner yet: {printed}"
-        );
-    }
     assert!(printed.contains("Legătura is up."), "{printed}");
     assert!(printed.contains(&console), "{printed}");
     // What a person dials, and that the menu answers it.
@@ -239,12 +216,61 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
         "a code works once: {again}"
     );
 
+    stop(up);
+    assert!(
+        get(base + 4, "/").is_err(),
+        "the gateway listener outlived the process"
+    );
+
+    // A second start on the same data shows no secret again, only where they are kept.
+    let (again, printed) = start(data.path(), base);
+    assert!(printed.contains("Legătura is up."), "{printed}");
+    assert!(!printed.contains("otpauth://"), "{printed}");
+    assert!(printed.contains("demo-accounts.txt"), "{printed}");
+    let kept = std::fs::read_to_string(data.path().join("demo-accounts.txt")).expect("kept");
+    assert!(kept.contains("otpauth://totp/"), "{kept}");
+    stop(again);
+}
+
+/// Starts `legatura up` and reads its banner up to the Ctrl-C line.
+fn start(data: &std::path::Path, base: u16) -> (Running, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_legatura"))
+        .args(["up", "--data"])
+        .arg(data)
+        .args(["--port-base", &base.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("legatura starts");
+    let mut up = Running(child);
+    let stdout = up.0.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let started = Instant::now();
+    let mut printed = String::new();
+    while let Some(Ok(line)) = lines.next() {
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains("Press Ctrl-C") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no banner yet: {printed}"
+        );
+    }
+    // Whatever it prints later is read too, so that it never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (up, printed)
+}
+
+/// Ctrl-C, and a clean exit within 15 s.
+fn stop(mut up: Running) {
     kill(Pid::from_raw(up.0.id() as i32), Signal::SIGINT).expect("signal");
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(status) = up.0.try_wait().expect("wait") {
             assert!(status.success(), "exit status {status}");
-            break;
+            return;
         }
         assert!(
             Instant::now() < deadline,
@@ -252,8 +278,4 @@ fn up_serves_the_hub_status_page_through_the_gateway_and_stops_on_ctrl_c() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(
-        get(base + 4, "/").is_err(),
-        "the gateway listener outlived the process"
-    );
 }
