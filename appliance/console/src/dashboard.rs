@@ -222,8 +222,8 @@ pub(crate) async fn break_glass_log(
     let store = app.store.clone();
     let since = now().plus_ms(-30 * DAY_MS);
     let grants = spawn(move || store.grants_since(since)).await??;
-    // A consul sees their own grants; a supervisor sees everyone's.
-    let everyone = agent.staff.role == casestore::StaffRole::Supervisor;
+    // Who may view the log sees everyone's grants; who may only break glass, their own.
+    let everyone = may_log;
     let grants: Vec<_> = grants
         .iter()
         .filter(|g| everyone || g.staff == agent.staff.id)
