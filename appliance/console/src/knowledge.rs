@@ -24,6 +24,9 @@ use crate::{App, render};
 pub(crate) struct Search {
     q: Option<String>,
     language: Option<String>,
+    /// Articles about this country (ISO code) and those about every country.
+    country: Option<String>,
+    topic: Option<String>,
     /// The case a search was started from, to insert an article into its reply.
     case: Option<String>,
 }
@@ -37,6 +40,17 @@ pub(crate) async fn index(
         Some(code) => Some(Language::new(code).map_err(|e| Failure::BadRequest(e.to_string()))?),
         None => None,
     };
+    let wanted_country = match given(&search.country) {
+        Some(code) => Some(
+            CountryCode::new(&code.to_ascii_uppercase())
+                .map_err(|e| Failure::BadRequest(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let topic = match given(&search.topic) {
+        Some(t) => Some(Topic::new(t).map_err(|e| Failure::BadRequest(e.to_string()))?),
+        None => None,
+    };
     let q = search.q.clone().unwrap_or_default();
     if q.len() > 200 {
         return Err(Failure::BadRequest(
@@ -44,10 +58,21 @@ pub(crate) async fn index(
         ));
     }
     let store = app.store.clone();
+    // Knowledge bases hold hundreds of articles, not millions: the topic (and, for the plain
+    // list, the country) narrow what the store returned.
+    let keep_topic = topic.clone();
+    let search_country = wanted_country.clone();
+    let about = move |c: Option<&CountryCode>, t: &Topic| {
+        wanted_country
+            .as_ref()
+            .is_none_or(|want| c.is_none_or(|c| c == want))
+            && keep_topic.as_ref().is_none_or(|want| want == t)
+    };
     let hits = spawn(move || {
         if q.trim().is_empty() {
             return store.list_articles(language.as_ref(), false).map(|list| {
                 list.into_iter()
+                    .filter(|a| about(a.country.as_ref(), &a.topic))
                     .map(|a| {
                         context! { id => a.id.get(), title => a.title.as_str(),
                         language => a.language.as_str(), country => country(a.country.as_ref()),
@@ -59,12 +84,13 @@ pub(crate) async fn index(
         let query = ArticleQuery {
             text: q,
             language,
-            country: None,
+            country: search_country,
             public_only: false,
             limit: 50,
         };
         store.search_articles(&query).map(|hits| {
             hits.into_iter()
+                .filter(|a| about(a.country.as_ref(), &a.topic))
                 .map(|a| {
                     context! { id => a.id.get(), title => a.title.as_str(),
                     language => a.language.as_str(), country => country(a.country.as_ref()),
@@ -83,6 +109,8 @@ pub(crate) async fn index(
             hits => hits,
             q => search.q,
             language => search.language,
+            country => search.country,
+            topic => search.topic,
             case => search.case,
             may_edit => app.policy.may(&agent.staff, StaffAction::EditKnowledge),
         }
@@ -187,6 +215,11 @@ pub(crate) async fn save(
         .with("slug", form.slug.unwrap_or_default()),
     );
     Ok(Redirect::to(&format!("/kb/{}", id.get())).into_response())
+}
+
+/// A query parameter that says something: present and not blank.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 fn country(code: Option<&CountryCode>) -> String {

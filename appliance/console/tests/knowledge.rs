@@ -188,3 +188,48 @@ async fn an_administrator_writes_articles_an_officer_cannot_and_stale_edits_are_
     assert_eq!(refused.status, 403);
     assert_eq!(env.store.list_articles(None, false).unwrap().len(), 1);
 }
+
+/// The list and the search narrow to a country (with the articles about every country) and
+/// to a topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn articles_are_narrowed_by_country_and_topic() {
+    let env = Env::start().await;
+    console::demo::seed_articles(&env.store).unwrap();
+    let officer = env.account("off.ana", StaffRole::Officer, PARIS);
+    let session = env.login(&officer, &Route::paris()).await;
+    let titles = |body: &str| {
+        let list = &body[body.find("id=\"articles\"").unwrap()..];
+        let list = &list[..list.find("</ul>").unwrap()];
+        let mut found: Vec<&str> = [
+            ("passport-ro", "Reînnoirea pașaportului"),
+            ("passport-en", "Renewing a passport"),
+            ("detention", "Detention: first steps"),
+            ("birth-fr", "Transcrierea certificatului"),
+        ]
+        .iter()
+        .filter(|(_, title)| list.contains(title))
+        .map(|(name, _)| *name)
+        .collect();
+        found.sort_unstable();
+        found.join(" ")
+    };
+    let expected = [
+        ("", "birth-fr detention passport-en passport-ro"),
+        ("country=DE", "detention passport-en passport-ro"),
+        ("country=fr", "birth-fr detention passport-en passport-ro"),
+        ("topic=passports", "passport-en passport-ro"),
+        ("country=FR&topic=civil_status", "birth-fr"),
+        ("q=nastere&country=FR", "birth-fr"),
+        ("q=nastere&country=DE", ""),
+        ("q=pasaport&topic=protection", ""),
+    ];
+    for (query, want) in expected {
+        let page = session.get(&format!("/kb?{query}")).await;
+        assert_eq!(page.status, 200, "{query}: {}", page.body);
+        assert_eq!(titles(&page.body), want, "{query}");
+    }
+    for bad in ["country=FRA", "topic=Not%20a%20topic"] {
+        let page = session.get(&format!("/kb?{bad}")).await;
+        assert_eq!(page.status, 400, "{bad}: {}", page.body);
+    }
+}
