@@ -60,7 +60,7 @@ async fn claim_reply_and_note() {
         .get(&format!("{}?template=acknowledge", case.url()))
         .await;
     let draft = element(&templated.body, "reply").unwrap();
-    assert!(draft.starts_with("Bună ziua,"), "{draft}");
+    assert!(draft.starts_with("Bună ziua, Ana Cetățean"), "{draft}");
     assert!(draft.contains(&case.number.to_string()));
     assert!(draft.contains("Test off.ana"));
 

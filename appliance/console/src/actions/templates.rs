@@ -16,11 +16,11 @@ const TEMPLATES: &[(&str, &[(&str, &str)])] = &[
         &[
             (
                 "ro",
-                "Bună ziua,\n\nAm primit solicitarea dumneavoastră {{ case_no }} și o analizăm. Vă vom răspunde cât mai curând.\n\nCu stimă,\n{{ agent }}",
+                "Bună ziua{% if citizen %}, {{ citizen }}{% endif %},\n\nAm primit solicitarea dumneavoastră {{ case_no }} și o analizăm. Vă vom răspunde cât mai curând.\n\nCu stimă,\n{{ agent }}",
             ),
             (
                 "en",
-                "Hello,\n\nWe have received your request {{ case_no }} and are looking into it. We will answer as soon as we can.\n\nKind regards,\n{{ agent }}",
+                "Hello{% if citizen %} {{ citizen }}{% endif %},\n\nWe have received your request {{ case_no }} and are looking into it. We will answer as soon as we can.\n\nKind regards,\n{{ agent }}",
             ),
         ],
     ),
@@ -29,11 +29,11 @@ const TEMPLATES: &[(&str, &[(&str, &str)])] = &[
         &[
             (
                 "ro",
-                "Bună ziua,\n\nPentru a continua solicitarea {{ case_no }} avem nevoie de următoarele documente:\n- \n\nLe puteți încărca pe portal cu numărul cazului și codul de urmărire.\n\nCu stimă,\n{{ agent }}",
+                "Bună ziua{% if citizen %}, {{ citizen }}{% endif %},\n\nPentru a continua solicitarea {{ case_no }} avem nevoie de următoarele documente:\n- \n\nLe puteți încărca pe portal cu numărul cazului și codul de urmărire.\n\nCu stimă,\n{{ agent }}",
             ),
             (
                 "en",
-                "Hello,\n\nTo continue with your request {{ case_no }} we need the following documents:\n- \n\nYou can upload them on the portal with your case number and tracking code.\n\nKind regards,\n{{ agent }}",
+                "Hello{% if citizen %} {{ citizen }}{% endif %},\n\nTo continue with your request {{ case_no }} we need the following documents:\n- \n\nYou can upload them on the portal with your case number and tracking code.\n\nKind regards,\n{{ agent }}",
             ),
         ],
     ),
@@ -42,11 +42,11 @@ const TEMPLATES: &[(&str, &[(&str, &str)])] = &[
         &[
             (
                 "ro",
-                "Bună ziua,\n\nSolicitarea {{ case_no }} a fost rezolvată. Dacă mai aveți nevoie de ajutor, răspundeți la acest mesaj.\n\nCu stimă,\n{{ agent }}",
+                "Bună ziua{% if citizen %}, {{ citizen }}{% endif %},\n\nSolicitarea {{ case_no }} a fost rezolvată. Dacă mai aveți nevoie de ajutor, răspundeți la acest mesaj.\n\nCu stimă,\n{{ agent }}",
             ),
             (
                 "en",
-                "Hello,\n\nYour request {{ case_no }} has been resolved. If you need anything else, just reply to this message.\n\nKind regards,\n{{ agent }}",
+                "Hello{% if citizen %} {{ citizen }}{% endif %},\n\nYour request {{ case_no }} has been resolved. If you need anything else, just reply to this message.\n\nKind regards,\n{{ agent }}",
             ),
         ],
     ),
@@ -64,7 +64,17 @@ pub(crate) async fn prefill(
     agent_name: &str,
 ) -> Result<String, Failure> {
     if let Some(name) = template.as_deref().filter(|s| !s.is_empty()) {
-        return fill(name, case, agent_name);
+        // A reply goes to whoever asked: the requester when someone asked on the subject's
+        // behalf, else the subject.
+        let store = app.store.clone();
+        let id = case.id;
+        let persons = spawn(move || store.persons(id)).await??;
+        let citizen = persons
+            .iter()
+            .find(|p| p.role == casestore::Role::Requester)
+            .or_else(|| persons.first())
+            .map(|p| format!("{} {}", p.given_names.as_str(), p.family_name.as_str()));
+        return fill(name, case, citizen.as_deref(), agent_name);
     }
     let Some(id) = article else {
         return Ok(String::new());
@@ -76,7 +86,12 @@ pub(crate) async fn prefill(
         .unwrap_or_default())
 }
 
-fn fill(name: &str, case: &Case, agent_name: &str) -> Result<String, Failure> {
+fn fill(
+    name: &str,
+    case: &Case,
+    citizen: Option<&str>,
+    agent_name: &str,
+) -> Result<String, Failure> {
     let (_, texts) = TEMPLATES
         .iter()
         .find(|(n, _)| *n == name)
@@ -91,7 +106,11 @@ fn fill(name: &str, case: &Case, agent_name: &str) -> Result<String, Failure> {
     Environment::new()
         .render_str(
             text,
-            context! { case_no => case.case_no.to_string(), agent => agent_name },
+            context! {
+                case_no => case.case_no.to_string(),
+                citizen => citizen,
+                agent => agent_name,
+            },
         )
         .map_err(Failure::internal)
 }
