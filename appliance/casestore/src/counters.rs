@@ -66,7 +66,7 @@ impl Shape {
 pub(crate) struct Deltas {
     status: HashMap<(String, Status, Priority, Sensitivity), i64>,
     queues: HashMap<(String, QueueKind, String, Sensitivity), i64>,
-    histogram: HashMap<(String, StatMetric, i64, u8), i64>,
+    histogram: HashMap<(String, StatMetric, i64, Sensitivity, u8), i64>,
     /// Cases whose version this transaction has already bumped: a transaction counts once.
     changed: HashSet<CaseId>,
 }
@@ -77,22 +77,25 @@ impl Deltas {
         self.changed.insert(case)
     }
 
-    /// Counts one duration of `metric` for a case of `consulate` created at `created_at` and
-    /// answered or resolved at `at`, for that consulate and for all of them (`*`).
+    /// Counts `n` (±1) durations of `metric` for a case of `consulate` and `sensitivity`
+    /// created at `created_at` and answered or resolved at `at`, for that consulate and for
+    /// all of them (`*`).
     pub(crate) fn histogram(
         &mut self,
-        consulate: &str,
+        case: (&str, Sensitivity),
         metric: StatMetric,
         created_at: i64,
         at: Timestamp,
+        n: i64,
     ) {
+        let (consulate, sensitivity) = case;
         let bucket = crate::stats::bucket(at.unix_ms().saturating_sub(created_at));
         let day = crate::stats::day(at);
         for key in [consulate, crate::stats::ALL_CONSULATES] {
             *self
                 .histogram
-                .entry((key.to_owned(), metric, day, bucket))
-                .or_default() += 1;
+                .entry((key.to_owned(), metric, day, sensitivity, bucket))
+                .or_default() += n;
         }
     }
 
@@ -122,14 +125,22 @@ impl Deltas {
         }
         let mut histogram = sql
             .prepare_cached(
-                "INSERT INTO response_histogram (consulate, metric, day, bucket, n)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                "INSERT INTO response_histogram (consulate, metric, day, sensitivity, bucket, n)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET n = n + excluded.n",
             )
             .db()?;
-        for ((consulate, metric, day, bucket), n) in self.histogram.drain().filter(|(_, n)| *n != 0)
+        for ((consulate, metric, day, sens, bucket), n) in
+            self.histogram.drain().filter(|(_, n)| *n != 0)
         {
             histogram
-                .execute(params![consulate, metric.code(), day, bucket, n])
+                .execute(params![
+                    consulate,
+                    metric.code(),
+                    day,
+                    sens.code(),
+                    bucket,
+                    n
+                ])
                 .db()?;
         }
         Ok(())

@@ -100,6 +100,7 @@ impl Store {
             let mut shape = state.shape.clone();
             shape.sensitivity = to;
             let state = tx.reshape(&state, shape)?;
+            tx.move_times(&state, from);
             tx.change(
                 case,
                 ChangedField::Sensitivity,

@@ -76,6 +76,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "clustered_history",
         sql: include_str!("../migrations/0010_clustered_history.sql"),
     },
+    Migration {
+        version: 11,
+        name: "histogram_sensitivity",
+        sql: include_str!("../migrations/0011_histogram_sensitivity.sql"),
+    },
 ];
 
 /// The schema version this build writes.

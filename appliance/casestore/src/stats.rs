@@ -2,7 +2,7 @@
 //! at a million cases as at ten: response and resolution times from the histogram, the oldest
 //! open case, unacknowledged emergencies, and the consulates that have cases.
 //!
-//! Times are kept as a histogram per (consulate, metric, UTC day, bucket), added to by the
+//! Times are kept as a histogram per (consulate, metric, UTC day, sensitivity, bucket), added to by the
 //! transaction that sets a case's `first_response_at` or `resolved_at` (counters.rs). Buckets
 //! grow ×1.25 from one minute ([`BOUNDS`]), so a percentile read from them is within 25% of
 //! the true value, and sixty of them reach about ten months.
@@ -86,12 +86,14 @@ fn percentile(counts: &[u64; BUCKETS], total: u64, per_cent: u64) -> Option<i64>
 }
 
 impl Store {
-    /// Count, median and 90th percentile of `metric` for cases answered (or resolved) during
-    /// the UTC days from the one holding `since` to the one holding `until`, at `consulate`
-    /// (`None`: all consulates). Whole days: the counters do not keep finer times.
+    /// Count, median and 90th percentile of `metric` for cases of `sensitivities` answered (or
+    /// resolved) during the UTC days from the one holding `since` to the one holding `until`,
+    /// at `consulate` (`None`: all consulates). Whole days: the counters do not keep finer
+    /// times.
     pub fn response_stats(
         &self,
         consulate: Option<&ConsulateId>,
+        sensitivities: Sensitivities,
         metric: StatMetric,
         since: Timestamp,
         until: Timestamp,
@@ -99,22 +101,22 @@ impl Store {
         let key = consulate.map_or(ALL_CONSULATES, ConsulateId::as_str);
         let mut counts = [0u64; BUCKETS];
         let mut total = 0u64;
+        let mut args = vec![
+            Value::Text(key.to_owned()),
+            Value::Text(metric.code().to_owned()),
+            Value::Integer(day(since)),
+            Value::Integer(day(until)),
+        ];
+        let only = sensitivity_condition("sensitivity", sensitivities, &mut args);
         self.read(|conn| {
             let mut stmt = conn
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT bucket, sum(n) FROM response_histogram
-                     WHERE consulate = ?1 AND metric = ?2 AND day BETWEEN ?3 AND ?4
-                     GROUP BY bucket",
-                )
+                     WHERE consulate = ?1 AND metric = ?2 AND day BETWEEN ?3 AND ?4{only}
+                     GROUP BY bucket"
+                ))
                 .db()?;
-            let mut rows = stmt
-                .query(rusqlite::params![
-                    key,
-                    metric.code(),
-                    day(since),
-                    day(until)
-                ])
-                .db()?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter())).db()?;
             while let Some(row) = rows.next().db()? {
                 let bucket: i64 = row.get(0).db()?;
                 let n = decode::count(row.get(1).db()?)?;

@@ -10,7 +10,7 @@ use crate::error::{DbError, DbResult as _, WriteError};
 use crate::model::{
     Actor, AttachmentId, Body, CaseId, CaseNumber, ChangedField, Channel, ContactId, ContactKind,
     Direction, EventKind, Expect, Language, MessageId, NewAttachment, NewContact, NewPerson, Note,
-    PersonId, Relationship, Role, Sensitivity, StatMetric, Status, Visibility,
+    PersonId, Relationship, Role, Sensitivity, StatMetric, Status, Timestamp, Visibility,
 };
 use crate::read::decode;
 use crate::search;
@@ -200,9 +200,39 @@ impl Tx<'_> {
             .execute(params![case.id.get(), self.now.unix_ms()])
             .db()?;
         let now = self.now;
-        self.deltas
-            .histogram(&case.shape.consulate, metric, case.shape.created_at, now);
+        self.deltas.histogram(
+            (&case.shape.consulate, case.shape.sensitivity),
+            metric,
+            case.shape.created_at,
+            now,
+            1,
+        );
         Ok(())
+    }
+
+    /// Moves the case's counted times (first response, resolution) from the histogram of
+    /// sensitivity `from` to that of its present one, after a change of sensitivity.
+    pub(crate) fn move_times(&mut self, case: &CaseState, from: Sensitivity) {
+        let times = [
+            (StatMetric::FirstResponse, case.first_response_at),
+            (StatMetric::Resolution, case.resolved_at),
+        ];
+        for (metric, at) in times {
+            let Some(at) = at.map(Timestamp::from_unix_ms) else {
+                continue;
+            };
+            let consulate = case.shape.consulate.as_str();
+            let created_at = case.shape.created_at;
+            self.deltas
+                .histogram((consulate, from), metric, created_at, at, -1);
+            self.deltas.histogram(
+                (consulate, case.shape.sensitivity),
+                metric,
+                created_at,
+                at,
+                1,
+            );
+        }
     }
 
     /// Appends to the case's change log (header fields other than the status).

@@ -118,7 +118,13 @@ fn row(
     let oldest = store.oldest_open(Some(consulate), sensitivities)?;
     let stat = |metric, days: i64| -> Result<Stat, casestore::ReadError> {
         Ok(store
-            .response_stats(Some(consulate), metric, at.plus_ms(-days * DAY_MS), at)?
+            .response_stats(
+                Some(consulate),
+                sensitivities,
+                metric,
+                at.plus_ms(-days * DAY_MS),
+                at,
+            )?
             .into())
     };
     Ok(Row {

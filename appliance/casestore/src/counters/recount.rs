@@ -37,19 +37,20 @@ const EXPECTED_HISTOGRAM: &str = "
 WITH RECURSIVE bounds (k, ms) AS (
          SELECT 1, 60000 UNION ALL SELECT k + 1, ms * 5 / 4 FROM bounds WHERE k < 59),
      times AS (
-         SELECT consulate, 'first_response' AS metric, first_response_at AS at,
+         SELECT consulate, sensitivity, 'first_response' AS metric, first_response_at AS at,
                 first_response_at - created_at AS ms
          FROM cases WHERE first_response_at IS NOT NULL
          UNION ALL
-         SELECT consulate, 'resolution', resolved_at, resolved_at - created_at
+         SELECT consulate, sensitivity, 'resolution', resolved_at, resolved_at - created_at
          FROM cases WHERE resolved_at IS NOT NULL),
      bucketed AS (
-         SELECT t.consulate, t.metric, t.at / 86400000 AS day,
+         SELECT t.consulate, t.sensitivity, t.metric, t.at / 86400000 AS day,
                 (SELECT count(*) FROM bounds b WHERE b.ms <= t.ms) AS bucket
          FROM times t)
-SELECT consulate, metric, day, bucket, count(*) AS n FROM (
-    SELECT * FROM bucketed UNION ALL SELECT '*', metric, day, bucket FROM bucketed)
-GROUP BY consulate, metric, day, bucket";
+SELECT consulate, metric, day, sensitivity, bucket, count(*) AS n FROM (
+    SELECT consulate, metric, day, sensitivity, bucket FROM bucketed
+    UNION ALL SELECT '*', metric, day, sensitivity, bucket FROM bucketed)
+GROUP BY consulate, metric, day, sensitivity, bucket";
 
 /// Each check yields rows of (what, stored, recounted) for every disagreement.
 fn checks() -> [String; 7] {
@@ -91,14 +92,15 @@ fn checks() -> [String; 7] {
         ),
         format!(
             "WITH actual AS ({EXPECTED_HISTOGRAM}),
-                  keys AS (SELECT consulate, metric, day, bucket FROM actual
-                           UNION SELECT consulate, metric, day, bucket FROM response_histogram)
+                  keys AS (SELECT consulate, metric, day, sensitivity, bucket FROM actual
+                           UNION SELECT consulate, metric, day, sensitivity, bucket
+                           FROM response_histogram)
              SELECT 'response_histogram ' || k.consulate || '/' || k.metric || '/' || k.day
-                    || '/' || k.bucket,
+                    || '/' || k.sensitivity || '/' || k.bucket,
                     coalesce(s.n, 0), coalesce(a.n, 0)
              FROM keys k
-             LEFT JOIN response_histogram s USING (consulate, metric, day, bucket)
-             LEFT JOIN actual a USING (consulate, metric, day, bucket)
+             LEFT JOIN response_histogram s USING (consulate, metric, day, sensitivity, bucket)
+             LEFT JOIN actual a USING (consulate, metric, day, sensitivity, bucket)
              WHERE coalesce(s.n, 0) <> coalesce(a.n, 0)"
         ),
         // The first external message by an agent.

@@ -294,7 +294,12 @@ fn run(ops: &[Op]) {
         Timestamp::from_unix_ms(testkit::T0),
         crate::Clock::now(&*t.clock),
     );
-    let stats = |m| t.store.response_stats(None, m, from, to).unwrap().count;
+    let stats = |m| {
+        t.store
+            .response_stats(None, Sensitivities::ALL, m, from, to)
+            .unwrap()
+            .count
+    };
     let believed = |f: fn(&Believed) -> bool| cases.iter().filter(|(_, b)| f(b)).count() as u64;
     assert_eq!(stats(StatMetric::FirstResponse), believed(|b| b.answered));
     assert_eq!(stats(StatMetric::Resolution), believed(|b| b.resolved));

@@ -83,6 +83,32 @@ fn a_new_sensitivity_moves_the_case_between_readers() {
     };
     let everyday = Sensitivities::only(Sensitivity::Normal).with(Sensitivity::Sensitive);
     assert_eq!(open_for(everyday), 1);
+    // An agent answered: the time to that answer is counted where the case can be read.
+    t.clock.advance_ms(120_000);
+    let answer = crate::NewMessage {
+        direction: crate::Direction::Out,
+        channel: crate::Channel::Email,
+        author: agent("ana"),
+        visibility: crate::Visibility::External,
+        language: crate::Language::new("ro").unwrap(),
+        body: crate::Body::new("Vă sunăm azi.").unwrap(),
+        attachments: Vec::new(),
+    };
+    t.store.add_message(case, &answer, Expect::Any).unwrap();
+    let now = crate::Clock::now(&*t.clock);
+    let answered = |set| {
+        t.store
+            .response_stats(
+                Some(&paris),
+                set,
+                crate::StatMetric::FirstResponse,
+                now,
+                now,
+            )
+            .unwrap()
+            .count
+    };
+    assert_eq!(answered(everyday), 1);
     let why = note("victimă a traficului");
     t.store
         .change_sensitivity(
@@ -94,6 +120,8 @@ fn a_new_sensitivity_moves_the_case_between_readers() {
         )
         .unwrap();
     assert_eq!(open_for(everyday), 0, "gone for readers without restricted");
+    assert_eq!(answered(everyday), 0, "its answer time too");
+    assert_eq!(answered(Sensitivities::only(Sensitivity::Restricted)), 1);
     assert_eq!(open_for(Sensitivities::only(Sensitivity::Restricted)), 1);
     assert_eq!(open_for(Sensitivities::ALL), 1);
     assert_eq!(open_for(Sensitivities::NONE), 0);

@@ -24,7 +24,7 @@ const CLOSED_AFTER: i64 = 3_600_000;
 /// sensitivity from v7), or the store opens on counters that disagree with its cases: open and unassigned, open and assigned and urgent
 /// and restricted (with an agent's reply), and closed (an hour after it came in).
 fn seed(conn: &Connection, version: i64) {
-    seed_v1(conn);
+    seed_v1(conn, version);
     seed_status_counts(conn, version);
     match version {
         ..=2 => {}
@@ -33,10 +33,14 @@ fn seed(conn: &Connection, version: i64) {
     }
 }
 
-fn seed_v1(conn: &Connection) {
+fn seed_v1(conn: &Connection, version: i64) {
+    // Version 10 took case numbers from the cases themselves.
+    if version < 10 {
+        conn.execute_batch("INSERT INTO case_seq VALUES (2026, 3);")
+            .unwrap();
+    }
     conn.execute_batch(&format!(
-        "INSERT INTO case_seq VALUES (2026, 3);
-         INSERT INTO cases (id, year, seq, tracking_salt, tracking_tag, type_code, subtype_code,
+        "INSERT INTO cases (id, year, seq, tracking_salt, tracking_tag, type_code, subtype_code,
              taxonomy_version, family, priority, sensitivity, status, consulate, assignee,
              channel, language, created_at, updated_at) VALUES
            (1, 2026, 1, x'00', x'00', 'A1.1', NULL, 1, 'service', 3, 'normal', 'new', 'RO-PAR',
@@ -45,12 +49,12 @@ fn seed_v1(conn: &Connection) {
             'in_progress', 'RO-PAR', 'ana', 'phone', 'ro', {T0} + 1, {T0} + 1),
            (3, 2026, 3, x'00', x'00', 'D1', NULL, 1, 'info', 4, 'normal', 'closed', 'RO-LON',
             NULL, 'email', 'en', {T0} + 2, {T0} + 2);
-         INSERT INTO status_history (case_id, at, from_status, to_status, actor) VALUES
-           (1, {T0}, NULL, 'new', 'citizen'),
-           (2, {T0} + 1, NULL, 'new', 'citizen'),
-           (2, {T0} + 10, 'new', 'in_progress', 'agent:ana'),
-           (3, {T0} + 2, NULL, 'new', 'citizen'),
-           (3, {T0} + 2 + {CLOSED_AFTER}, 'new', 'closed', 'agent:ana');
+         INSERT INTO status_history (case_id, id, at, from_status, to_status, actor) VALUES
+           (1, 1, {T0}, NULL, 'new', 'citizen'),
+           (2, 2, {T0} + 1, NULL, 'new', 'citizen'),
+           (2, 3, {T0} + 10, 'new', 'in_progress', 'agent:ana'),
+           (3, 4, {T0} + 2, NULL, 'new', 'citizen'),
+           (3, 5, {T0} + 2 + {CLOSED_AFTER}, 'new', 'closed', 'agent:ana');
          INSERT INTO messages (id, case_id, at, direction, channel, author, visibility, language,
              body) VALUES
            (1, 1, {T0}, 'in', 'web', 'citizen', 'external', 'ro', 'pașaport pierdut'),
@@ -256,16 +260,34 @@ fn every_earlier_version_migrates_to_the_latest_with_its_data() {
         );
         let day = Timestamp::from_unix_ms(T0);
         let reply = store
-            .response_stats(Some(&paris), StatMetric::FirstResponse, day, day)
+            .response_stats(
+                Some(&paris),
+                Sensitivities::ALL,
+                StatMetric::FirstResponse,
+                day,
+                day,
+            )
             .unwrap();
         assert_eq!(reply.count, 1, "from v{from}");
+        // The reply was to the restricted case: not counted for whoever may not read it.
+        let below_restricted = Sensitivities::of(&[Sensitivity::Normal, Sensitivity::Sensitive]);
+        let unseen = store
+            .response_stats(
+                Some(&paris),
+                below_restricted,
+                StatMetric::FirstResponse,
+                day,
+                day,
+            )
+            .unwrap();
+        assert_eq!(unseen.count, 0, "from v{from}");
         let median = reply.median_ms.unwrap();
         assert!(
             (REPLY_AFTER..=REPLY_AFTER * 5 / 4).contains(&median),
             "{median}"
         );
         let everywhere = store
-            .response_stats(None, StatMetric::Resolution, day, day)
+            .response_stats(None, Sensitivities::ALL, StatMetric::Resolution, day, day)
             .unwrap();
         assert_eq!(everywhere.count, 1);
         // Contacts typed differently still match.

@@ -52,7 +52,13 @@ fn response_times_per_consulate_and_day_from_the_counters() {
     let paris = testkit::consulate("RO-PAR");
     let stats = t
         .store
-        .response_stats(Some(&paris), StatMetric::FirstResponse, day0, day0)
+        .response_stats(
+            Some(&paris),
+            Sensitivities::ALL,
+            StatMetric::FirstResponse,
+            day0,
+            day0,
+        )
         .unwrap();
     assert_eq!(stats.count, 10);
     let (median, p90) = (stats.median_ms.unwrap(), stats.p90_ms.unwrap());
@@ -67,7 +73,13 @@ fn response_times_per_consulate_and_day_from_the_counters() {
     let next_day = day0.plus_ms(DAY);
     let everywhere = |since, until| {
         t.store
-            .response_stats(None, StatMetric::FirstResponse, since, until)
+            .response_stats(
+                None,
+                Sensitivities::ALL,
+                StatMetric::FirstResponse,
+                since,
+                until,
+            )
             .unwrap()
             .count
     };
@@ -78,6 +90,7 @@ fn response_times_per_consulate_and_day_from_the_counters() {
         .store
         .response_stats(
             Some(&testkit::consulate("RO-MAD")),
+            Sensitivities::ALL,
             StatMetric::FirstResponse,
             day0,
             next_day,
@@ -86,7 +99,13 @@ fn response_times_per_consulate_and_day_from_the_counters() {
     assert!(madrid.median_ms.unwrap() >= DAY);
     let none = t
         .store
-        .response_stats(Some(&paris), StatMetric::Resolution, day0, next_day)
+        .response_stats(
+            Some(&paris),
+            Sensitivities::ALL,
+            StatMetric::Resolution,
+            day0,
+            next_day,
+        )
         .unwrap();
     assert_eq!((none.count, none.median_ms, none.p90_ms), (0, None, None));
 }

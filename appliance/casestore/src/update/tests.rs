@@ -367,7 +367,13 @@ fn the_first_agent_reply_and_the_first_resolution_are_timed_once() {
     let day = crate::Timestamp::from_unix_ms(testkit::T0);
     let stats = |m| {
         t.store
-            .response_stats(Some(&testkit::consulate("RO-PAR")), m, day, day)
+            .response_stats(
+                Some(&testkit::consulate("RO-PAR")),
+                crate::Sensitivities::ALL,
+                m,
+                day,
+                day,
+            )
             .unwrap()
     };
     t.clock.advance_ms(60_000);
