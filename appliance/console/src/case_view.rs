@@ -261,7 +261,7 @@ pub(crate) async fn case_context(
         close => may(CaseAction::Close),
     };
     Ok(context! {
-        ..render::base(agent),
+        ..render::base(&app.policy, agent),
         ..context! {
             case => header(&case),
             persons => persons.iter().map(timeline::person).collect::<Vec<_>>(),

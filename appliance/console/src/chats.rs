@@ -86,7 +86,7 @@ async fn rows_context(app: &App, agent: &Agent) -> Result<Value, Failure> {
             created_at: c.created_at.unix_ms(),
         })
         .collect();
-    Ok(context! { ..render::base(agent), ..context! { rows => rows } })
+    Ok(context! { ..render::base(&app.policy, agent), ..context! { rows => rows } })
 }
 
 pub(crate) async fn list(State(app): State<App>, agent: Agent) -> Result<Response, Failure> {
@@ -148,7 +148,7 @@ pub(crate) async fn page(
         )
         .is_allowed();
     let ctx = context! {
-        ..render::base(&agent),
+        ..render::base(&app.policy, &agent),
         ..context! {
             number => case.case_no.to_string(),
             version => case.version,

@@ -150,7 +150,7 @@ fn row(
 pub(crate) async fn page(State(app): State<App>, agent: Agent) -> Result<Response, Failure> {
     let rows = rows(&app, &agent).await?;
     let ctx = context! {
-        ..render::base(&agent),
+        ..render::base(&app.policy, &agent),
         ..context! { rows => rows }
     };
     Ok(app.pages.page(StatusCode::OK, "dashboard.html", ctx))
@@ -245,7 +245,7 @@ pub(crate) async fn break_glass_log(
         })
         .collect();
     let ctx = context! {
-        ..render::base(&agent),
+        ..render::base(&app.policy, &agent),
         ..context! { grants => grants, may_break => may_break }
     };
     Ok(app.pages.page(StatusCode::OK, "break_glass.html", ctx))

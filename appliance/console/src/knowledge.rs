@@ -104,7 +104,7 @@ pub(crate) async fn index(
     })
     .await??;
     let ctx = context! {
-        ..render::base(&agent),
+        ..render::base(&app.policy, &agent),
         ..context! {
             hits => hits,
             q => search.q,
@@ -129,7 +129,7 @@ pub(crate) async fn article(
         .await??
         .ok_or(Failure::NotFound)?;
     let ctx = context! {
-        ..render::base(&agent),
+        ..render::base(&app.policy, &agent),
         ..context! {
             article => context! {
                 id => article.id.get(), slug => article.slug.as_str(),

@@ -71,7 +71,7 @@ pub(crate) async fn dead_letters(
 ) -> Result<Response, Failure> {
     may_see(&app, &agent)?;
     let rows = readable(&app, &agent).await?;
-    let ctx = context! { ..render::base(&agent), ..context! { rows => rows } };
+    let ctx = context! { ..render::base(&app.policy, &agent), ..context! { rows => rows } };
     Ok(app.pages.page(StatusCode::OK, "dead.html", ctx))
 }
 
@@ -149,6 +149,6 @@ pub(crate) async fn templates(State(app): State<App>, agent: Agent) -> Result<Re
             });
         }
     }
-    let ctx = context! { ..render::base(&agent), ..context! { messages => shown } };
+    let ctx = context! { ..render::base(&app.policy, &agent), ..context! { messages => shown } };
     Ok(app.pages.page(StatusCode::OK, "templates.html", ctx))
 }

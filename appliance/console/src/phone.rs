@@ -114,13 +114,13 @@ async fn readable_case(app: &App, agent: &Agent, no: &str) -> Result<Option<Valu
 
 pub(crate) async fn page(State(app): State<App>, agent: Agent) -> Result<Response, Failure> {
     let ctx = panel_context(&app, &agent).await?;
-    let ctx = context! { ..render::base(&agent), ..ctx };
+    let ctx = context! { ..render::base(&app.policy, &agent), ..ctx };
     Ok(app.pages.page(StatusCode::OK, "phone.html", ctx))
 }
 
 pub(crate) async fn panel(State(app): State<App>, agent: Agent) -> Result<Response, Failure> {
     let ctx = panel_context(&app, &agent).await?;
-    let ctx = context! { ..render::base(&agent), ..ctx };
+    let ctx = context! { ..render::base(&app.policy, &agent), ..ctx };
     let html = app.pages.render("phone_panel.html", ctx)?;
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
@@ -226,8 +226,7 @@ pub(crate) async fn queues(State(app): State<App>, agent: Agent) -> Result<Respo
     } else {
         Vec::new()
     };
-    let ctx =
-        context! { ..render::base(&agent), ..context! { queues => queues, agents => agents } };
+    let ctx = context! { ..render::base(&app.policy, &agent), ..context! { queues => queues, agents => agents } };
     Ok(app.pages.page(StatusCode::OK, "phone_queues.html", ctx))
 }
 

@@ -164,7 +164,7 @@ async fn queue_context(
             .join("&")
     });
     Ok(context! {
-        ..render::base(agent),
+        ..render::base(&app.policy, agent),
         ..context! {
             queue => name,
             label => label,

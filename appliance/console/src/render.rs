@@ -93,7 +93,10 @@ impl Pages {
 }
 
 /// The context every signed-in page shares.
-pub(crate) fn base(agent: &crate::session::Agent) -> Value {
+pub(crate) fn base(policy: &access::Policy, agent: &crate::session::Agent) -> Value {
+    // The menu offers what the policy allows, so that it never shows a page the role is
+    // refused (or hides one it may use).
+    let may = |action| policy.may(&agent.staff, action);
     context! {
         me => context! {
             id => agent.staff.id.as_str(),
@@ -101,6 +104,13 @@ pub(crate) fn base(agent: &crate::session::Agent) -> Value {
             role => agent.staff.role.code(),
             consulate => agent.staff.consulate.as_str(),
             path => agent.path.to_string(),
+        },
+        menu => context! {
+            dashboard => may(access::StaffAction::ViewDashboard),
+            break_glass => may(access::StaffAction::ViewBreakGlassLog)
+                || may(access::StaffAction::BreakGlass),
+            outbox => may(access::StaffAction::ViewDashboard),
+            phone_queues => may(access::StaffAction::SuperviseCalls),
         },
         csrf => &agent.session.csrf,
     }
