@@ -9,6 +9,8 @@
 //! order is one index range scan plus a primary-key look-up per case shown. A page in age
 //! order merges the five per-priority ranges of the same index (each already in age order),
 //! reading at most a page from each: no age-order index has to be written by every intake.
+//! Age order still shows the urgent (P0, P1) first: their arms are the first tier of the
+//! merge, the other priorities' the second.
 
 use std::fmt;
 use std::str::FromStr;
@@ -211,8 +213,13 @@ pub(crate) fn per_priority(arm: impl Fn(&str) -> String) -> String {
         .join("\n UNION ALL ")
 }
 
+/// The tier of a priority in age-ordered pages: 0 for the urgent (P0, P1), 1 for the rest.
+fn tier(rank: u8) -> u8 {
+    u8::from(rank > 1)
+}
+
 /// The statement and arguments for one page.
-pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadError> {
+pub(crate) fn page_sql(query: &QueueQuery) -> Result<(Vec<String>, Vec<Value>), ReadError> {
     let agent = match (query.queue, &query.agent) {
         (QueueKind::Assigned, Some(agent)) => agent.as_str().to_owned(),
         (QueueKind::Assigned, None) => {
@@ -288,6 +295,12 @@ pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadE
             Value::Integer(before.unix_ms()),
         );
     }
+    // In age order the urgent (P0, P1) still come first, each tier in age order: an
+    // emergency is never below a routine case, whichever order the agent picked.
+    let tiered = query.sort != QueueSort::Urgency && f.priority.is_none();
+    // For a tiered page the age cursor applies only to the arms of the cursor's own tier.
+    let mut keyset = String::new();
+    let mut cursor_tier = None;
     if let Some(after) = query.after {
         if after.sort != query.sort {
             return Err(InvalidValue {
@@ -297,6 +310,11 @@ pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadE
             .into());
         }
         let (p, at, id) = (after.priority.into(), after.created_at, after.case_id);
+        let older = if query.sort == QueueSort::Newest {
+            "<"
+        } else {
+            ">"
+        };
         match query.sort {
             QueueSort::Urgency => {
                 bind(
@@ -307,21 +325,15 @@ pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadE
                 bind(&mut cond, ", ?", Value::Integer(at));
                 bind(&mut cond, ", ?)", Value::Integer(id));
             }
-            QueueSort::Oldest => {
+            QueueSort::Oldest | QueueSort::Newest => {
+                let target = if tiered { &mut keyset } else { &mut cond };
                 bind(
-                    &mut cond,
-                    " AND (q.created_at, q.case_id) > (?",
+                    target,
+                    &format!(" AND (q.created_at, q.case_id) {older} (?"),
                     Value::Integer(at),
                 );
-                bind(&mut cond, ", ?)", Value::Integer(id));
-            }
-            QueueSort::Newest => {
-                bind(
-                    &mut cond,
-                    " AND (q.created_at, q.case_id) < (?",
-                    Value::Integer(at),
-                );
-                bind(&mut cond, ", ?)", Value::Integer(id));
+                bind(target, ", ?)", Value::Integer(id));
+                cursor_tier = Some(tier(after.priority));
             }
         }
     }
@@ -333,29 +345,50 @@ pub(crate) fn page_sql(query: &QueueQuery) -> Result<(String, Vec<Value>), ReadE
              WHERE {cond}{extra}"
         )
     };
-    // The rows are kept in urgency order only (priority, then age): each extra order is one
-    // more index for every intake to write. A page in age order is therefore the merge of the
-    // priorities' runs, each already in age order; SQLite merges the arms of a compound
-    // SELECT without sorting and stops at the LIMIT.
-    let mut sql = match (query.sort, f.priority) {
-        (QueueSort::Urgency, _) | (_, Some(_)) => arm(""),
-        _ => per_priority(arm),
-    };
-    sql.push_str(match query.sort {
+    let order = match query.sort {
         QueueSort::Urgency => " ORDER BY q_priority, q_created_at, q_case_id",
         QueueSort::Oldest => " ORDER BY q_created_at, q_case_id",
         QueueSort::Newest => " ORDER BY q_created_at DESC, q_case_id DESC",
-    });
-    // One row more than the page tells whether there is a next page.
+    };
+    // One row more than the page tells whether there is a next page. The limit is the last
+    // parameter, so every statement below may be given all of `args`.
     args.push(Value::Integer(i64::from(query.page_size.get()) + 1));
-    sql.push_str(&format!(" LIMIT ?{}", args.len()));
-    Ok((sql, args))
+    let limit = format!(" LIMIT ?{}", args.len());
+    // The rows are kept in urgency order only (priority, then age): each extra order is one
+    // more index for every intake to write. A page in age order is therefore the merge of the
+    // priorities' runs, each already in age order; SQLite merges the arms of a compound
+    // SELECT without sorting and stops at the LIMIT. Each tier is a statement of its own (a
+    // tier column in one ORDER BY would make SQLite sort every arm), read in turn until the
+    // page is full; a tier the cursor has left behind is not read at all.
+    let statements = if tiered {
+        [0, 1]
+            .into_iter()
+            .filter(|t| cursor_tier.is_none_or(|c| c <= *t))
+            .map(|t| {
+                let cursor = if cursor_tier == Some(t) {
+                    keyset.as_str()
+                } else {
+                    ""
+                };
+                let arms = Priority::ALL
+                    .iter()
+                    .filter(|p| tier(p.rank()) == t)
+                    .map(|p| arm(&format!(" AND q.priority = {}{cursor}", p.rank())))
+                    .collect::<Vec<_>>()
+                    .join("\n UNION ALL ");
+                format!("{arms}{order}{limit}")
+            })
+            .collect()
+    } else {
+        vec![format!("{}{order}{limit}", arm(""))]
+    };
+    Ok((statements, args))
 }
 
 impl Store {
     /// One page of a queue; see the module documentation.
     pub fn queue(&self, query: &QueueQuery) -> Result<QueuePage, ReadError> {
-        let (sql, args) = page_sql(query)?;
+        let (statements, args) = page_sql(query)?;
         if query.sensitivities.is_empty() {
             return Ok(QueuePage {
                 cases: Vec::new(),
@@ -364,26 +397,31 @@ impl Store {
         }
         let size = usize::from(query.page_size.get());
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&sql).db()?;
-            let mut rows = stmt.query(rusqlite::params_from_iter(args)).db()?;
             let mut cases = Vec::with_capacity(size);
             let mut last = None;
             let mut more = false;
-            while let Some(row) = rows.next().db()? {
-                if cases.len() == size {
-                    more = true;
+            for sql in &statements {
+                let mut stmt = conn.prepare_cached(sql).db()?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(args.iter())).db()?;
+                while let Some(row) = rows.next().db()? {
+                    if cases.len() == size {
+                        more = true;
+                        break;
+                    }
+                    let case = case_row(row)?;
+                    let priority: i64 = row.get(CASE_COLUMN_COUNT).db()?;
+                    let created_at: i64 = row.get(CASE_COLUMN_COUNT + 1).db()?;
+                    last = Some(QueueCursor {
+                        sort: query.sort,
+                        priority: u8::try_from(priority).unwrap_or(u8::MAX),
+                        created_at,
+                        case_id: case.id.get(),
+                    });
+                    cases.push(case);
+                }
+                if more {
                     break;
                 }
-                let case = case_row(row)?;
-                let priority: i64 = row.get(CASE_COLUMN_COUNT).db()?;
-                let created_at: i64 = row.get(CASE_COLUMN_COUNT + 1).db()?;
-                last = Some(QueueCursor {
-                    sort: query.sort,
-                    priority: u8::try_from(priority).unwrap_or(u8::MAX),
-                    created_at,
-                    case_id: case.id.get(),
-                });
-                cases.push(case);
             }
             Ok(QueuePage {
                 cases,

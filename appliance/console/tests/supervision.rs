@@ -224,14 +224,22 @@ async fn the_dashboard_counts_what_its_viewer_may_see() {
         "the consul's table counts the restricted P0 case"
     );
 
-    assert!(page.body.contains("href=\"/dashboard\""), "the consul's menu");
+    assert!(
+        page.body.contains("href=\"/dashboard\""),
+        "the consul's menu"
+    );
 
     let session = env.login(&officer, &Route::paris()).await;
     assert_eq!(session.get("/dashboard").await.status, 403);
     assert_eq!(session.get("/dashboard.csv").await.status, 403);
     // The menu offers none of the pages the officer is refused.
     let home = session.get("/queues/unassigned").await.body;
-    for refused in ["/dashboard", "/outbox/dead", "/phone/queues", "/break-glass"] {
+    for refused in [
+        "/dashboard",
+        "/outbox/dead",
+        "/phone/queues",
+        "/break-glass",
+    ] {
         assert!(
             !home.contains(&format!("href=\"{refused}\"")),
             "{refused} offered: {home}"

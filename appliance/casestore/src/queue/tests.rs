@@ -68,10 +68,14 @@ fn expected_at(
         .iter()
         .filter(|c| consulate.is_none_or(|at| c.consulate.as_str() == at) && keep(c))
         .collect();
+    // In age order the urgent (P0, P1) come first all the same.
+    let urgent_first = |c: &Case| c.priority.rank() > 1;
     match sort {
         QueueSort::Urgency => v.sort_by_key(|c| (c.priority, c.created_at, c.id)),
-        QueueSort::Oldest => v.sort_by_key(|c| (c.created_at, c.id)),
-        QueueSort::Newest => v.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id))),
+        QueueSort::Oldest => v.sort_by_key(|c| (urgent_first(c), c.created_at, c.id)),
+        QueueSort::Newest => {
+            v.sort_by_key(|c| (urgent_first(c), std::cmp::Reverse((c.created_at, c.id))))
+        }
     }
     v.into_iter().map(|c| c.id).collect()
 }
@@ -276,9 +280,9 @@ fn page_plans_use_an_index_range_and_never_sort() {
     let (t, _) = fixture();
     t.store.optimize().unwrap(); // with planner statistics, as in production
     let conn = rusqlite::Connection::open(t.store.path()).unwrap();
-    let cursor = |sort| QueueCursor {
+    let cursor = |sort, priority| QueueCursor {
         sort,
-        priority: 1,
+        priority,
         created_at: 5,
         case_id: 9,
     };
@@ -301,7 +305,8 @@ fn page_plans_use_an_index_range_and_never_sort() {
                     ..Default::default()
                 },
             ] {
-                for after in [None, Some(cursor(sort))] {
+                // A cursor among the urgent (P1) and one past them (P3).
+                for after in [None, Some(cursor(sort, 1)), Some(cursor(sort, 3))] {
                     let query = QueueQuery {
                         sort,
                         filter: filter.clone(),
@@ -309,13 +314,18 @@ fn page_plans_use_an_index_range_and_never_sort() {
                         sensitivities: set,
                         ..QueueQuery::first(consulate.clone(), QueueKind::Unassigned)
                     };
-                    let (sql, args) = page_sql(&query).unwrap();
-                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-                    let plan: Vec<String> = stmt
-                        .query_map(rusqlite::params_from_iter(args), |r| r.get(3))
-                        .unwrap()
-                        .map(Result::unwrap)
-                        .collect();
+                    let (statements, args) = page_sql(&query).unwrap();
+                    let mut plan = Vec::new();
+                    for sql in &statements {
+                        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                        plan.extend(
+                            stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                                r.get::<_, String>(3)
+                            })
+                            .unwrap()
+                            .map(Result::unwrap),
+                        );
+                    }
                     let plan = plan.join("\n");
                     assert!(!plan.contains("TEMP B-TREE"), "{sort:?} {filter:?}\n{plan}");
                     assert!(
@@ -333,8 +343,15 @@ fn page_plans_use_an_index_range_and_never_sort() {
                         merged,
                         "{sort:?}\n{plan}"
                     );
+                    // Urgent first: P0 and P1, then P2–P4, unless the cursor is past them.
+                    let past_urgent = after.is_some_and(|c| c.priority > 1);
                     let ranges = plan.matches("SEARCH q USING").count();
-                    assert_eq!(ranges, if merged { 5 } else { 1 }, "{sort:?}\n{plan}");
+                    let want = match (merged, past_urgent) {
+                        (false, _) => 1,
+                        (true, false) => 5,
+                        (true, true) => 3,
+                    };
+                    assert_eq!(ranges, want, "{sort:?} {after:?}\n{plan}");
                     assert!(!plan.contains("_age"), "{sort:?}\n{plan}");
                 }
             }
