@@ -310,7 +310,7 @@ pub(crate) fn page_sql(query: &QueueQuery) -> Result<(Vec<String>, Vec<Value>), 
             .into());
         }
         let (p, at, id) = (after.priority.into(), after.created_at, after.case_id);
-        let older = if query.sort == QueueSort::Newest {
+        let beyond = if query.sort == QueueSort::Newest {
             "<"
         } else {
             ">"
@@ -329,7 +329,7 @@ pub(crate) fn page_sql(query: &QueueQuery) -> Result<(Vec<String>, Vec<Value>), 
                 let target = if tiered { &mut keyset } else { &mut cond };
                 bind(
                     target,
-                    &format!(" AND (q.created_at, q.case_id) {older} (?"),
+                    &format!(" AND (q.created_at, q.case_id) {beyond} (?"),
                     Value::Integer(at),
                 );
                 bind(target, ", ?)", Value::Integer(id));
