@@ -49,16 +49,26 @@ where
 
 /// Resolves on SIGTERM or SIGINT.
 pub async fn shutdown_signal() -> Stop {
+    catch_shutdown_signal().await
+}
+
+/// [`shutdown_signal`] with the handlers installed now, not at the first poll: for a caller
+/// that tells someone to press Ctrl-C before it starts waiting, so that an early press stops
+/// it cleanly instead of killing it.
+pub fn catch_shutdown_signal() -> impl Future<Output = Stop> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the daemon can still be stopped by SIGKILL; never resolve.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => Stop::Terminate,
-        _ = int.recv() => Stop::Interrupt,
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            // Without signal handlers the daemon can still be stopped by SIGKILL; never resolve.
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => Stop::Terminate,
+            _ = int.recv() => Stop::Interrupt,
+        }
     }
 }

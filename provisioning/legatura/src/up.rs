@@ -135,6 +135,8 @@ async fn serve(
     let mut gateway = tokio::spawn(gatewayd::run(gw_config, wait(stop_gw)));
 
     let ready = wait_ready(ports.gateway_admin).await;
+    // Ctrl-C is caught from before the banner asks for it.
+    let interrupted = daemon::catch_shutdown_signal();
     say(&format!(
         "\nLegătura is up{}.\n\n  Citizens' portal:                              http://127.0.0.1:{}/\n  Agents' console, through the Paris gateway:    http://127.0.0.1:{}/\n  Agents' console, central network:              http://127.0.0.1:{}/\n  Hub status page, through the embassy gateway:  http://127.0.0.1:{}/\n  Gateway readiness and metrics:                 http://127.0.0.1:{}/readyz  /metrics  /status\n  Hub admin:                                     http://127.0.0.1:{}/status\n  The fleet (NOC API, operator certificate):     legatura fleet ls --data {}\n  Mail in (SMTP, to {MAIL_ADDRESS}):       127.0.0.1:{}\n  Mail out (captured, not sent):                 {}\n\n{}\nPress Ctrl-C to stop.\n",
         if ready {
@@ -155,7 +157,7 @@ async fn serve(
     ));
 
     tokio::select! {
-        _ = daemon::shutdown_signal() => {}
+        _ = interrupted => {}
         r = gateway_or_hub_exit(&mut hub, &mut gateway) => return r,
     }
     say("Stopping: closing the gateway, then draining the hub.");
