@@ -201,10 +201,12 @@ async fn enrollment_code(data: &Path) -> anyhow::Result<String> {
         .context("creating the demo appliance's enrollment code"))
 }
 
-/// Polls the gateway's `/readyz` for up to 10 s.
+/// Polls the gateway's `/readyz` for up to 30 s: enrolment and the first connection take well
+/// under a second, but a loaded machine can take longer, and the banner should say so only
+/// when something is really wrong.
 async fn wait_ready(admin_port: u16) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    for _ in 0..100 {
+    for _ in 0..300 {
         if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", admin_port)).await {
             let _ = s
                 .write_all(b"GET /readyz HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n")
