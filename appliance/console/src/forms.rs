@@ -62,6 +62,11 @@ pub(crate) fn text<'a>(value: Option<&'a str>, what: &str) -> Result<&'a str, Fa
     Ok(value)
 }
 
+/// A query parameter that says something: present and not blank, without its outer spaces.
+pub(crate) fn given(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// A priority as the pages write it (`p0` … `p4`: the store's codes in lower case, which the
 /// style sheet's classes also use) or as the store does (`P0` … `P4`).
 pub(crate) fn priority(code: &str) -> Option<casestore::Priority> {

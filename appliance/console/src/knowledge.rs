@@ -15,7 +15,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use crate::errors::Failure;
-use crate::forms::{check_csrf, text};
+use crate::forms::{check_csrf, given, text};
 use crate::login::spawn;
 use crate::session::Agent;
 use crate::{App, render};
@@ -36,18 +36,18 @@ pub(crate) async fn index(
     agent: Agent,
     Query(search): Query<Search>,
 ) -> Result<Response, Failure> {
-    let language = match search.language.as_deref().filter(|s| !s.is_empty()) {
+    let language = match given(search.language.as_deref()) {
         Some(code) => Some(Language::new(code).map_err(|e| Failure::BadRequest(e.to_string()))?),
         None => None,
     };
-    let wanted_country = match given(&search.country) {
+    let wanted_country = match given(search.country.as_deref()) {
         Some(code) => Some(
             CountryCode::new(&code.to_ascii_uppercase())
                 .map_err(|e| Failure::BadRequest(e.to_string()))?,
         ),
         None => None,
     };
-    let topic = match given(&search.topic) {
+    let topic = match given(search.topic.as_deref()) {
         Some(t) => Some(Topic::new(t).map_err(|e| Failure::BadRequest(e.to_string()))?),
         None => None,
     };
@@ -60,13 +60,12 @@ pub(crate) async fn index(
     let store = app.store.clone();
     // Knowledge bases hold hundreds of articles, not millions: the topic (and, for the plain
     // list, the country) narrow what the store returned.
-    let keep_topic = topic.clone();
     let search_country = wanted_country.clone();
     let about = move |c: Option<&CountryCode>, t: &Topic| {
         wanted_country
             .as_ref()
             .is_none_or(|want| c.is_none_or(|c| c == want))
-            && keep_topic.as_ref().is_none_or(|want| want == t)
+            && topic.as_ref().is_none_or(|want| want == t)
     };
     let hits = spawn(move || {
         if q.trim().is_empty() {
@@ -215,11 +214,6 @@ pub(crate) async fn save(
         .with("slug", form.slug.unwrap_or_default()),
     );
     Ok(Redirect::to(&format!("/kb/{}", id.get())).into_response())
-}
-
-/// A query parameter that says something: present and not blank.
-fn given(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 fn country(code: Option<&CountryCode>) -> String {

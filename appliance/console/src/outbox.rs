@@ -21,8 +21,14 @@ use crate::{App, now, render};
 /// The dead letters listed on one page.
 const PAGE: usize = 200;
 
+/// Who sees undelivered messages: those who see the dashboard (supervisors and consuls). The
+/// menu asks the same question.
+pub(crate) fn allowed(policy: &access::Policy, agent: &Agent) -> bool {
+    policy.may(&agent.staff, StaffAction::ViewDashboard)
+}
+
 fn may_see(app: &App, agent: &Agent) -> Result<(), Failure> {
-    if app.policy.may(&agent.staff, StaffAction::ViewDashboard) {
+    if allowed(&app.policy, agent) {
         Ok(())
     } else {
         Err(Failure::Forbidden(

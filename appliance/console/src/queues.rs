@@ -231,7 +231,7 @@ fn build_query(
         .ok_or_else(|| bad("age"))?
         .map(|days| now().plus_ms(-i64::from(days) * 86_400_000)),
     };
-    let after = match params.after.as_deref().filter(|s| !s.is_empty()) {
+    let after = match crate::forms::given(params.after.as_deref()) {
         Some(text) => Some(
             text.parse::<QueueCursor>()
                 .map_err(|_| Failure::BadRequest("a stale or damaged page link".to_owned()))?,
@@ -257,7 +257,7 @@ fn build_query(
 
 /// An optional filter: empty or absent is `Some(None)`, unparseable is `None`.
 fn opt<T>(value: Option<&str>, parse: impl Fn(&str) -> Option<T>) -> Option<Option<T>> {
-    match value.filter(|s| !s.is_empty()) {
+    match crate::forms::given(value) {
         None => Some(None),
         Some(s) => parse(s).map(Some),
     }

@@ -109,7 +109,7 @@ pub(crate) fn base(policy: &access::Policy, agent: &crate::session::Agent) -> Va
             dashboard => may(access::StaffAction::ViewDashboard),
             break_glass => may(access::StaffAction::ViewBreakGlassLog)
                 || may(access::StaffAction::BreakGlass),
-            outbox => may(access::StaffAction::ViewDashboard),
+            outbox => crate::outbox::allowed(policy, agent),
             phone_queues => may(access::StaffAction::SuperviseCalls),
         },
         csrf => &agent.session.csrf,
