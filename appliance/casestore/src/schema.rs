@@ -81,6 +81,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "histogram_sensitivity",
         sql: include_str!("../migrations/0011_histogram_sensitivity.sql"),
     },
+    Migration {
+        version: 12,
+        name: "search_merge",
+        sql: include_str!("../migrations/0012_search_merge.sql"),
+    },
 ];
 
 /// The schema version this build writes.

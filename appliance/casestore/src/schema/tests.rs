@@ -29,7 +29,7 @@ fn seed(conn: &Connection, version: i64) {
     match version {
         ..=2 => {}
         3 => seed_v3_queues(conn),
-        _ => seed_v4(conn),
+        _ => seed_v4(conn, version),
     }
 }
 
@@ -104,12 +104,19 @@ fn seed_v3_queues(conn: &Connection) {
 }
 
 /// What version 4 keeps besides: queue rows and counters per sensitivity, the response and
-/// resolution times with their histogram rows, comparable contact values.
-fn seed_v4(conn: &Connection) {
+/// resolution times with their histogram rows (per sensitivity from version 11), comparable
+/// contact values.
+fn seed_v4(conn: &Connection, version: i64) {
     let day = |at: i64| crate::stats::day(crate::Timestamp::from_unix_ms(at));
     let reply = crate::stats::bucket(REPLY_AFTER);
     let closed = crate::stats::bucket(CLOSED_AFTER);
     let (reply_day, closed_day) = (day(T0 + 1 + REPLY_AFTER), day(T0 + 2 + CLOSED_AFTER));
+    // The replied case is restricted, the closed one normal.
+    let (restricted, normal) = if version >= 11 {
+        ("'restricted', ", "'normal', ")
+    } else {
+        ("", "")
+    };
     conn.execute_batch(&format!(
         "INSERT INTO queue_entries VALUES
            ('open', 'RO-PAR', '', 3, {T0}, 1, 'A1.1', 'ro', 'web', 'normal'),
@@ -124,10 +131,10 @@ fn seed_v4(conn: &Connection) {
          UPDATE cases SET first_response_at = {T0} + 1 + {REPLY_AFTER}, version = 3 WHERE id = 2;
          UPDATE cases SET resolved_at = {T0} + 2 + {CLOSED_AFTER}, version = 2 WHERE id = 3;
          INSERT INTO response_histogram VALUES
-           ('RO-PAR', 'first_response', {reply_day}, {reply}, 1),
-           ('*', 'first_response', {reply_day}, {reply}, 1),
-           ('RO-LON', 'resolution', {closed_day}, {closed}, 1),
-           ('*', 'resolution', {closed_day}, {closed}, 1);
+           ('RO-PAR', 'first_response', {reply_day}, {restricted}{reply}, 1),
+           ('*', 'first_response', {reply_day}, {restricted}{reply}, 1),
+           ('RO-LON', 'resolution', {closed_day}, {normal}{closed}, 1),
+           ('*', 'resolution', {closed_day}, {normal}{closed}, 1);
          UPDATE contact_points SET normalized = '40712345678' WHERE kind = 'phone';
          UPDATE contact_points SET normalized = 'ana.pop@example.ro' WHERE kind = 'email';"
     ))
@@ -164,6 +171,21 @@ fn a_new_store_is_at_the_latest_version_and_marked_as_ours() {
     );
 }
 
+/// How wide the search index's merges are, and where FTS5 starts merging a whole level at
+/// once, as FTS5 keeps them: the intake's commit time depends on both (version 12).
+fn search_merge(path: &Path) -> (i64, i64) {
+    let conn = raw(path);
+    let get = |key: &str| -> i64 {
+        conn.query_row(
+            "SELECT v FROM message_fts_config WHERE k = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    (get("automerge"), get("crisismerge"))
+}
+
 #[test]
 fn every_earlier_version_migrates_to_the_latest_with_its_data() {
     let paris = ConsulateId::new("RO-PAR").unwrap();
@@ -182,6 +204,7 @@ fn every_earlier_version_migrates_to_the_latest_with_its_data() {
         let store = Store::open(&path, testkit::options()).unwrap();
         assert_eq!(store.schema_version().unwrap(), LATEST, "from v{from}");
         assert_eq!(store.check_counters().unwrap(), vec![], "from v{from}");
+        assert_eq!(search_merge(&path), (32, 128), "from v{from}");
         if from == 0 {
             continue;
         }
@@ -511,6 +534,16 @@ fn connections_are_durable_checked_and_readers_cannot_write() {
             .maintain(|c| pragma(c, "wal_autocheckpoint"))
             .unwrap(),
         8192
+    );
+    // The writer's page cache is small (store.rs, `writer_cache_mib`), the readers' large;
+    // a negative cache_size is in KiB.
+    assert_eq!(
+        t.store.maintain(|c| pragma(c, "cache_size")).unwrap(),
+        -16 * 1024
+    );
+    assert_eq!(
+        t.store.read(|c| pragma(c, "cache_size")).unwrap(),
+        -64 * 1024
     );
     let refused = t
         .store
