@@ -147,6 +147,11 @@ impl Deltas {
     }
 }
 
+/// Removes one queue row, named by its whole key.
+pub(crate) const DELETE_QUEUE_ROW: &str = "DELETE FROM queue_entries
+    WHERE queue = ?1 AND consulate = ?2 AND agent = ?3 AND priority = ?4 AND created_at = ?5
+      AND case_id = ?6";
+
 /// Moves case `id` from shape `old` (`None`: a new case) to `new`.
 pub(crate) fn apply(
     tx: &mut Tx<'_>,
@@ -162,13 +167,7 @@ pub(crate) fn apply(
     // A membership in both shapes keeps its row only if that row would be identical.
     let same_row = old.is_some_and(|o| o.row_eq(new));
     if let Some(old) = old {
-        let mut delete = tx
-            .sql
-            .prepare_cached(
-                "DELETE FROM queue_entries WHERE queue = ?1 AND consulate = ?2 AND agent = ?3
-                 AND priority = ?4 AND created_at = ?5 AND case_id = ?6",
-            )
-            .db()?;
+        let mut delete = tx.sql.prepare_cached(DELETE_QUEUE_ROW).db()?;
         *tx.deltas
             .status
             .entry((

@@ -90,6 +90,9 @@ impl Store {
     }
 }
 
+/// The year's next case number.
+pub(crate) const NEXT_SEQ: &str = "SELECT coalesce(max(seq), 0) + 1 FROM cases WHERE year = ?1";
+
 /// [`Store::create_case`] inside a transaction some other operation (the e-mail channel) has
 /// open.
 pub(crate) fn insert_live(tx: &mut Tx<'_>, new: &NewCase) -> Result<CaseCreated, WriteError> {
@@ -139,9 +142,9 @@ fn insert_case(
     // UNIQUE (year, seq); cases are never deleted, so no number is given twice.
     let seq: i64 = tx
         .sql
-        .prepare_cached(&next_seq_sql(year))
+        .prepare_cached(NEXT_SEQ)
         .db()?
-        .query_row([], |r| r.get(0))
+        .query_row([year], |r| r.get(0))
         .db()?;
     if seq > i64::from(CaseNumber::MAX_SEQ) {
         return Err(WriteError::SequenceExhausted { year });
@@ -255,15 +258,6 @@ fn insert_case(
         case_no,
         tracking_code: Some(code),
     })
-}
-
-/// The statement that reads the year's next case number. The year is written into it rather
-/// than bound: this SQLite is built with STAT4, whose planner looks at the bound value of a
-/// parameter that constrains an index, and a statement planned on a value is compiled again
-/// whenever that parameter is bound anew, that is, on every intake. With the year in the text
-/// it is compiled once a year.
-pub(crate) fn next_seq_sql(year: i32) -> String {
-    format!("SELECT coalesce(max(seq), 0) + 1 FROM cases WHERE year = {year}")
 }
 
 #[cfg(test)]

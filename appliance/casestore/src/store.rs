@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ring::rand::SystemRandom;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::counters::Deltas;
@@ -248,6 +249,13 @@ fn connect(path: &Path, options: &Options, read_only: bool) -> Result<Connection
     ] {
         conn.pragma_update(None, name, &value).db()?;
     }
+    // The query planner stability guarantee: a statement's plan never depends on the values
+    // bound to it. Without it, this SQLite (built with STAT4) plans some statements on their
+    // bound values and marks them to be compiled again whenever a value is bound anew: every
+    // case view, queue page and search, and the writer's queue and case-number statements,
+    // were compiled on every run, and the search index's own look-ups once per segment.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .db()?;
     // Room for every statement the store prepares (about 110 call sites, some with variants
     // such as the queue pages'), so a busy connection never evicts and re-prepares one.
     conn.set_prepared_statement_cache_capacity(256);

@@ -1,7 +1,5 @@
 use serde_json::Value;
 
-use crate::error::DbResult as _;
-
 use crate::testkit::{self, T0, attachment, keyed, new_case, person};
 use crate::{
     Channel, ConsulateId, EventKind, ImportedCase, NewRequester, Priority, QueueKind, Relationship,
@@ -372,36 +370,4 @@ fn concurrent_intake_numbers_every_case_once() {
         .collect();
     assert_eq!(numbers.len(), 100);
     assert_eq!(t.store.check_counters().unwrap(), vec![]);
-}
-
-/// With index statistics in place (as `Store::optimize` leaves them in production), taking a
-/// case number compiles nothing: the statement is prepared once and reused by every intake.
-#[test]
-fn case_numbers_are_taken_without_recompiling_their_statement() {
-    let t = testkit::store();
-    for i in 0..20 {
-        t.store
-            .create_case(&new_case(&format!("cerere {i}")))
-            .unwrap();
-    }
-    t.store
-        .maintain(|c| c.execute_batch("ANALYZE").db())
-        .unwrap();
-    for i in 0..20 {
-        t.store
-            .create_case(&new_case(&format!("cerere nouă {i}")))
-            .unwrap();
-    }
-    let year = Timestamp::from_unix_ms(T0).year();
-    let recompiled = t
-        .store
-        .maintain(|c| {
-            let stmt = c.prepare_cached(&super::next_seq_sql(year)).db()?;
-            Ok::<_, crate::DbError>(stmt.get_status(rusqlite::StatementStatus::RePrepare))
-        })
-        .unwrap();
-    assert!(
-        recompiled <= 1,
-        "compiled again {recompiled} times in 40 intakes"
-    );
 }

@@ -550,3 +550,62 @@ fn connections_are_durable_checked_and_readers_cannot_write() {
         .read(|c| Ok::<_, crate::DbError>(c.execute("DELETE FROM cases", []).is_err()));
     assert!(refused.unwrap(), "read connections are query_only");
 }
+
+/// How often a cached statement was compiled again, and how often it ran.
+fn compiled_and_run(conn: &Connection, sql: &str) -> Result<(i32, i32), crate::DbError> {
+    use crate::error::DbResult as _;
+    let stmt = conn.prepare_cached(sql).db()?;
+    Ok((
+        stmt.get_status(rusqlite::StatementStatus::RePrepare),
+        stmt.get_status(rusqlite::StatementStatus::Run),
+    ))
+}
+
+/// With the planner's statistics in place, as in production, a statement is compiled once
+/// and reused, whatever is bound to it: the case number and queue rows an intake or an
+/// assignment writes, a case's messages, a queue page. (Without the planner stability
+/// guarantee each of these was compiled again on every run.)
+#[test]
+fn statements_are_compiled_once_whatever_is_bound_to_them() {
+    use crate::error::DbResult as _;
+    let t = testkit::store();
+    let ana = crate::AgentId::new("ana").unwrap();
+    let mut cases = Vec::new();
+    for round in 0..2 {
+        for i in 0..10 {
+            let new = testkit::new_case(&format!("cererea {round}-{i}"));
+            cases.push(t.store.create_case(&new).unwrap().case_id);
+        }
+        // Statistics, sqlite_stat4 samples included, after the first round.
+        t.store
+            .maintain(|c| c.execute_batch("ANALYZE").db())
+            .unwrap();
+    }
+    for case in &cases[..10] {
+        t.store
+            .assign(*case, Some(&ana), &crate::Actor::System, crate::Expect::Any)
+            .unwrap();
+    }
+    let paris = ConsulateId::new("RO-PAR").unwrap();
+    let page = QueueQuery::first(Some(paris), QueueKind::Open);
+    for case in &cases {
+        t.store.messages(*case, None).unwrap();
+        t.store.queue(&page).unwrap();
+    }
+
+    // At most once since the statistics changed the schema.
+    let writer = [crate::intake::NEXT_SEQ, crate::counters::DELETE_QUEUE_ROW];
+    for sql in writer {
+        let (compiled, runs) = t.store.maintain(|c| compiled_and_run(c, sql)).unwrap();
+        assert!(runs >= 10, "{sql}: ran {runs} times");
+        assert!(compiled <= 1, "{sql}: compiled again {compiled} times");
+    }
+    let (page_sql, _) = crate::queue::page_sql(&page).unwrap();
+    let mut reader = vec![crate::read::records::MESSAGES.to_owned()];
+    reader.extend(page_sql);
+    for sql in &reader {
+        let (compiled, runs) = t.store.read(|c| compiled_and_run(c, sql)).unwrap();
+        assert!(runs >= 20, "{sql}: ran {runs} times");
+        assert!(compiled <= 1, "{sql}: compiled again {compiled} times");
+    }
+}
