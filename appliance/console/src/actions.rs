@@ -21,7 +21,7 @@ pub(crate) use templates::{TEMPLATE_NAMES, prefill};
 
 use crate::case_view::{self, Reached, reach};
 use crate::errors::Failure;
-use crate::forms::{check_csrf, text};
+use crate::forms::{check_csrf, given, text};
 use crate::login::spawn;
 use crate::session::Agent;
 use crate::{App, now};
@@ -294,12 +294,7 @@ async fn perform(
                 .and_then(Status::from_code)
                 .filter(|s| !matches!(s, Status::Merged | Status::Closed))
                 .ok_or_else(|| Failure::BadRequest("choose a status".to_owned()))?;
-            let note = match form
-                .reason
-                .as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-            {
+            let note = match given(form.reason.as_deref()) {
                 Some(text) => Some(Note::new(text).map_err(invalid("note"))?),
                 None => None,
             };
@@ -467,11 +462,7 @@ async fn update_referral(app: &App, case: CaseId, form: &ActionForm) -> Result<S
         .into_iter()
         .find(|r| Some(r.id) == wanted)
         .ok_or(Failure::NotFound)?;
-    let outcome = form
-        .referral_outcome
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let outcome = given(form.referral_outcome.as_deref());
     let store = app.store.clone();
     match outcome {
         Some(text) => {

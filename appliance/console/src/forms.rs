@@ -62,7 +62,8 @@ pub(crate) fn text<'a>(value: Option<&'a str>, what: &str) -> Result<&'a str, Fa
     Ok(value)
 }
 
-/// A query parameter that says something: present and not blank, without its outer spaces.
+/// A query parameter or form field that says something: present and not blank, without its
+/// outer spaces.
 pub(crate) fn given(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|s| !s.is_empty())
 }

@@ -13,6 +13,7 @@ use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::Failure;
+use crate::forms::given;
 use crate::login::spawn;
 use crate::session::Agent;
 use crate::{App, now, render};
@@ -231,7 +232,7 @@ fn build_query(
         .ok_or_else(|| bad("age"))?
         .map(|days| now().plus_ms(-i64::from(days) * 86_400_000)),
     };
-    let after = match crate::forms::given(params.after.as_deref()) {
+    let after = match given(params.after.as_deref()) {
         Some(text) => Some(
             text.parse::<QueueCursor>()
                 .map_err(|_| Failure::BadRequest("a stale or damaged page link".to_owned()))?,
@@ -257,7 +258,7 @@ fn build_query(
 
 /// An optional filter: empty or absent is `Some(None)`, unparseable is `None`.
 fn opt<T>(value: Option<&str>, parse: impl Fn(&str) -> Option<T>) -> Option<Option<T>> {
-    match crate::forms::given(value) {
+    match given(value) {
         None => Some(None),
         Some(s) => parse(s).map(Some),
     }
