@@ -553,7 +553,6 @@ fn connections_are_durable_checked_and_readers_cannot_write() {
 
 /// How often a cached statement was compiled again, and how often it ran.
 fn compiled_and_run(conn: &Connection, sql: &str) -> Result<(i32, i32), crate::DbError> {
-    use crate::error::DbResult as _;
     let stmt = conn.prepare_cached(sql).db()?;
     Ok((
         stmt.get_status(rusqlite::StatementStatus::RePrepare),
@@ -567,7 +566,6 @@ fn compiled_and_run(conn: &Connection, sql: &str) -> Result<(i32, i32), crate::D
 /// guarantee each of these was compiled again on every run.)
 #[test]
 fn statements_are_compiled_once_whatever_is_bound_to_them() {
-    use crate::error::DbResult as _;
     let t = testkit::store();
     let ana = crate::AgentId::new("ana").unwrap();
     let mut cases = Vec::new();
